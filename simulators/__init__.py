@@ -1,0 +1,1 @@
+"""Fake platforms that speak real wire protocols. Nothing here imports the harness."""

@@ -1,0 +1,25 @@
+"""A fake Coze open API server that speaks the wire contract in ../shared/CONTRACT.md.
+
+`create_app` builds the ASGI app; `serve` and `running` run it on a loopback socket.
+"""
+
+from .app import create_app
+from .auth import TokenGrant
+from .context import DEFAULT_TOKEN, SimConfig
+from .scenarios import BotScenario, Catalogue, ScenarioFileError, WorkflowScenario
+from .server import RunningServer, bind, running, serve
+
+__all__ = [
+    "DEFAULT_TOKEN",
+    "BotScenario",
+    "Catalogue",
+    "RunningServer",
+    "ScenarioFileError",
+    "SimConfig",
+    "TokenGrant",
+    "WorkflowScenario",
+    "bind",
+    "create_app",
+    "running",
+    "serve",
+]

@@ -1,0 +1,81 @@
+"""`create_app`: the fake Coze server as a FastAPI app, built from a catalogue and a config."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import chat
+from .context import SimConfig, Simulator
+from .envelope import LOGID_HEADER, Code, CozeError, error
+from .scenarios import Catalogue
+
+_log = logging.getLogger("simulators.coze")
+
+
+class _LogIdMiddleware:
+    """A fresh `x-tt-logid` on every response, streams included, available to routes as `state.logid`.
+
+    Pure ASGI rather than BaseHTTPMiddleware, which would buffer streaming bodies.
+    """
+
+    def __init__(self, app: ASGIApp, simulator: Simulator) -> None:
+        self.app = app
+        self.simulator = simulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        logid = self.simulator.ids.logid(self.simulator.clock.now())
+        scope.setdefault("state", {})["logid"] = logid
+
+        async def send_with_logid(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != LOGID_HEADER.encode()]
+                headers.append((LOGID_HEADER.encode(), logid.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_logid)
+
+
+async def _coze_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CozeError)
+    return error(request, exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and wrong methods, as envelopes rather than Starlette's plain text."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        msg = f"no such endpoint: {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        msg = f"{request.method} is not allowed on {request.url.path}"
+    else:
+        msg = str(exc.detail)
+    return error(request, CozeError(Code.BAD_REQUEST, msg, status=exc.status_code))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """A bug in the simulator: logged here, answered with a 5000 envelope and no stack trace."""
+    _log.exception("simulator error on %s %s", request.method, request.url.path)
+    return error(request, CozeError(Code.INTERNAL, "internal error in the simulator; see its log"))
+
+
+def create_app(catalogue: Catalogue | None = None, config: SimConfig | None = None) -> FastAPI:
+    """The app for one simulated platform; every app has its own state, so tests can run many."""
+    simulator = Simulator(catalogue if catalogue is not None else Catalogue.builtin(), config or SimConfig())
+    app = FastAPI(title="Coze open API simulator", docs_url=None, redoc_url=None)
+    app.state.simulator = simulator
+    app.include_router(chat.router)
+    app.add_exception_handler(CozeError, _coze_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(_LogIdMiddleware, simulator=simulator)
+    return app

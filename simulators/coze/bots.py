@@ -1,0 +1,199 @@
+"""What a bot scenario does in a chat: the events of each step, and the state change behind them.
+
+Each function plans first (renders every template, validates every input) and only then mutates
+the chat, so a client mistake is answered with an error and leaves the chat exactly as it was.
+Callers hold the store lock; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .envelope import bad_request, dumps
+from .ids import Clock, IdSource
+from .scenarios import BotScenario, ToolCallSpec
+from .state import ChatRecord, PendingCall
+from .templates import TemplateError, render, render_value
+
+Event = tuple[str, dict[str, Any]]
+
+VERBOSE_FINISH = dumps({"msg_type": "generate_answer_finish", "data": "", "from_module": None, "from_unit": None})
+
+
+@dataclass(frozen=True)
+class _ToolRoundPlan:
+    calls: list[tuple[ToolCallSpec, Any]]  # spec, rendered arguments
+
+
+@dataclass(frozen=True)
+class _AnswerPlan:
+    text: str
+
+
+@dataclass(frozen=True)
+class _FailurePlan:
+    partial: str
+    code: int
+    msg: str
+
+
+_Plan = _ToolRoundPlan | _AnswerPlan | _FailurePlan
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+class BotEngine:
+    """Turns a bot scenario into chat events; one per simulator, shared by all routes."""
+
+    def __init__(self, ids: IdSource, clock: Clock) -> None:
+        self._ids = ids
+        self._clock = clock
+
+    # -- planning ------------------------------------------------------------------------------
+
+    def _context(self, chat: ChatRecord, outputs: dict[str, str]) -> dict[str, Any]:
+        return {"user": chat.user_message, "output": outputs, "var": chat.variables, "param": chat.parameters}
+
+    def _plan(self, bot: BotScenario, chat: ChatRecord, outputs: dict[str, str]) -> _Plan:
+        context = self._context(chat, outputs)
+        try:
+            if chat.next_round < len(bot.rounds):
+                specs = bot.rounds[chat.next_round].tool_calls
+                return _ToolRoundPlan([(spec, render_value(spec.arguments, context)) for spec in specs])
+            if bot.fail is not None:
+                return _FailurePlan(render(bot.fail.partial_answer, context), bot.fail.code, bot.fail.msg)
+            return _AnswerPlan(render(bot.answer, context))
+        except TemplateError as exc:
+            raise bad_request(
+                f"bot {bot.id} ({bot.name}) cannot answer: {exc}; send the value in custom_variables or parameters"
+            ) from None
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def _message(self, chat: ChatRecord, msg_id: str, kind: str, content: str, *, complete: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": msg_id,
+            "conversation_id": chat.conversation_id,
+            "bot_id": chat.bot_id,
+            "role": "assistant",
+            "type": kind,
+            "content": content,
+            "content_type": "text",
+            "chat_id": chat.id,
+            "section_id": chat.section_id,
+        }
+        if complete:
+            now = self._clock.now()
+            body["created_at"] = now
+            body["updated_at"] = now
+        return body
+
+    def _complete_message(self, chat: ChatRecord, kind: str, content: str) -> Event:
+        message = self._message(chat, self._ids.new_id(), kind, content, complete=True)
+        chat.messages.append(message)
+        return ("conversation.message.completed", message)
+
+    def _stream_text(self, chat: ChatRecord, text: str, chunk_size: int, *, complete: bool) -> list[Event]:
+        msg_id = self._ids.new_id()
+        events: list[Event] = [
+            ("conversation.message.delta", self._message(chat, msg_id, "answer", piece, complete=False))
+            for piece in _chunks(text, chunk_size)
+            if piece
+        ]
+        chat.usage.output_count += len(text)
+        if complete:
+            message = self._message(chat, msg_id, "answer", text, complete=True)
+            chat.messages.append(message)
+            events.append(("conversation.message.completed", message))
+        return events
+
+    # -- transitions ---------------------------------------------------------------------------
+
+    def _apply(self, bot: BotScenario, chat: ChatRecord, plan: _Plan) -> list[Event]:
+        events: list[Event] = []
+        if isinstance(plan, _ToolRoundPlan):
+            chat.next_round += 1
+            chat.pending = []
+            for spec, arguments in plan.calls:
+                encoded = dumps(arguments)
+                call = PendingCall(id=self._ids.new_id(), name=spec.name, key=spec.output_key, arguments=encoded)
+                chat.pending.append(call)
+                content = dumps({"name": spec.name, "arguments": arguments})
+                events.append(self._complete_message(chat, "function_call", content))
+                chat.usage.output_count += len(encoded)
+            chat.status = "requires_action"
+            events.append(("conversation.chat.requires_action", chat.wire()))
+        elif isinstance(plan, _FailurePlan):
+            events += self._stream_text(chat, plan.partial, bot.chunk_size, complete=False) if plan.partial else []
+            chat.status = "failed"
+            chat.failed_at = self._clock.now()
+            chat.last_error = (plan.code, plan.msg)
+            events.append(("conversation.chat.failed", chat.wire()))
+        else:
+            events += self._stream_text(chat, plan.text, bot.chunk_size, complete=True)
+            events.append(self._complete_message(chat, "verbose", VERBOSE_FINISH))
+            chat.status = "completed"
+            chat.completed_at = self._clock.now()
+            events.append(("conversation.chat.completed", chat.wire()))
+        return events
+
+    def start(self, bot: BotScenario, chat: ChatRecord) -> list[Event]:
+        """A new chat: created, in_progress, then the first round of tool calls or the answer."""
+        plan = self._plan(bot, chat, chat.outputs)
+        chat.usage.input_count += len(chat.user_message)
+        events: list[Event] = [("conversation.chat.created", chat.wire())]
+        chat.status = "in_progress"
+        events.append(("conversation.chat.in_progress", chat.wire()))
+        return events + self._apply(bot, chat, plan)
+
+    def submit(self, bot: BotScenario, chat: ChatRecord, outputs: Sequence[tuple[str, str]]) -> list[Event]:
+        """Tool outputs for the pending round: validated whole, then the chat moves on."""
+        if chat.status != "requires_action":
+            raise bad_request(
+                f"chat {chat.id} is not waiting for tool outputs (status: {chat.status}); submit only after "
+                "a conversation.chat.requires_action event, once per round"
+            )
+        pending = {call.id: call for call in chat.pending}
+        seen: set[str] = set()
+        for call_id, _ in outputs:
+            if call_id not in pending:
+                raise bad_request(
+                    f"tool_call_id {call_id!r} is not a pending tool call of chat {chat.id}; "
+                    f"pending ids: {', '.join(pending)}"
+                )
+            if call_id in seen:
+                raise bad_request(f"tool_call_id {call_id!r} is answered more than once; answer each call once")
+            seen.add(call_id)
+        missing = [call_id for call_id in pending if call_id not in seen]
+        if missing:
+            raise bad_request(
+                f"tool_outputs has no output for pending tool call(s) {', '.join(missing)}; "
+                "answer every call of the round in one submit"
+            )
+        merged = dict(chat.outputs)
+        for call_id, output in outputs:
+            merged[pending[call_id].key] = output
+        plan = self._plan(bot, chat, merged)
+
+        chat.outputs = merged
+        chat.pending = []
+        chat.status = "in_progress"
+        events: list[Event] = [("conversation.chat.in_progress", chat.wire())]
+        for _, output in outputs:
+            chat.usage.input_count += len(output)
+            events.append(self._complete_message(chat, "tool_response", output))
+        return events + self._apply(bot, chat, plan)
+
+    def cancel(self, chat: ChatRecord) -> None:
+        if chat.status not in ("created", "in_progress", "requires_action"):
+            raise bad_request(
+                f"chat {chat.id} cannot be canceled: it is already {chat.status}; only a chat that is in progress "
+                "or waiting for tool outputs can be canceled"
+            )
+        chat.status = "canceled"
+        chat.pending = []
+

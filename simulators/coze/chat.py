@@ -1,0 +1,190 @@
+"""Bot chat v3: /v3/chat and the endpoints that follow a chat (retrieve, messages, cancel, tool outputs)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .bots import Event
+from .context import Simulator, simulator_of
+from .envelope import bad_request, not_found, ok
+from .inputs import json_body, optional_id, required_id, validate
+from .scenarios import BotScenario
+from .sse import chat_done, chat_frame, paced, stream_response
+from .state import ChatRecord, Conversation
+
+router = APIRouter()
+
+
+class _Lenient(BaseModel):
+    """Request models ignore keys they do not know: releases add fields (`enable_card`, `section_id`...)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class InputMessage(_Lenient):
+    role: Literal["user", "assistant"]
+    content: str = ""
+    content_type: Literal["text", "object_string", "card"] = "text"
+    type: str | None = None
+
+
+class ChatRequest(_Lenient):
+    bot_id: str = Field(min_length=1)
+    user_id: str = Field(min_length=1)
+    additional_messages: list[InputMessage] | None = None
+    stream: bool | None = False
+    custom_variables: dict[str, str] | None = None
+    parameters: dict[str, Any] | None = None
+    auto_save_history: bool | None = True
+    meta_data: dict[str, str] | None = None
+
+
+class ToolOutput(_Lenient):
+    tool_call_id: str = Field(min_length=1)
+    output: str
+
+
+class SubmitRequest(_Lenient):
+    tool_outputs: list[ToolOutput]
+    stream: bool | None = False
+
+
+def _text_of(message: InputMessage, index: int) -> str:
+    """The text a bot reads from a message: plain text, or the text parts of an object_string."""
+    if message.content_type != "object_string":
+        return message.content
+    try:
+        parts = json.loads(message.content)
+    except json.JSONDecodeError:
+        raise bad_request(
+            f"additional_messages[{index}].content must be a JSON array when content_type is object_string"
+        ) from None
+    if not isinstance(parts, list):
+        raise bad_request(f"additional_messages[{index}].content must be a JSON array of parts")
+    return " ".join(str(p.get("text", "")) for p in parts if isinstance(p, dict) and p.get("type") == "text")
+
+
+def _frames(events: list[Event]) -> list[bytes]:
+    return [chat_frame(name, data) for name, data in events] + [chat_done()]
+
+
+def _stream(sim: Simulator, events: list[Event]) -> Response:
+    return stream_response(paced(_frames(events), sim.config.event_delay_seconds))
+
+
+def _bot(sim: Simulator, bot_id: str) -> BotScenario:
+    bot = sim.catalogue.bots.get(bot_id)
+    if bot is None:
+        raise not_found(f"bot {bot_id} does not exist or is not published; check bot_id")
+    return bot
+
+
+def _chat(sim: Simulator, conversation_id: str, chat_id: str) -> ChatRecord:
+    chat = sim.store.chats.get(chat_id)
+    if chat is None or chat.conversation_id != conversation_id:
+        raise not_found(f"chat {chat_id} was not found in conversation {conversation_id}; check both ids")
+    return chat
+
+
+async def _authorized_chat(request: Request, body: dict[str, Any]) -> tuple[Simulator, ChatRecord]:
+    sim = simulator_of(request)
+    grant = sim.auth.authenticate(request)
+    chat = _chat(sim, required_id(request, body, "conversation_id"), required_id(request, body, "chat_id"))
+    sim.auth.require_bot(grant, chat.bot_id)
+    return sim, chat
+
+
+@router.post("/v3/chat")
+async def create_chat(request: Request) -> Response:
+    sim = simulator_of(request)
+    grant = sim.auth.authenticate(request)
+    body = await json_body(request)
+    req = validate(ChatRequest, body)
+    conversation_id = optional_id(request, body, "conversation_id")
+    bot = _bot(sim, req.bot_id)
+    sim.auth.require_bot(grant, bot.id)
+    messages = req.additional_messages or []
+    user_text = ""
+    for index, message in enumerate(messages):
+        text = _text_of(message, index)
+        if message.role == "user":
+            user_text = text
+
+    with sim.store.lock:
+        if conversation_id is None:
+            conversation = Conversation(id=sim.ids.new_id(), section_id=sim.ids.new_id(), created_at=sim.clock.now())
+            sim.store.conversations[conversation.id] = conversation
+        else:
+            found = sim.store.conversations.get(conversation_id)
+            if found is None:
+                raise not_found(f"conversation {conversation_id} does not exist; omit it to start a new one")
+            conversation = found
+        chat = ChatRecord(
+            id=sim.ids.new_id(),
+            conversation_id=conversation.id,
+            section_id=conversation.section_id,
+            bot_id=bot.id,
+            created_at=sim.clock.now(),
+            user_message=user_text,
+            variables=dict(req.custom_variables or {}),
+            parameters=dict(req.parameters or {}),
+        )
+        events = sim.bots.start(bot, chat)
+        sim.store.chats[chat.id] = chat
+        conversation.messages.extend(m.model_dump(exclude_none=True) for m in messages)
+    if req.stream:
+        return _stream(sim, events)
+    return ok(request, _snapshot_in_progress(events))
+
+
+def _snapshot_in_progress(events: list[Event]) -> dict[str, Any]:
+    """The Chat as the non-stream answer shows it: still in progress; polling reveals the rest."""
+    for name, data in events:
+        if name == "conversation.chat.in_progress":
+            return data
+    raise AssertionError("a chat step always passes through in_progress")
+
+
+@router.api_route("/v3/chat/retrieve", methods=["GET", "POST"])
+async def retrieve_chat(request: Request) -> Response:
+    body = await json_body(request) if request.method == "POST" else {}
+    sim, chat = await _authorized_chat(request, body)
+    with sim.store.lock:
+        return ok(request, chat.wire())
+
+
+@router.api_route("/v3/chat/message/list", methods=["GET", "POST"])
+async def list_messages(request: Request) -> Response:
+    body = await json_body(request) if request.method == "POST" else {}
+    sim, chat = await _authorized_chat(request, body)
+    with sim.store.lock:
+        return ok(request, list(chat.messages))
+
+
+@router.post("/v3/chat/cancel")
+async def cancel_chat(request: Request) -> Response:
+    body = await json_body(request)
+    sim, chat = await _authorized_chat(request, body)
+    with sim.store.lock:
+        sim.bots.cancel(chat)
+        return ok(request, chat.wire())
+
+
+@router.post("/v3/chat/submit_tool_outputs")
+async def submit_tool_outputs(request: Request) -> Response:
+    body = await json_body(request)
+    sim, chat = await _authorized_chat(request, body)
+    req = validate(SubmitRequest, body)
+    with sim.store.lock:
+        events = sim.bots.submit(
+            _bot(sim, chat.bot_id), chat, [(item.tool_call_id, item.output) for item in req.tool_outputs]
+        )
+    if req.stream:
+        return _stream(sim, events)
+    return ok(request, _snapshot_in_progress(events))

@@ -1,0 +1,320 @@
+"""What a scenario file may say: bots, workflows and chatflows, as pydantic models.
+
+Scenarios are data. A user adds a bot or a workflow by dropping a YAML or JSON file in a folder; a
+file that is wrong fails at load time naming the file, the place inside it and what to fix, so no
+mistake in a scenario surfaces later as a confusing stream.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from .templates import references, references_in
+
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+CozeId = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,18}$")]
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- bots -------------------------------------------------------------------------------------
+
+
+class ToolCallSpec(_Strict):
+    """One call the bot asks the client to run; `arguments` string values may quote earlier outputs."""
+
+    name: Name
+    key: Name | None = Field(None, description="how the answer refers to this call's output; defaults to name")
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def output_key(self) -> str:
+        return self.key or self.name
+
+
+class ToolRound(_Strict):
+    tool_calls: list[ToolCallSpec] = Field(min_length=1)
+
+
+class ChatFailure(_Strict):
+    code: int = Field(5000, gt=0)
+    msg: str
+    partial_answer: str = Field("", description="text streamed as deltas before the chat fails")
+
+
+class BotScenario(_Strict):
+    kind: Literal["bot"]
+    id: CozeId
+    name: str
+    description: str
+    answer: str = Field("", description="final answer template: {{ user }}, {{ output.KEY }}, {{ var.NAME }}")
+    rounds: list[ToolRound] = Field(default_factory=list, description="tool-call rounds before the answer")
+    fail: ChatFailure | None = None
+    chunk_size: int = Field(8, gt=0, description="characters per message delta")
+
+    @model_validator(mode="after")
+    def _check_references(self) -> BotScenario:
+        keys: list[str] = []
+        for number, tool_round in enumerate(self.rounds):
+            for call in tool_round.tool_calls:
+                for path in references_in(call.arguments):
+                    _check_bot_path(path, keys, f"rounds[{number}] {call.name}.arguments")
+            round_keys = [call.output_key for call in tool_round.tool_calls]
+            duplicates = {key for key in round_keys if round_keys.count(key) > 1 or key in keys}
+            if duplicates:
+                raise ValueError(f"rounds[{number}]: output key(s) {sorted(duplicates)} used twice; give calls a 'key'")
+            keys.extend(round_keys)
+        for path in references(self.answer):
+            _check_bot_path(path, keys, "answer")
+        if self.fail is None and not self.answer:
+            raise ValueError("a bot needs an 'answer' (or 'fail' for a bot whose chat fails)")
+        return self
+
+
+def _check_bot_path(path: list[str], known_outputs: Iterable[str], where: str) -> None:
+    head = path[0]
+    if head == "user" and len(path) == 1:
+        return
+    if head in ("var", "param") and len(path) >= 2:
+        return
+    if head == "output" and len(path) >= 2:
+        if path[1] not in known_outputs:
+            raise ValueError(f"{where}: '{{{{ {'.'.join(path)} }}}}' names no output of an earlier tool call")
+        return
+    raise ValueError(
+        f"{where}: unknown placeholder '{{{{ {'.'.join(path)} }}}}'; use user, output.KEY, var.NAME or param.NAME"
+    )
+
+
+# --- workflows --------------------------------------------------------------------------------
+
+
+class Parameter(_Strict):
+    type: Literal["string", "integer", "number", "boolean", "object", "array"] = "string"
+    required: bool = True
+    default: Any = None
+    description: str = ""
+
+
+class MessageNode(_Strict):
+    """Streams `content` as `Message` events of `chunk_size` characters."""
+
+    kind: Literal["message"]
+    title: str
+    content: str
+    chunk_size: int = Field(8, gt=0)
+
+
+class QuestionNode(_Strict):
+    """Interrupts with type 2; the resume answer is stored under `answer.<save_as>`."""
+
+    kind: Literal["question"]
+    title: str
+    question: str
+    options: list[str] = Field(default_factory=list)
+    save_as: Name
+
+
+class InputField(_Strict):
+    name: Name
+    type: Literal["string", "integer", "number", "boolean"] = "string"
+    required: bool = True
+    description: str = ""
+
+
+class InputNode(_Strict):
+    """Interrupts with type 5 and a form schema; the resume data (JSON) is stored under `answer.<save_as>`."""
+
+    kind: Literal["input"]
+    title: str
+    fields: list[InputField] = Field(min_length=1)
+    save_as: Name
+
+
+class HttpNode(_Strict):
+    """A real outbound request; its JSON response is stored under `node.<save_as>`."""
+
+    kind: Literal["http"]
+    title: str
+    url: str
+    method: Literal["GET", "POST"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+    timeout_seconds: float = Field(10.0, gt=0)
+    save_as: Name
+    error_code: int = Field(720701004, gt=0, description="Error code when the call fails")
+
+
+class WaitNode(_Strict):
+    """Takes `seconds` of real time: how long runs, PING keep-alives and timeouts are exercised."""
+
+    kind: Literal["wait"]
+    title: str
+    seconds: float = Field(gt=0, le=600)
+
+
+class ErrorNode(_Strict):
+    kind: Literal["error"]
+    title: str
+    code: int = Field(gt=0)
+    message: str
+
+
+class EndNode(_Strict):
+    """The run's output: `output` rendered and sent as a JSON string; a chatflow answers with `answer`."""
+
+    kind: Literal["end"]
+    title: str = "End"
+    output: dict[str, Any] = Field(default_factory=dict)
+    answer: str = ""
+
+
+Node = Annotated[
+    MessageNode | QuestionNode | InputNode | HttpNode | WaitNode | ErrorNode | EndNode,
+    Field(discriminator="kind"),
+]
+
+
+class WorkflowScenario(_Strict):
+    kind: Literal["workflow", "chatflow"]
+    id: CozeId
+    name: str
+    description: str
+    parameters: dict[Name, Parameter] = Field(default_factory=dict)
+    nodes: list[Node] = Field(min_length=1)
+    published: bool = True
+    time_limit_seconds: float | None = Field(None, gt=0)
+    ping_interval_seconds: float | None = Field(None, gt=0, description="send PING events this often while a node waits")
+
+    @model_validator(mode="after")
+    def _check_nodes(self) -> WorkflowScenario:
+        saved: dict[str, str] = {}
+        last = self.nodes[-1]
+        if not isinstance(last, EndNode | ErrorNode):
+            raise ValueError("nodes: the last node must be of kind 'end' or 'error'")
+        for number, node in enumerate(self.nodes):
+            if isinstance(node, EndNode) and number != len(self.nodes) - 1:
+                raise ValueError(f"nodes[{number}]: an 'end' node must be the last node")
+            if self.kind == "chatflow" and isinstance(node, QuestionNode | InputNode):
+                raise ValueError(
+                    f"nodes[{number}]: chatflows cannot interrupt here: how cloud Coze surfaces a question "
+                    "node in a chatflow is not documented"
+                )
+            for path in references_in(node.model_dump(exclude={"kind", "title", "save_as"})):
+                self._check_path(path, saved, f"nodes[{number}] ({node.kind})")
+            save_as = getattr(node, "save_as", None)
+            if save_as is not None:
+                namespace = "node" if isinstance(node, HttpNode) else "answer"
+                if save_as in saved:
+                    raise ValueError(f"nodes[{number}]: save_as '{save_as}' is already used by an earlier node")
+                saved[save_as] = namespace
+        return self
+
+    def _check_path(self, path: list[str], saved: dict[str, str], where: str) -> None:
+        head, rest = path[0], path[1:]
+        text = "{{ " + ".".join(path) + " }}"
+        if head == "param" and rest:
+            if rest[0] not in self.parameters:
+                raise ValueError(f"{where}: '{text}' names no declared parameter; add it under 'parameters'")
+            return
+        if head in ("answer", "node") and rest:
+            if saved.get(rest[0]) != head:
+                raise ValueError(f"{where}: '{text}' names no earlier node saved as '{rest[0]}' in '{head}'")
+            return
+        if head == "user" and not rest and self.kind == "chatflow":
+            return
+        raise ValueError(f"{where}: unknown placeholder '{text}'; use param.NAME, answer.NAME or node.NAME")
+
+
+Scenario = Annotated[BotScenario | WorkflowScenario, Field(discriminator="kind")]
+
+
+class _Document(BaseModel):
+    scenario: Scenario
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+
+class ScenarioFileError(ValueError):
+    """A scenario file that cannot be used, with where and why."""
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc[1:]:  # loc[0] is the wrapper field
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in ("bot", "workflow", "chatflow") and not parts:
+            continue  # the discriminator tag pydantic inserts
+        else:
+            parts.append(f".{item}" if parts else str(item))
+    return "".join(parts) or "(top level)"
+
+
+def load_file(path: Path) -> BotScenario | WorkflowScenario:
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ScenarioFileError(f"{path}: cannot read: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ScenarioFileError(f"{path}: the top level must be a mapping with a 'kind' (bot, workflow, chatflow)")
+    try:
+        return _Document.model_validate({"scenario": raw}).scenario
+    except ValidationError as exc:
+        problems = "; ".join(f"at {_location(err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ScenarioFileError(f"{path}: {problems}") from None
+
+
+class Catalogue(BaseModel):
+    """Every scenario the simulator serves, by id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bots: dict[str, BotScenario] = Field(default_factory=dict)
+    workflows: dict[str, WorkflowScenario] = Field(default_factory=dict)
+    sources: dict[str, str] = Field(default_factory=dict, description="scenario id -> file it came from")
+
+    @classmethod
+    def load(cls, *folders: Path) -> Catalogue:
+        """Load every `*.yaml`, `*.yml` and `*.json` file in the folders; ids must be unique across all."""
+        bots: dict[str, BotScenario] = {}
+        workflows: dict[str, WorkflowScenario] = {}
+        sources: dict[str, str] = {}
+        for folder in folders:
+            if not folder.is_dir():
+                raise ScenarioFileError(f"{folder}: not a folder of scenario files")
+            files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml", ".json") and p.is_file())
+            for file in files:
+                scenario = load_file(file)
+                if scenario.id in sources:
+                    raise ScenarioFileError(f"{file}: id {scenario.id} is already used by {sources[scenario.id]}")
+                sources[scenario.id] = str(file)
+                if isinstance(scenario, BotScenario):
+                    bots[scenario.id] = scenario
+                else:
+                    workflows[scenario.id] = scenario
+        return cls(bots=bots, workflows=workflows, sources=sources)
+
+    @classmethod
+    def builtin(cls) -> Catalogue:
+        return cls.load(BUILTIN_DIR)
+
+    def entries(self) -> list[dict[str, str]]:
+        """One row per scenario: what `coze-harness catalogue --json` prints."""
+        rows = [{"id": b.id, "kind": b.kind, "name": b.name, "description": b.description} for b in self.bots.values()]
+        rows += [
+            {"id": w.id, "kind": w.kind, "name": w.name, "description": w.description} for w in self.workflows.values()
+        ]
+        return sorted(rows, key=lambda row: (row["kind"], row["name"]))

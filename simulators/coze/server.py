@@ -1,0 +1,77 @@
+"""Serving the simulator with uvicorn on a socket we bind first.
+
+Binding before uvicorn starts is what makes `--port 0` useful: the real port is known (and printed)
+before the first request, with no race and no log scraping.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import FastAPI
+
+_START_TIMEOUT_SECONDS = 10.0
+_STOP_TIMEOUT_SECONDS = 10.0
+
+
+def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def base_url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _config(app: FastAPI) -> uvicorn.Config:
+    return uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=2)
+
+
+def serve(app: FastAPI, sock: socket.socket) -> None:
+    """Run in the foreground until interrupted (Ctrl-C / SIGTERM)."""
+    uvicorn.Server(_config(app)).run(sockets=[sock])
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    base_url: str
+    app: FastAPI
+
+
+@contextmanager
+def running(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[RunningServer]:
+    """Serve `app` from a background thread for the duration of the block, then stop it (bounded)."""
+    sock = bind(host, port)
+    server = uvicorn.Server(_config(app))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="coze-simulator", daemon=True)
+    thread.start()
+    try:
+        waited = 0.0
+        while not server.started:
+            if not thread.is_alive() or waited >= _START_TIMEOUT_SECONDS:
+                raise RuntimeError(f"the simulator did not start within {_START_TIMEOUT_SECONDS} s")
+            thread.join(0.01)
+            waited += 0.01
+        yield RunningServer(base_url=base_url_of(sock), app=app)
+    finally:
+        server.should_exit = True
+        thread.join(_STOP_TIMEOUT_SECONDS)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(_STOP_TIMEOUT_SECONDS)
+        sock.close()

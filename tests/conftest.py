@@ -1,0 +1,37 @@
+"""Shared fixtures: a simulator on a loopback socket and real cozepy clients pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import cozepy
+import pytest
+
+from simulators.coze import DEFAULT_TOKEN, RunningServer, create_app, running
+
+WEATHER_BOT = "7390000000000000002"
+ECHO_BOT = "7390000000000000001"
+RESEARCH_BOT = "7390000000000000003"
+FAILING_BOT = "7390000000000000004"
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[RunningServer]:
+    """The built-in catalogue on 127.0.0.1 and an ephemeral port, stopped when the module ends."""
+    with running(create_app()) as server:
+        yield server
+
+
+@pytest.fixture
+def coze(sim: RunningServer) -> cozepy.Coze:
+    return cozepy.Coze(auth=cozepy.TokenAuth(DEFAULT_TOKEN), base_url=sim.base_url)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def user_message(text: str) -> cozepy.Message:
+    """A user question, built the same way on every cozepy release (the helper names changed)."""
+    return cozepy.Message(role="user", type="question", content=text, content_type="text")
