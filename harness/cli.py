@@ -32,7 +32,10 @@ def _catalogue(args: argparse.Namespace) -> Catalogue:
 
 def _add_catalogue_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--scenarios", action="append", default=[], metavar="DIR",
+        "--scenarios",
+        action="append",
+        default=[],
+        metavar="DIR",
         help="a folder of scenario files (YAML or JSON) to serve besides the built-in ones; repeatable",
     )
     parser.add_argument("--no-builtin", action="store_true", help="serve only the --scenarios folders")
@@ -82,7 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve_cmd.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)")
     serve_cmd.add_argument(
-        "--token", action="append", default=[], metavar="T",
+        "--token",
+        action="append",
+        default=[],
+        metavar="T",
         help=f"a bearer token the server accepts; repeatable (default {DEFAULT_TOKEN})",
     )
     serve_cmd.add_argument("--seed", type=int, default=SimConfig().seed, help="seed for ids and log ids")

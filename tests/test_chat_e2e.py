@@ -35,7 +35,7 @@ def test_plain_bot_streams_answer_quoting_the_user(coze: cozepy.Coze) -> None:
     assert names[-1] == "conversation.chat.completed"
     deltas = "".join(e.message.content for e in events if e.event.value == "conversation.message.delta")
     assert deltas == "You said: héllo 世界"
-    completed = [e for e in events if e.event.value == "conversation.chat.completed"][0]
+    completed = next(e for e in events if e.event.value == "conversation.chat.completed")
     assert completed.chat.status.value == "completed"
 
 
@@ -48,16 +48,22 @@ def test_two_tools_one_round(coze: cozepy.Coze, stream_submit: bool) -> None:
     calls = action.chat.required_action.submit_tool_outputs.tool_calls
     assert [c.function.name for c in calls] == ["get_weather", "get_time"]
     assert json.loads(calls[0].function.arguments) == {"city": "Paris", "unit": "celsius"}
-    outputs = [cozepy.ToolOutput(tool_call_id=c.id, output=_fake_tool(c.function.name, c.function.arguments)) for c in calls]
+    outputs = [
+        cozepy.ToolOutput(tool_call_id=c.id, output=_fake_tool(c.function.name, c.function.arguments)) for c in calls
+    ]
     chat = action.chat
     if stream_submit:
-        after = _events(coze.chat.submit_tool_outputs(
-            conversation_id=chat.conversation_id, chat_id=chat.id, tool_outputs=outputs, stream=True
-        ))
+        after = _events(
+            coze.chat.submit_tool_outputs(
+                conversation_id=chat.conversation_id, chat_id=chat.id, tool_outputs=outputs, stream=True
+            )
+        )
         final = after[-1]
         assert final.event.value == "conversation.chat.completed"
         assert final.chat.id == chat.id
-        answer = [e for e in after if e.event.value == "conversation.message.completed" and e.message.type.value == "answer"]
+        answer = [
+            e for e in after if e.event.value == "conversation.message.completed" and e.message.type.value == "answer"
+        ]
         text = answer[0].message.content
     else:
         resumed = coze.chat.submit_tool_outputs(
@@ -66,10 +72,8 @@ def test_two_tools_one_round(coze: cozepy.Coze, stream_submit: bool) -> None:
         assert resumed.id == chat.id
         assert coze.chat.retrieve(conversation_id=chat.conversation_id, chat_id=chat.id).status.value == "completed"
         messages = coze.chat.messages.list(conversation_id=chat.conversation_id, chat_id=chat.id)
-        text = [m for m in messages if m.type.value == "answer"][0].content
-    assert text == (
-        "Weather: get_weather(city=Paris,unit=celsius). Local time: get_time(timezone=Asia/Shanghai)."
-    )
+        text = next(m for m in messages if m.type.value == "answer").content
+    assert text == ("Weather: get_weather(city=Paris,unit=celsius). Local time: get_time(timezone=Asia/Shanghai).")
 
 
 @needs_required_action
@@ -85,11 +89,18 @@ def test_two_rounds_chain_outputs(coze: cozepy.Coze) -> None:
         outputs = []
         for call in calls:
             args = json.loads(call.function.arguments)
-            output = f"/docs/{args['query']}.md" if call.function.name == "search_files" else f"contents of {args['path']}"
+            output = (
+                f"/docs/{args['query']}.md" if call.function.name == "search_files" else f"contents of {args['path']}"
+            )
             outputs.append(cozepy.ToolOutput(tool_call_id=call.id, output=output))
-        events = _events(coze.chat.submit_tool_outputs(
-            conversation_id=last.chat.conversation_id, chat_id=last.chat.id, tool_outputs=outputs, stream=True
-        ))
+        events = _events(
+            coze.chat.submit_tool_outputs(
+                conversation_id=last.chat.conversation_id,
+                chat_id=last.chat.id,
+                tool_outputs=outputs,
+                stream=True,
+            )
+        )
     assert rounds == [["search_files"], ["read_file"]]
     assert events[-1].event.value == "conversation.chat.completed"
     answer = "".join(e.message.content for e in events if e.event.value == "conversation.message.delta")
@@ -126,9 +137,14 @@ def test_cancel_a_chat_waiting_for_tools(coze: cozepy.Coze) -> None:
 def test_conversation_is_reused(coze: cozepy.Coze) -> None:
     first = _events(coze.chat.stream(bot_id=ECHO_BOT, user_id="u1", additional_messages=[user_message("one")]))
     conversation_id = first[0].chat.conversation_id
-    second = _events(coze.chat.stream(
-        bot_id=ECHO_BOT, user_id="u1", conversation_id=conversation_id, additional_messages=[user_message("two")]
-    ))
+    second = _events(
+        coze.chat.stream(
+            bot_id=ECHO_BOT,
+            user_id="u1",
+            conversation_id=conversation_id,
+            additional_messages=[user_message("two")],
+        )
+    )
     assert second[0].chat.conversation_id == conversation_id
     assert second[0].chat.id != first[0].chat.id
 
@@ -138,15 +154,23 @@ def test_conversation_is_reused(coze: cozepy.Coze) -> None:
 @needs_required_action
 async def test_async_client_local_plugin_flow(sim: RunningServer) -> None:
     client = cozepy.AsyncCoze(auth=cozepy.TokenAuth(DEFAULT_TOKEN), base_url=sim.base_url)
-    events = [e async for e in await _maybe_await(client.chat.stream(
-        bot_id=WEATHER_BOT, user_id="u1", additional_messages=[user_message("Rome")]
-    ))]
+    events = [
+        e
+        async for e in await _maybe_await(
+            client.chat.stream(bot_id=WEATHER_BOT, user_id="u1", additional_messages=[user_message("Rome")])
+        )
+    ]
     chat = events[-1].chat
     calls = chat.required_action.submit_tool_outputs.tool_calls
     outputs = [cozepy.ToolOutput(tool_call_id=c.id, output=c.function.name.upper()) for c in calls]
-    after = [e async for e in await _maybe_await(client.chat.submit_tool_outputs_stream(
-        conversation_id=chat.conversation_id, chat_id=chat.id, tool_outputs=outputs
-    ))]
+    after = [
+        e
+        async for e in await _maybe_await(
+            client.chat.submit_tool_outputs_stream(
+                conversation_id=chat.conversation_id, chat_id=chat.id, tool_outputs=outputs
+            )
+        )
+    ]
     assert after[-1].event.value == "conversation.chat.completed"
     answer = "".join(e.message.content for e in after if e.event.value == "conversation.message.delta")
     assert answer == "Weather: GET_WEATHER. Local time: GET_TIME."

@@ -47,7 +47,11 @@ class Authenticator:
         for grant in self._grants:
             if hmac.compare_digest(grant.token.encode(), token.encode()):
                 return grant
-        raise CozeError(Code.AUTH_FAILED, "authentication is invalid: the token is not known to this server")
+        raise CozeError(
+            Code.AUTH_FAILED,
+            "authentication is invalid: the token is not known to this server; send "
+            "'Authorization: Bearer <token>' with a token the simulator was started with (serve --token)",
+        )
 
     @staticmethod
     def require_bot(grant: TokenGrant, bot_id: str) -> None:

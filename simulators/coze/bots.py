@@ -191,9 +191,8 @@ class BotEngine:
     def cancel(self, chat: ChatRecord) -> None:
         if chat.status not in ("created", "in_progress", "requires_action"):
             raise bad_request(
-                f"chat {chat.id} cannot be canceled: it is already {chat.status}; only a chat that is in progress "
-                "or waiting for tool outputs can be canceled"
+                f"chat {chat.id} cannot be canceled: it is already {chat.status}; "
+                "only a chat in progress or waiting for tool outputs can be canceled"
             )
         chat.status = "canceled"
         chat.pending = []
-

@@ -1,0 +1,57 @@
+"""The `coze-harness` command as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from harness.cli import main
+from simulators.coze import DEFAULT_TOKEN
+
+
+def test_catalogue_json_lists_every_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["catalogue", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert {"id", "kind", "name", "description"} <= set(entries[0])
+    assert "weather-bot" in {entry["name"] for entry in entries}
+
+
+def test_bad_scenario_folder_exits_2_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "broken.yaml").write_text("kind: bot\nid: '1'\nname: x\ndescription: d\n", encoding="utf-8")
+    assert main(["catalogue", "--scenarios", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "broken.yaml" in err and "answer" in err
+
+
+@pytest.mark.e2e
+def test_serve_on_port_zero_prints_its_url_and_answers(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "serve", "--port", "0", "--token", "t0k"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("Coze simulator listening on http://127.0.0.1:")
+        base_url = first.rsplit(" ", 1)[1].strip()
+        assert not base_url.endswith(":0")
+        # The socket listens before the line is printed, so the kernel queues this until uvicorn accepts it.
+        response = httpx.post(
+            f"{base_url}/v3/chat",
+            headers={"Authorization": "Bearer t0k"},
+            json={"bot_id": "7390000000000000001", "user_id": "u", "additional_messages": []},
+            timeout=10,
+        )
+        assert response.json()["code"] == 0
+        default = httpx.post(f"{base_url}/v3/chat", headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}, json={})
+        assert default.json()["code"] == 4100  # --token replaces the default token
+    finally:
+        process.terminate()
+        process.wait(10)
