@@ -28,9 +28,31 @@ def _model_fields(model: Any) -> set[str]:
     return set(getattr(model, "model_fields", {}))
 
 
+def chat_fields() -> set[str]:
+    """The fields of `cozepy.Chat` (0.2.0 has no `last_error`, `required_action` or `usage`)."""
+    return _model_fields(_chat_module().Chat)
+
+
 def chat_has_required_action() -> bool:
     """Can a client read tool calls from a chat event? (`Chat.required_action`, 0.6.0+)."""
     return "required_action" in _model_fields(_chat_module().Chat)
+
+
+def tool_call_gap() -> str | None:
+    """Why this cozepy cannot read the tool calls the platform sends, or None when it can.
+
+    Two gaps are known: no `Chat.required_action` before 0.6.0, and 0.6.x naming the function's
+    field `argument` while the platform sends `arguments`, so its requires_action events fail to parse.
+    """
+    if not chat_has_required_action():
+        return f"cozepy {version()} has no Chat.required_action: a client cannot read tool calls"
+    function_fields = _model_fields(_chat_module().ChatToolCallFunction)
+    if "arguments" not in function_fields:
+        return (
+            f"cozepy {version()}'s ChatToolCallFunction has fields {sorted(function_fields)}, not 'arguments' "
+            "as the platform sends: requires_action events fail to parse"
+        )
+    return None
 
 
 def chat_status_values() -> set[str]:

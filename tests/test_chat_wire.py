@@ -79,7 +79,16 @@ def _spec_events(base_url: str, body: dict[str, object]) -> list[tuple[str, obje
         return [(event.event, json.loads(event.data)) for event in source.iter_sse()]
 
 
-@pytest.mark.parametrize("bot", [ECHO_BOT, WEATHER_BOT])
+@pytest.mark.parametrize(
+    "bot",
+    [
+        ECHO_BOT,
+        pytest.param(
+            WEATHER_BOT,
+            marks=pytest.mark.skipif(sdk.tool_call_gap() is not None, reason=str(sdk.tool_call_gap())),
+        ),
+    ],
+)
 def test_spec_parser_and_cozepy_agree(fresh_sim: RunningServer, bot: str) -> None:
     body = {**CHAT_BODY, "bot_id": bot}
     spec = _spec_events(fresh_sim.base_url, body)
@@ -93,7 +102,7 @@ def test_spec_parser_and_cozepy_agree(fresh_sim: RunningServer, bot: str) -> Non
         assert model.id == data["id"]
 
 
-@pytest.mark.skipif(not sdk.chat_has_required_action(), reason=f"cozepy {sdk.version()} cannot read tool calls")
+@pytest.mark.skipif(sdk.tool_call_gap() is not None, reason=str(sdk.tool_call_gap()))
 def test_views_agree(coze: cozepy.Coze) -> None:
     """Deltas == message.completed == message/list; chat.completed usage == retrieve usage; ids stable."""
     events = list(coze.chat.stream(bot_id=RESEARCH_BOT, user_id="u", additional_messages=[user_message("q")]))

@@ -1,0 +1,141 @@
+"""The capability matrix: what a client can do, per integration mode, with the evidence for each cell.
+
+One model feeds every report format. A verdict is never typed in by hand: probes build cells from
+what ran (requests, raw bytes, parsed SDK events) and from facts read off the installed SDK.
+"""
+
+from __future__ import annotations
+
+import platform
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .recorder import Exchange
+
+CONTRACT_VERSION = "2026-11"
+SCHEMA_VERSION = 1
+
+
+class Verdict(str, Enum):
+    SUPPORTED = "supported"  # the flow ran end to end and its output came back
+    ABSENT = "absent"  # the SDK offers no way: no event, no field, no method
+    WORKAROUND = "workaround"  # works only through the HTTP bridge
+    BROKEN = "broken"  # the SDK surface exists but the flow fails
+    UNKNOWN = "unknown"  # the platform's real behaviour is not known
+    NOT_APPLICABLE = "not-applicable"
+
+
+# Worse verdicts rank lower; used to flag regressions between SDK releases.
+VERDICT_RANK = {
+    Verdict.SUPPORTED: 4,
+    Verdict.WORKAROUND: 3,
+    Verdict.UNKNOWN: 2,
+    Verdict.NOT_APPLICABLE: 2,
+    Verdict.BROKEN: 1,
+    Verdict.ABSENT: 0,
+}
+
+
+class Mode(str, Enum):
+    CHAT_STREAM = "chat-stream"
+    CHAT_POLL = "chat-poll"
+    WORKFLOW_RUN = "workflow-run"
+    WORKFLOW_STREAM = "workflow-stream"
+    WORKFLOW_RESUME = "workflow-resume"
+    CHATFLOW = "chatflow"
+    WORKFLOW_BRIDGE = "workflow-bridge"
+
+
+MODE_TITLES = {
+    Mode.CHAT_STREAM: "bot chat (stream)",
+    Mode.CHAT_POLL: "bot chat (create_and_poll)",
+    Mode.WORKFLOW_RUN: "workflow run (sync)",
+    Mode.WORKFLOW_STREAM: "workflow stream",
+    Mode.WORKFLOW_RESUME: "workflow stream + resume",
+    Mode.CHATFLOW: "chatflow",
+    Mode.WORKFLOW_BRIDGE: "workflow via HTTP bridge",
+}
+
+
+class Capability(str, Enum):
+    TOOL_CALL_EVENT = "tool-call-event"
+    TOOL_CALL_FIELDS = "tool-call-fields"
+    SUBMIT_METHOD = "submit-method"
+    OUTPUTS_IN_ANSWER = "outputs-in-answer"
+    CALLS_PER_ROUND = "several-calls-per-round"
+    ROUNDS = "several-rounds"
+    TOOL_ERRORS = "tool-errors-reported"
+    INTERRUPT_RESUME = "interrupt-resume"
+    LOCAL_CODE = "local-code-reachable"
+
+
+CAPABILITY_TITLES = {
+    Capability.TOOL_CALL_EVENT: "a tool-call event exists",
+    Capability.TOOL_CALL_FIELDS: "tool calls carry name, arguments and a call id",
+    Capability.SUBMIT_METHOD: "a method to submit tool outputs exists",
+    Capability.OUTPUTS_IN_ANSWER: "tool outputs flow back into the answer",
+    Capability.CALLS_PER_ROUND: "several tool calls per round",
+    Capability.ROUNDS: "several rounds of tool calls",
+    Capability.TOOL_ERRORS: "tool errors are reported back",
+    Capability.INTERRUPT_RESUME: "interrupt and resume",
+    Capability.LOCAL_CODE: "local code reachable at all",
+}
+
+
+class SdkFact(BaseModel):
+    """Something read off the installed SDK (not off the wire)."""
+
+    subject: str
+    value: Any
+    note: str = ""
+
+
+class Evidence(BaseModel):
+    id: str
+    probe: str = Field(description="the probe that produced it: rerun with `coze-harness report --probe NAME`")
+    summary: str
+    exchanges: list[Exchange] = Field(default_factory=list)
+    sdk_events: list[str] = Field(default_factory=list, description="events as the SDK parsed them")
+    sdk_facts: list[SdkFact] = Field(default_factory=list)
+    simulated: str = Field("", description="which parts are simulated platform behaviour, not SDK facts")
+    error: str | None = None
+
+
+class Cell(BaseModel):
+    capability: Capability
+    mode: Mode
+    verdict: Verdict
+    reason: str
+    evidence: list[str] = Field(default_factory=list, description="ids into Matrix.evidence")
+
+
+class Matrix(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    sdk: str = "cozepy"
+    sdk_version: str
+    python_version: str = Field(default_factory=platform.python_version)
+    contract_version: str = CONTRACT_VERSION
+    platform: str = "cloud"
+    generated_at: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    cells: list[Cell] = Field(default_factory=list)
+    evidence: dict[str, Evidence] = Field(default_factory=dict)
+    grammar: dict[str, list[str]] = Field(
+        default_factory=dict, description="stream kind -> transitions the run covered ('a -> b')"
+    )
+
+    def cell(self, capability: Capability, mode: Mode) -> Cell | None:
+        for cell in self.cells:
+            if cell.capability == capability and cell.mode == mode:
+                return cell
+        return None
+
+    def add(self, cells: list[Cell], evidence: list[Evidence]) -> None:
+        for item in evidence:
+            self.evidence[item.id] = item
+        for new in cells:
+            if self.cell(new.capability, new.mode) is not None:
+                raise ValueError(f"two probes decided {new.capability.value} x {new.mode.value}")
+            self.cells.append(new)
