@@ -67,6 +67,26 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import FORMATS
+    from .reporting import run_report
+
+    formats = tuple(part.strip() for part in args.format.split(",") if part.strip())
+    bad = [name for name in formats if name not in FORMATS]
+    if bad:
+        print(f"coze-harness report: unknown format(s) {bad}; choose from {', '.join(FORMATS)}", file=sys.stderr)
+        return 2
+    written, summary = run_report(Path(args.out), formats, args.probe or None, progress=_progress)
+    print(summary)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def _cmd_catalogue(args: argparse.Namespace) -> int:
     entries = _catalogue(args).entries()
     if args.json:
@@ -98,6 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_catalogue_options(serve_cmd)
     serve_cmd.set_defaults(func=_cmd_serve)
+
+    report_cmd = commands.add_parser(
+        "report", help="probe the installed cozepy against the embedded simulator and write the capability matrix"
+    )
+    report_cmd.add_argument("--out", default="reports", help="folder for the reports (default ./reports)")
+    report_cmd.add_argument("--format", default="md,json", help="comma-separated: md, json (default md,json)")
+    report_cmd.add_argument(
+        "--probe", action="append", default=[], metavar="NAME", help="run only this probe; repeatable"
+    )
+    report_cmd.set_defaults(func=_cmd_report)
 
     catalogue_cmd = commands.add_parser("catalogue", help="list the bots and workflows the simulator serves")
     catalogue_cmd.add_argument("--json", action="store_true", help="print a JSON array for other tools")

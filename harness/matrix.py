@@ -51,7 +51,7 @@ class Mode(str, Enum):
 
 MODE_TITLES = {
     Mode.CHAT_STREAM: "bot chat (stream)",
-    Mode.CHAT_POLL: "bot chat (create_and_poll)",
+    Mode.CHAT_POLL: "bot chat (non-stream, polled)",
     Mode.WORKFLOW_RUN: "workflow run (sync)",
     Mode.WORKFLOW_STREAM: "workflow stream",
     Mode.WORKFLOW_RESUME: "workflow stream + resume",

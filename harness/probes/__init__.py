@@ -1,0 +1,40 @@
+"""Probes: each runs something real and returns cells of the capability matrix with their evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .. import sdk
+from ..matrix import Matrix
+from ._base import Probe, ProbeContext, ProbeResult
+from .chat import probe_chat_poll, probe_chat_stream
+
+PROBES: dict[str, Probe] = {
+    "chat-stream": probe_chat_stream,
+    "chat-poll": probe_chat_poll,
+}
+
+
+def run_probes(
+    ctx: ProbeContext, names: list[str] | None = None, progress: Callable[[str], None] | None = None
+) -> Matrix:
+    """Run the named probes (all by default) and collect one matrix for the installed SDK."""
+    chosen = names or list(PROBES)
+    unknown = [name for name in chosen if name not in PROBES]
+    if unknown:
+        raise KeyError(f"unknown probe(s) {unknown}; choose from {', '.join(PROBES)}")
+    matrix = Matrix(sdk_version=sdk.version())
+    for number, name in enumerate(chosen, 1):
+        if progress:
+            progress(f"[{number}/{len(chosen)}] probe {name}")
+        result = PROBES[name](ctx)
+        matrix.add(result.cells, result.evidence)
+        for stream in result.streams:
+            covered = matrix.grammar.setdefault(stream.grammar, [])
+            covered.extend(t for t in stream.transitions if t not in covered)
+            if stream.violation:
+                covered.append(f"VIOLATION: {stream.violation}")
+    return matrix
+
+
+__all__ = ["PROBES", "ProbeContext", "ProbeResult", "run_probes"]

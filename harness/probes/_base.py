@@ -1,0 +1,90 @@
+"""What every probe shares: where the simulator is, recorded clients, and the result type."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, Field
+
+from ..matrix import Capability, Cell, Evidence, Mode, SdkFact, Verdict
+from ..recorder import AsyncRecordingTransport, Exchange, RecordingTransport
+from ..streams import GRAMMARS, parse_sse
+
+CLIENT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+
+@dataclass
+class ProbeContext:
+    """Where the probes point the SDK. Both URLs are loopback servers the report started."""
+
+    base_url: str
+    token: str
+    bridge_url: str | None = None
+    bridge_token: str | None = None
+    scenario_ids: dict[str, str] = field(default_factory=dict)
+
+    def coze(self) -> tuple[Any, RecordingTransport]:
+        """A real `cozepy.Coze` whose HTTP goes through a recording transport."""
+        import cozepy
+
+        transport = RecordingTransport()
+        client = httpx.Client(transport=transport, timeout=CLIENT_TIMEOUT)
+        return cozepy.Coze(auth=cozepy.TokenAuth(self.token), base_url=self.base_url, http_client=client), transport
+
+    def async_coze(self) -> tuple[Any, AsyncRecordingTransport]:
+        import cozepy
+
+        transport = AsyncRecordingTransport()
+        client = httpx.AsyncClient(transport=transport, timeout=CLIENT_TIMEOUT)
+        auth_class = getattr(cozepy, "AsyncTokenAuth", cozepy.TokenAuth)
+        return cozepy.AsyncCoze(auth=auth_class(self.token), base_url=self.base_url, http_client=client), transport
+
+
+class StreamCheck(BaseModel):
+    grammar: str
+    events: list[str]
+    transitions: list[str]
+    violation: str | None = None
+
+
+class ProbeResult(BaseModel):
+    cells: list[Cell] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    streams: list[StreamCheck] = Field(default_factory=list)
+
+
+Probe = Callable[[ProbeContext], ProbeResult]
+
+
+def check_stream(grammar: str, exchange: Exchange) -> StreamCheck:
+    """Check one recorded SSE response against the grammar of its kind."""
+    names = [event.event for event in parse_sse(exchange.response_body)]
+    transitions, violation = GRAMMARS[grammar].check(names)
+    if not exchange.complete and violation is None:
+        violation = "the response was not read to its end"
+    return StreamCheck(grammar=grammar, events=names, transitions=transitions, violation=violation)
+
+
+def event_name(event: Any) -> str:
+    """An SDK event's name as a string, whatever enum the release uses."""
+    value = getattr(event, "event", event)
+    return str(getattr(value, "value", value))
+
+
+def describe_error(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__module__}.{type(exc).__name__}: {text}"[:500]
+
+
+def cells_for(mode: Mode, evidence_id: str, verdicts: dict[Capability, tuple[Verdict, str]]) -> list[Cell]:
+    return [
+        Cell(capability=capability, mode=mode, verdict=verdict, reason=reason, evidence=[evidence_id])
+        for capability, (verdict, reason) in verdicts.items()
+    ]
+
+
+def fact(subject: str, value: Any, note: str = "") -> SdkFact:
+    return SdkFact(subject=subject, value=value, note=note)

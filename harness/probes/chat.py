@@ -1,0 +1,250 @@
+"""Probes of bot chat: the local-plugin loop, streamed and polled, with the real cozepy client."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from .. import sdk
+from ..matrix import Capability, Evidence, Mode, Verdict
+from ..tools import ToolRegistry
+from . import demo_tools
+from ._base import ProbeContext, ProbeResult, cells_for, check_stream, describe_error, event_name
+from .surface import chat_facts
+
+REQUIRES_ACTION = "conversation.chat.requires_action"
+COMPLETED = "conversation.chat.completed"
+_MAX_ROUNDS = 5
+_POLL_LIMIT_SECONDS = 20.0
+
+
+class _Run:
+    """One chat driven to its end, and everything observed on the way."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.rounds: list[list[str]] = []
+        self.outputs: list[str] = []
+        self.answer = ""
+        self.status = ""
+        self.error: str | None = None
+        self.stage = "start"
+
+    @property
+    def saw_tool_event(self) -> bool:
+        return REQUIRES_ACTION in self.events
+
+    @property
+    def completed(self) -> bool:
+        return self.status == "completed"
+
+    def quotes_outputs(self) -> bool:
+        return self.completed and bool(self.outputs) and all(output in self.answer for output in self.outputs)
+
+
+def _answer_of(messages: list[Any]) -> str:
+    return "".join(m.content for m in messages if str(getattr(m.type, "value", m.type)) == "answer")
+
+
+def _tool_calls(chat: Any) -> list[Any]:
+    action = getattr(chat, "required_action", None)
+    if action is None or action.submit_tool_outputs is None:
+        raise LookupError("the Chat of the requires_action event carries no required_action.submit_tool_outputs")
+    return list(action.submit_tool_outputs.tool_calls)
+
+
+def _dispatch(registry: ToolRegistry, calls: list[Any], run: _Run) -> list[Any]:
+    import cozepy
+
+    outputs = []
+    names = []
+    for call in calls:
+        if call.function is None:
+            raise LookupError(f"tool call {call.id} has no function (name and arguments)")
+        names.append(call.function.name)
+        result = registry.invoke(call.function.name, call.function.arguments)
+        run.outputs.append(result.output)
+        outputs.append(cozepy.ToolOutput(tool_call_id=call.id, output=result.output))
+    run.rounds.append(names)
+    return outputs
+
+
+def _stream_chat(ctx: ProbeContext, coze: Any, bot_id: str, text: str, registry: ToolRegistry) -> _Run:
+    import cozepy
+
+    run = _Run()
+    message = cozepy.Message(role="user", type="question", content=text, content_type="text")
+    try:
+        run.stage = "stream"
+        stream = coze.chat.stream(bot_id=bot_id, user_id="probe", additional_messages=[message])
+        for _ in range(_MAX_ROUNDS):
+            last = None
+            pieces = []
+            for event in stream:
+                run.events.append(event_name(event))
+                last = event
+                if event_name(event) == "conversation.message.delta":
+                    pieces.append(event.message.content)
+            if last is None:
+                raise LookupError("the stream ended with no event")
+            run.status = str(getattr(last.chat.status, "value", last.chat.status)) if last.chat else ""
+            if event_name(last) != REQUIRES_ACTION:
+                run.answer = "".join(pieces)
+                return run
+            run.stage = "read tool calls"
+            outputs = _dispatch(registry, _tool_calls(last.chat), run)
+            run.stage = "submit_tool_outputs"
+            stream = coze.chat.submit_tool_outputs(
+                conversation_id=last.chat.conversation_id, chat_id=last.chat.id, tool_outputs=outputs, stream=True
+            )
+        raise LookupError(f"the bot still asked for tools after {_MAX_ROUNDS} rounds")
+    except Exception as exc:
+        run.error = f"at {run.stage}: {describe_error(exc)}"
+    return run
+
+
+def _poll_chat(coze: Any, bot_id: str, text: str, registry: ToolRegistry) -> _Run:
+    import cozepy
+
+    run = _Run()
+    message = cozepy.Message(role="user", type="question", content=text, content_type="text")
+    try:
+        run.stage = "create"
+        chat = coze.chat.create(bot_id=bot_id, user_id="probe", additional_messages=[message])
+        for _ in range(_MAX_ROUNDS + 1):
+            run.stage = "retrieve"
+            deadline = time.monotonic() + _POLL_LIMIT_SECONDS
+            while str(getattr(chat.status, "value", chat.status)) in ("created", "in_progress"):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"chat still in progress after {_POLL_LIMIT_SECONDS} s")
+                time.sleep(0.05)
+                chat = coze.chat.retrieve(conversation_id=chat.conversation_id, chat_id=chat.id)
+            run.status = str(getattr(chat.status, "value", chat.status))
+            run.events.append(f"status:{run.status}")
+            if run.status != "requires_action":
+                run.stage = "messages.list"
+                run.answer = _answer_of(coze.chat.messages.list(conversation_id=chat.conversation_id, chat_id=chat.id))
+                return run
+            run.events.append(REQUIRES_ACTION)
+            run.stage = "read tool calls"
+            outputs = _dispatch(registry, _tool_calls(chat), run)
+            run.stage = "submit_tool_outputs"
+            chat = coze.chat.submit_tool_outputs(
+                conversation_id=chat.conversation_id, chat_id=chat.id, tool_outputs=outputs, stream=False
+            )
+        raise LookupError(f"the bot still asked for tools after {_MAX_ROUNDS} rounds")
+    except Exception as exc:
+        run.error = f"at {run.stage}: {describe_error(exc)}"
+    return run
+
+
+def _verdicts(
+    single: _Run, chain: _Run, failing: _Run, has_submit: bool, how: str
+) -> dict[Capability, tuple[Verdict, str]]:
+    def ran(run: _Run, what: str) -> tuple[Verdict, str]:
+        if run.quotes_outputs():
+            return Verdict.SUPPORTED, f"{what}: the answer quotes every tool output ({how})."
+        return Verdict.BROKEN, f"{what} failed: {run.error or f'the chat ended {run.status!r} without the outputs'}."
+
+    if single.saw_tool_event:
+        event = (Verdict.SUPPORTED, "the SDK delivered conversation.chat.requires_action to the caller.")
+    else:
+        event = (Verdict.BROKEN, f"no requires_action reached the caller: {single.error or single.status}.")
+    if single.rounds:
+        fields = (Verdict.SUPPORTED, f"read {len(single.rounds[0])} calls with id, function.name and arguments.")
+    elif not sdk.chat_has_required_action():
+        fields = (Verdict.ABSENT, "cozepy.Chat has no required_action field: the tool calls are dropped on parse.")
+    else:
+        fields = (Verdict.BROKEN, f"the tool calls could not be read: {single.error}.")
+    if not has_submit:
+        submit = (Verdict.ABSENT, "this SDK has no chat.submit_tool_outputs.")
+    elif single.completed and single.rounds:
+        submit = (Verdict.SUPPORTED, "chat.submit_tool_outputs exists and the continuation completed.")
+    else:
+        submit = (Verdict.BROKEN, f"chat.submit_tool_outputs exists but the flow did not get there: {single.error}.")
+    outputs = ran(single, "weather-bot")
+    two_calls = bool(single.rounds) and len(single.rounds[0]) > 1
+    per_round = ran(single, "two calls answered in one submit") if two_calls else (
+        Verdict.BROKEN, f"no round with two calls completed: {single.error}."
+    )
+    rounds = ran(chain, "research-bot, two rounds") if len(chain.rounds) == 2 else (
+        Verdict.BROKEN, f"expected two rounds, saw {chain.rounds}: {chain.error}."
+    )
+    reported = any('"error"' in output for output in failing.outputs)
+    if failing.quotes_outputs() and reported:
+        errors = (Verdict.SUPPORTED, "a tool that raised produced a JSON error output, and the answer quotes it.")
+    else:
+        errors = (Verdict.BROKEN, f"the tool error did not travel back: {failing.error or failing.status}.")
+    if outputs[0] is Verdict.SUPPORTED:
+        local = (Verdict.SUPPORTED, "local functions ran on requires_action and their outputs reached the answer.")
+    else:
+        local = outputs
+    return {
+        Capability.TOOL_CALL_EVENT: event,
+        Capability.TOOL_CALL_FIELDS: fields,
+        Capability.SUBMIT_METHOD: submit,
+        Capability.OUTPUTS_IN_ANSWER: outputs,
+        Capability.CALLS_PER_ROUND: per_round,
+        Capability.ROUNDS: rounds,
+        Capability.TOOL_ERRORS: errors,
+        Capability.INTERRUPT_RESUME: (Verdict.NOT_APPLICABLE, "bot chat has no interrupts; tool calls are its pause."),
+        Capability.LOCAL_CODE: local,
+    }
+
+
+def _summary(run: _Run) -> str:
+    return json.dumps({"rounds": run.rounds, "status": run.status, "answer": run.answer, "error": run.error},
+                      ensure_ascii=False)
+
+
+def probe_chat_stream(ctx: ProbeContext) -> ProbeResult:
+    """chat.stream to requires_action, local tools, submit_tool_outputs(stream=True), to the answer."""
+    coze, transport = ctx.coze()
+    single = _stream_chat(ctx, coze, ctx.scenario_ids["weather-bot"], "Paris", demo_tools.registry)
+    chain = _stream_chat(ctx, coze, ctx.scenario_ids["research-bot"], "coze", demo_tools.registry)
+    failing = _stream_chat(ctx, coze, ctx.scenario_ids["weather-bot"], "Oslo", demo_tools.failing)
+    has_submit = hasattr(coze.chat, "submit_tool_outputs")
+    evidence = Evidence(
+        id="chat-stream",
+        probe="chat-stream",
+        summary="weather-bot (two tools, one round), research-bot (two rounds), weather-bot with a failing tool",
+        exchanges=list(transport.exchanges),
+        sdk_events=single.events + chain.events,
+        sdk_facts=chat_facts(),
+        error=single.error or chain.error,
+        simulated="the bots are simulator scenarios; the wire format follows CONTRACT.md (cloud Coze).",
+    )
+    streams = []
+    for exchange in transport.exchanges:
+        if "event-stream" in exchange.response_headers.get("content-type", ""):
+            kind = "chat after submit" if "submit_tool_outputs" in exchange.url else "chat"
+            streams.append(check_stream(kind, exchange))
+    evidence.sdk_events.append("runs: " + " | ".join(_summary(r) for r in (single, chain, failing)))
+    verdicts = _verdicts(single, chain, failing, has_submit, "streamed")
+    return ProbeResult(cells=cells_for(Mode.CHAT_STREAM, evidence.id, verdicts), evidence=[evidence], streams=streams)
+
+
+def probe_chat_poll(ctx: ProbeContext) -> ProbeResult:
+    """chat.create, retrieve until requires_action, submit_tool_outputs(stream=False), retrieve, messages.list."""
+    coze, transport = ctx.coze()
+    single = _poll_chat(coze, ctx.scenario_ids["weather-bot"], "Paris", demo_tools.registry)
+    chain = _poll_chat(coze, ctx.scenario_ids["research-bot"], "coze", demo_tools.registry)
+    failing = _poll_chat(coze, ctx.scenario_ids["weather-bot"], "Oslo", demo_tools.failing)
+    has_submit = hasattr(coze.chat, "submit_tool_outputs")
+    evidence = Evidence(
+        id="chat-poll",
+        probe="chat-poll",
+        summary="the same three chats without streaming: create, retrieve, submit, messages.list",
+        exchanges=list(transport.exchanges),
+        sdk_events=[*single.events, "runs: " + " | ".join(_summary(r) for r in (single, chain, failing))],
+        sdk_facts=chat_facts(),
+        error=single.error or chain.error,
+        simulated="the bots are simulator scenarios; the wire format follows CONTRACT.md (cloud Coze).",
+    )
+    verdicts = _verdicts(single, chain, failing, has_submit, "polled")
+    if single.saw_tool_event:
+        verdicts[Capability.TOOL_CALL_EVENT] = (
+            Verdict.SUPPORTED, "retrieve returned status requires_action with required_action (no event: polled)."
+        )
+    return ProbeResult(cells=cells_for(Mode.CHAT_POLL, evidence.id, verdicts), evidence=[evidence])
