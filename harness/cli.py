@@ -76,6 +76,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if bad:
         print(f"coze-harness report: unknown format(s) {bad}; choose from {', '.join(FORMATS)}", file=sys.stderr)
         return 2
+    from .probes import PROBES
+
+    unknown = [name for name in args.probe if name not in PROBES]
+    if unknown:
+        print(f"coze-harness report: unknown probe(s) {unknown}; choose from {', '.join(PROBES)}", file=sys.stderr)
+        return 2
     written, summary = run_report(Path(args.out), formats, args.probe or None, progress=_progress)
     print(summary)
     for path in written:
@@ -133,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     catalogue_cmd.add_argument("--json", action="store_true", help="print a JSON array for other tools")
     _add_catalogue_options(catalogue_cmd)
     catalogue_cmd.set_defaults(func=_cmd_catalogue)
+
+    from ._bridge_cli import add_bridge_command
+
+    add_bridge_command(commands)
     return parser
 
 
