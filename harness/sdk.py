@@ -85,3 +85,98 @@ def method_parameters(owner: Any, name: str) -> list[str]:
     if method is None:
         return []
     return list(inspect.signature(method).parameters)
+
+
+def async_tool_call_gap() -> str | None:
+    """`tool_call_gap` for the async client, which also needs `AsyncCoze` (0.3.0+) and an async
+    `submit_tool_outputs_stream` (0.4.0+)."""
+    gap = tool_call_gap()
+    if gap is not None:
+        return gap
+    if not has_async_client():
+        return f"cozepy {version()} has no AsyncCoze"
+    if not has_async_submit_stream():
+        return f"cozepy {version()}'s async chat client has no submit_tool_outputs_stream"
+    return None
+
+
+# --- workflows ----------------------------------------------------------------------------------
+
+
+def _workflow_runs_module() -> Any:
+    import cozepy.workflows.runs
+
+    return cozepy.workflows.runs
+
+
+def _sync_workflow_runs() -> Any:
+    import cozepy
+
+    return cozepy.Coze(auth=cozepy.TokenAuth("x"), base_url="http://127.0.0.1:9").workflows.runs
+
+
+def workflow_run_has_is_async() -> bool:
+    """Can `workflows.runs.create` start an async run (`is_async`, 0.7.0+)?"""
+    return "is_async" in method_parameters(_sync_workflow_runs(), "create")
+
+
+def has_run_histories() -> bool:
+    """Can a client read an async run's result (`workflows.runs.run_histories.retrieve`, 0.7.0+)?"""
+    return hasattr(_sync_workflow_runs(), "run_histories")
+
+
+def has_workflow_chat() -> bool:
+    """Can a client run a chatflow (`workflows.chat.stream`, 0.9.0+)?"""
+    import cozepy
+
+    return hasattr(cozepy.Coze(auth=cozepy.TokenAuth("x"), base_url="http://127.0.0.1:9").workflows, "chat")
+
+
+def has_async_workflow_resume() -> bool:
+    """Does the async client stream and resume workflows (`AsyncCoze.workflows.runs.resume`)?"""
+    import cozepy
+
+    if not has_async_client():
+        return False
+    auth = getattr(cozepy, "AsyncTokenAuth", cozepy.TokenAuth)("x")
+    runs = cozepy.AsyncCoze(auth=auth, base_url="http://127.0.0.1:9").workflows.runs
+    return hasattr(runs, "stream") and hasattr(runs, "resume")
+
+
+def workflow_event_types() -> set[str]:
+    return {member.value for member in _workflow_runs_module().WorkflowEventType}
+
+
+def workflow_tolerates_unknown_events() -> bool:
+    """Does a workflow stream deliver an unknown event (such as `PING`) as UNKNOWN instead of raising
+    `ValueError` (`WorkflowEventType.UNKNOWN`, 0.16.2+)?"""
+    return "unknown" in workflow_event_types()
+
+
+def workflow_message_has_usage() -> bool:
+    """Does a workflow `Message` event expose `usage` (0.20.0+)?"""
+    return "usage" in _model_fields(_workflow_runs_module().WorkflowEventMessage)
+
+
+def workflow_run_result_fields() -> set[str]:
+    return _model_fields(_workflow_runs_module().WorkflowRunResult)
+
+
+def stream_error_envelopes_raise() -> bool:
+    """Does a JSON error envelope answering a stream call raise `CozeAPIError` (0.6.0+)?
+
+    Earlier releases hand the JSON body to the SSE parser, which fails on its first line. Read from
+    the request module: releases that dispatch on the content type mention `event-stream` there.
+    """
+    import cozepy.request
+
+    return "event-stream" in inspect.getsource(cozepy.request)
+
+
+def workflow_resume_sends_event_id() -> bool:
+    """Does `workflows.runs.resume` send the interrupt's id as `event_id`?
+
+    Some releases (0.12.0 among them) send it as `id`, which the platform does not read, so resume
+    cannot work with them (coze-py#196, fixed by coze-py#213). Read from the method's source.
+    """
+    return '"event_id"' in inspect.getsource(type(_sync_workflow_runs()).resume)

@@ -1,0 +1,119 @@
+"""`coze-harness bridge serve | export-plugin`: the HTTP bridge from the command line.
+
+Kept apart from cli.py so that the bridge's options live beside the code they configure; cli.py
+only registers the subcommand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from simulators.coze import bind, serve
+from simulators.coze.server import base_url_of
+
+from .bridge import create_bridge_app, plugin_spec, tool_path
+from .tools import DEFAULT_TOOL_TIMEOUT, ToolRegistry, load_registry
+
+DEFAULT_EXPORT_URL = "http://127.0.0.1:8000"
+
+
+def _load(args: argparse.Namespace) -> ToolRegistry | None:
+    """The user's tools; the current directory is importable, as it is for `python -m`."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return load_registry(args.module)
+    except (ImportError, LookupError, TypeError, ValueError) as exc:
+        print(f"coze-harness bridge: cannot load tools from {args.module!r}: {exc}", file=sys.stderr)
+        return None
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    registry = _load(args)
+    if registry is None:
+        return 2
+    app = create_bridge_app(registry, token=args.token, errors=args.errors, tool_timeout=args.tool_timeout)
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        print(f"coze-harness bridge: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    base_url = base_url_of(sock)
+    print(f"Tool bridge listening on {base_url}", flush=True)
+    for item in registry:
+        print(f"  POST {base_url}{tool_path(item.name)}  {item.description}", flush=True)
+    print(f"Plugin spec (OpenAPI 3.0): {base_url}/openapi.json", flush=True)
+    print("Bearer token required." if args.token else "No auth (pass --token to require one).", flush=True)
+    serve(app, sock)
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    registry = _load(args)
+    if registry is None:
+        return 2
+    document = plugin_spec(registry, server_url=args.server_url, bearer=args.bearer, errors=args.errors)
+    text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    if args.out == "-":
+        sys.stdout.write(text)
+        return 0
+    try:
+        Path(args.out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"coze-harness bridge: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+        return 2
+    print(f"Wrote an OpenAPI plugin spec with {len(registry)} tools to {args.out}", flush=True)
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--module",
+        required=True,
+        metavar="PKG.MOD[:ATTR]",
+        help="importable module whose tools to serve (every ToolRegistry and @tool in it, or just ATTR)",
+    )
+    parser.add_argument(
+        "--errors",
+        choices=["http", "body"],
+        default="http",
+        help="report tool failures as HTTP errors (default) or as 200 with success=false, for tools "
+        "that do not choose themselves",
+    )
+
+
+def add_bridge_command(commands: Any) -> None:
+    """Register `bridge` on the `coze-harness` subcommands."""
+    bridge = commands.add_parser("bridge", help="serve local tools over HTTP for workflows; export a plugin spec")
+    actions = bridge.add_subparsers(dest="bridge_command", required=True, metavar="ACTION")
+
+    serve_cmd = actions.add_parser("serve", help="serve the tools until interrupted")
+    _common(serve_cmd)
+    serve_cmd.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve_cmd.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)")
+    serve_cmd.add_argument("--token", default=None, metavar="T", help="require 'Authorization: Bearer T'")
+    serve_cmd.add_argument(
+        "--tool-timeout",
+        type=float,
+        default=DEFAULT_TOOL_TIMEOUT,
+        metavar="SECONDS",
+        help=f"limit for tools that set none (default {DEFAULT_TOOL_TIMEOUT:g})",
+    )
+    serve_cmd.set_defaults(func=_cmd_serve)
+
+    export_cmd = actions.add_parser("export-plugin", help="write the OpenAPI 3.0 plugin spec Coze imports")
+    _common(export_cmd)
+    export_cmd.add_argument("--out", required=True, metavar="FILE", help="where to write the JSON ('-': stdout)")
+    export_cmd.add_argument(
+        "--server-url",
+        default=DEFAULT_EXPORT_URL,
+        metavar="URL",
+        help=f"the URL Coze will reach the bridge at (default {DEFAULT_EXPORT_URL})",
+    )
+    export_cmd.add_argument("--bearer", action="store_true", help="declare bearer-token auth in the spec")
+    export_cmd.set_defaults(func=_cmd_export)
