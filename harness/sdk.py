@@ -163,14 +163,16 @@ def workflow_run_result_fields() -> set[str]:
 
 
 def stream_error_envelopes_raise() -> bool:
-    """Does a JSON error envelope answering a stream call raise `CozeAPIError` (0.6.0+)?
+    """Does a JSON error envelope answering a stream call raise `CozeAPIError` (0.7.0+)?
 
-    Earlier releases hand the JSON body to the SSE parser, which fails on its first line. Read from
-    the request module: releases that dispatch on the content type mention `event-stream` there.
+    Up to 0.5 the JSON body goes to the SSE parser, which fails on its first line; 0.6 dispatches on
+    the content type but reads the JSON of an unread streaming response (`httpx.ResponseNotRead`).
+    Read from the request module: the releases that work dispatch on `event-stream` and `read()` first.
     """
     import cozepy.request
 
-    return "event-stream" in inspect.getsource(cozepy.request)
+    source = inspect.getsource(cozepy.request)
+    return "event-stream" in source and "response.read()" in source
 
 
 def workflow_resume_sends_event_id() -> bool:

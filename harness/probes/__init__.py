@@ -7,11 +7,18 @@ from collections.abc import Callable
 from .. import sdk
 from ..matrix import Matrix
 from ._base import Probe, ProbeContext, ProbeResult
+from .bridge import probe_workflow_bridge
 from .chat import probe_chat_poll, probe_chat_stream
+from .workflow import probe_chatflow, probe_workflow_resume, probe_workflow_run, probe_workflow_stream
 
 PROBES: dict[str, Probe] = {
     "chat-stream": probe_chat_stream,
     "chat-poll": probe_chat_poll,
+    "workflow-run": probe_workflow_run,
+    "workflow-stream": probe_workflow_stream,
+    "workflow-resume": probe_workflow_resume,
+    "chatflow": probe_chatflow,
+    "workflow-bridge": probe_workflow_bridge,
 }
 
 

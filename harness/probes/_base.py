@@ -10,7 +10,7 @@ import httpx
 from pydantic import BaseModel, Field
 
 from ..matrix import Capability, Cell, Evidence, Mode, SdkFact, Verdict
-from ..recorder import AsyncRecordingTransport, Exchange, RecordingTransport
+from ..recorder import Exchange, RecordingTransport
 from ..streams import GRAMMARS, parse_sse
 
 CLIENT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -31,16 +31,9 @@ class ProbeContext:
         import cozepy
 
         transport = RecordingTransport()
-        client = httpx.Client(transport=transport, timeout=CLIENT_TIMEOUT)
+        client_class = getattr(cozepy, "SyncHTTPClient", None) or getattr(cozepy, "HTTPClient")  # noqa: B009
+        client = client_class(transport=transport, timeout=CLIENT_TIMEOUT)
         return cozepy.Coze(auth=cozepy.TokenAuth(self.token), base_url=self.base_url, http_client=client), transport
-
-    def async_coze(self) -> tuple[Any, AsyncRecordingTransport]:
-        import cozepy
-
-        transport = AsyncRecordingTransport()
-        client = httpx.AsyncClient(transport=transport, timeout=CLIENT_TIMEOUT)
-        auth_class = getattr(cozepy, "AsyncTokenAuth", cozepy.TokenAuth)
-        return cozepy.AsyncCoze(auth=auth_class(self.token), base_url=self.base_url, http_client=client), transport
 
 
 class StreamCheck(BaseModel):

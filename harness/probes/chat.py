@@ -165,11 +165,15 @@ def _verdicts(
         submit = (Verdict.BROKEN, f"chat.submit_tool_outputs exists but the flow did not get there: {single.error}.")
     outputs = ran(single, "weather-bot")
     two_calls = bool(single.rounds) and len(single.rounds[0]) > 1
-    per_round = ran(single, "two calls answered in one submit") if two_calls else (
-        Verdict.BROKEN, f"no round with two calls completed: {single.error}."
+    per_round = (
+        ran(single, "two calls answered in one submit")
+        if two_calls
+        else (Verdict.BROKEN, f"no round with two calls completed: {single.error}.")
     )
-    rounds = ran(chain, "research-bot, two rounds") if len(chain.rounds) == 2 else (
-        Verdict.BROKEN, f"expected two rounds, saw {chain.rounds}: {chain.error}."
+    rounds = (
+        ran(chain, "research-bot, two rounds")
+        if len(chain.rounds) == 2
+        else (Verdict.BROKEN, f"expected two rounds, saw {chain.rounds}: {chain.error}.")
     )
     reported = any('"error"' in output for output in failing.outputs)
     if failing.quotes_outputs() and reported:
@@ -194,8 +198,9 @@ def _verdicts(
 
 
 def _summary(run: _Run) -> str:
-    return json.dumps({"rounds": run.rounds, "status": run.status, "answer": run.answer, "error": run.error},
-                      ensure_ascii=False)
+    return json.dumps(
+        {"rounds": run.rounds, "status": run.status, "answer": run.answer, "error": run.error}, ensure_ascii=False
+    )
 
 
 def probe_chat_stream(ctx: ProbeContext) -> ProbeResult:
@@ -245,6 +250,7 @@ def probe_chat_poll(ctx: ProbeContext) -> ProbeResult:
     verdicts = _verdicts(single, chain, failing, has_submit, "polled")
     if single.saw_tool_event:
         verdicts[Capability.TOOL_CALL_EVENT] = (
-            Verdict.SUPPORTED, "retrieve returned status requires_action with required_action (no event: polled)."
+            Verdict.SUPPORTED,
+            "retrieve returned status requires_action with required_action (no event: polled).",
         )
     return ProbeResult(cells=cells_for(Mode.CHAT_POLL, evidence.id, verdicts), evidence=[evidence])

@@ -60,3 +60,14 @@ failing.add(get_weather)
 def broken_time(timezone: str) -> str:
     """A get_time that always fails, to show how tool errors travel back."""
     raise ToolError(f"clock unavailable for {timezone}", code="clock_down")
+
+
+bridged = ToolRegistry()
+for _tool in (get_weather, search_files, read_file):
+    bridged.add(_tool)
+
+
+@bridged.tool
+def broken_clock(timezone: str) -> str:
+    """Always fails: how a tool error reaches a workflow through the bridge."""
+    raise ToolError(f"clock unavailable for {timezone}", code="clock_down")

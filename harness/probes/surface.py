@@ -17,9 +17,7 @@ _TOOLISH = ("tool", "submit", "function", "plugin", "required_action")
 
 
 def public_methods(owner: Any) -> list[str]:
-    return sorted(
-        name for name in dir(owner) if not name.startswith("_") and callable(getattr(owner, name, None))
-    )
+    return sorted(name for name in dir(owner) if not name.startswith("_") and callable(getattr(owner, name, None)))
 
 
 def model_fields(model: Any) -> list[str]:

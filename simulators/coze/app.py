@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import chat
+from . import chat, workflow
 from .context import SimConfig, Simulator
 from .envelope import LOGID_HEADER, Code, CozeError, error
 from .scenarios import Catalogue
@@ -74,6 +74,7 @@ def create_app(catalogue: Catalogue | None = None, config: SimConfig | None = No
     app = FastAPI(title="Coze open API simulator", docs_url=None, redoc_url=None)
     app.state.simulator = simulator
     app.include_router(chat.router)
+    app.include_router(workflow.router)
     app.add_exception_handler(CozeError, _coze_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from .auth import Authenticator, TokenGrant
 from .bots import BotEngine
+from .flows import FlowEngine
 from .ids import Clock, IdSource
 from .scenarios import Catalogue
 from .state import Store
@@ -40,6 +41,7 @@ class Simulator:
         self.clock = Clock(self.config.clock_start, wall=self.config.wall_clock)
         self.auth = Authenticator(self.config.tokens)
         self.bots = BotEngine(self.ids, self.clock)
+        self.flows = FlowEngine(self.store, self.ids, self.clock, self.config.debug_url_base)
 
 
 def simulator_of(request: Request) -> Simulator:

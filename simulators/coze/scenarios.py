@@ -98,28 +98,60 @@ def _check_bot_path(path: list[str], known_outputs: Iterable[str], where: str) -
 
 # --- workflows --------------------------------------------------------------------------------
 
+ParameterType = Literal["string", "integer", "number", "boolean", "object", "array"]
+
+DEFAULT_SPACE_ID = "7439000000000000001"
+
+
+def type_matches(kind: str, value: Any) -> bool:
+    """Whether a JSON value has a declared parameter or form-field type (a bool is not a number)."""
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "object":
+        return isinstance(value, dict)
+    return isinstance(value, list)
+
 
 class Parameter(_Strict):
-    type: Literal["string", "integer", "number", "boolean", "object", "array"] = "string"
+    """One input of the workflow's start node; a run that misses a required one, or sends a wrong type, gets 4000."""
+
+    type: ParameterType = "string"
     required: bool = True
     default: Any = None
     description: str = ""
 
+    @model_validator(mode="after")
+    def _check_default(self) -> Parameter:
+        if self.default is not None and not type_matches(self.type, self.default):
+            raise ValueError(f"default {self.default!r} is not of type {self.type}")
+        return self
 
-class MessageNode(_Strict):
-    """Streams `content` as `Message` events of `chunk_size` characters."""
+
+class _NodeBase(_Strict):
+    title: str
+    node_id: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,19}$")] | None = Field(
+        None, description="the node's id on the wire (Message.node_id); defaults to one derived from its position"
+    )
+
+
+class MessageNode(_NodeBase):
+    """Streams `content` as `Message` events of `chunk_size` characters (chat deltas in a chatflow)."""
 
     kind: Literal["message"]
-    title: str
     content: str
     chunk_size: int = Field(8, gt=0)
 
 
-class QuestionNode(_Strict):
-    """Interrupts with type 2; the resume answer is stored under `answer.<save_as>`."""
+class QuestionNode(_NodeBase):
+    """Sends its question as a `Message`, then interrupts with type 2; the answer is `answer.<save_as>`."""
 
     kind: Literal["question"]
-    title: str
     question: str
     options: list[str] = Field(default_factory=list)
     save_as: Name
@@ -132,51 +164,68 @@ class InputField(_Strict):
     description: str = ""
 
 
-class InputNode(_Strict):
-    """Interrupts with type 5 and a form schema; the resume data (JSON) is stored under `answer.<save_as>`."""
+class InputNode(_NodeBase):
+    """Interrupts with type 5 and a form schema; the resume data (a JSON object) is `answer.<save_as>`."""
 
     kind: Literal["input"]
-    title: str
     fields: list[InputField] = Field(min_length=1)
     save_as: Name
 
+    @model_validator(mode="after")
+    def _unique_fields(self) -> InputNode:
+        names = [f.name for f in self.fields]
+        if len(set(names)) != len(names):
+            raise ValueError(f"fields: names must be unique, got {names}")
+        return self
 
-class HttpNode(_Strict):
-    """A real outbound request; its JSON response is stored under `node.<save_as>`."""
+
+class HttpNode(_NodeBase):
+    """A real outbound request; its JSON response is stored under `node.<save_as>`.
+
+    Timeouts, connection failures, non-2xx answers and non-JSON bodies fail the node with
+    `error_code`; a JSON answer `{"success": false, "error_code": N, "message": "..."}` (how plugins
+    report errors) fails it with the answer's own code and message.
+    """
 
     kind: Literal["http"]
-    title: str
-    url: str
+    url: str = Field(description="http(s) URL; may be a template such as '{{ param.url }}'")
     method: Literal["GET", "POST"] = "POST"
     headers: dict[str, str] = Field(default_factory=dict)
-    body: Any = None
-    timeout_seconds: float = Field(10.0, gt=0)
+    body: Any = Field(None, description="JSON body (POST) or query parameters (GET); templates allowed")
+    timeout_seconds: float = Field(10.0, gt=0, le=300)
     save_as: Name
-    error_code: int = Field(720701004, gt=0, description="Error code when the call fails")
+    error_code: int = Field(720701004, gt=0, description="error code when the call itself fails")
+
+    @model_validator(mode="after")
+    def _check_url(self) -> HttpNode:
+        if "{{" not in self.url and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url {self.url!r} must start with http:// or https:// (or be a template)")
+        return self
 
 
-class WaitNode(_Strict):
+class WaitNode(_NodeBase):
     """Takes `seconds` of real time: how long runs, PING keep-alives and timeouts are exercised."""
 
     kind: Literal["wait"]
-    title: str
     seconds: float = Field(gt=0, le=600)
 
 
-class ErrorNode(_Strict):
+class ErrorNode(_NodeBase):
+    """Fails the run: a workflow `Error` event, a failed run history, a `conversation.chat.failed`."""
+
     kind: Literal["error"]
-    title: str
     code: int = Field(gt=0)
     message: str
 
 
-class EndNode(_Strict):
+class EndNode(_NodeBase):
     """The run's output: `output` rendered and sent as a JSON string; a chatflow answers with `answer`."""
 
     kind: Literal["end"]
     title: str = "End"
     output: dict[str, Any] = Field(default_factory=dict)
-    answer: str = ""
+    answer: str = Field("", description="chatflows: the reply text (default: the output as JSON)")
+    chunk_size: int = Field(8, gt=0, description="chatflows: characters per message delta")
 
 
 Node = Annotated[
@@ -184,17 +233,31 @@ Node = Annotated[
     Field(discriminator="kind"),
 ]
 
+END_NODE_ID = "900001"
+
 
 class WorkflowScenario(_Strict):
     kind: Literal["workflow", "chatflow"]
     id: CozeId
     name: str
     description: str
+    space_id: CozeId = Field(DEFAULT_SPACE_ID, description="the space the workflow lives in (debug_url)")
     parameters: dict[Name, Parameter] = Field(default_factory=dict)
     nodes: list[Node] = Field(min_length=1)
     published: bool = True
-    time_limit_seconds: float | None = Field(None, gt=0)
-    ping_interval_seconds: float | None = Field(None, gt=0, description="send PING events this often while a node waits")
+    time_limit_seconds: float | None = Field(
+        None, gt=0, le=3600, description="a run segment taking longer fails with 6023"
+    )
+    ping_interval_seconds: float | None = Field(
+        None, gt=0, description="send PING events this often while a node waits (workflow streams only)"
+    )
+
+    def node_id(self, index: int) -> str:
+        """The wire id of node `index`: its declared id, 900001 for the end node, else 100002 onwards."""
+        node = self.nodes[index]
+        if node.node_id is not None:
+            return node.node_id
+        return END_NODE_ID if isinstance(node, EndNode) else str(100002 + index)
 
     @model_validator(mode="after")
     def _check_nodes(self) -> WorkflowScenario:
@@ -202,6 +265,9 @@ class WorkflowScenario(_Strict):
         last = self.nodes[-1]
         if not isinstance(last, EndNode | ErrorNode):
             raise ValueError("nodes: the last node must be of kind 'end' or 'error'")
+        ids = [self.node_id(index) for index in range(len(self.nodes))]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"nodes: node ids must be unique, got {ids}")
         for number, node in enumerate(self.nodes):
             if isinstance(node, EndNode) and number != len(self.nodes) - 1:
                 raise ValueError(f"nodes[{number}]: an 'end' node must be the last node")
@@ -210,7 +276,7 @@ class WorkflowScenario(_Strict):
                     f"nodes[{number}]: chatflows cannot interrupt here: how cloud Coze surfaces a question "
                     "node in a chatflow is not documented"
                 )
-            for path in references_in(node.model_dump(exclude={"kind", "title", "save_as"})):
+            for path in references_in(node.model_dump(exclude={"kind", "title", "save_as", "node_id"})):
                 self._check_path(path, saved, f"nodes[{number}] ({node.kind})")
             save_as = getattr(node, "save_as", None)
             if save_as is not None:

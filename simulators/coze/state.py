@@ -1,4 +1,4 @@
-"""Conversations, chats and their messages, behind one lock.
+"""Conversations, chats and their messages, and workflow executions, behind one lock.
 
 Every transition is made whole under the lock and the lock is never held while bytes go out, so a
 client may submit tool outputs while the first stream is still open (both official examples do),
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 ChatStatus = Literal["created", "in_progress", "completed", "failed", "requires_action", "canceled"]
+ExecutionStatus = Literal["Running", "Interrupted", "Success", "Fail"]
 
 
 @dataclass
@@ -94,6 +95,77 @@ class ChatRecord:
         return body
 
 
+CONNECTOR_ID_API = "1024"  # "Agent as API": the connector that open API runs report
+
+
+@dataclass
+class PendingInterrupt:
+    """The question or input node a paused execution waits on; `event_id` is `EXEC/EVENT` as sent."""
+
+    event_id: str
+    type: int
+    node_index: int
+
+
+@dataclass
+class ExecutionRecord:
+    """One run of a workflow or chatflow, from start to Success or Fail, across any resumes.
+
+    `segment` counts start and resumes: only the stream that owns the current segment may settle the
+    run, so a finished first stream cannot clobber the state a concurrent resume has moved on.
+    """
+
+    id: str
+    workflow_id: str
+    space_id: str
+    run_mode: int  # 0 sync, 1 stream, 2 async (WorkflowRunMode)
+    bot_id: str
+    connector_uid: str
+    logid: str
+    debug_url: str
+    create_time: int
+    update_time: int
+    parameters: dict[str, Any]
+    user_message: str = ""
+    status: ExecutionStatus = "Running"
+    next_node: int = 0
+    segment: int = 0
+    answers: dict[str, Any] = field(default_factory=dict)
+    node_outputs: dict[str, Any] = field(default_factory=dict)
+    output: str = ""
+    error: tuple[int, str] = (0, "")
+    usage: Usage = field(default_factory=Usage)
+    pending: PendingInterrupt | None = None
+    resumed_events: set[str] = field(default_factory=set)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("Success", "Fail")
+
+    def wire_history(self) -> dict[str, Any]:
+        """The run history entry (`WorkflowRunHistory`): every field cozepy 0.7 to 0.20 requires.
+
+        A paused execution reports `Running`: the enum has no other in-between state.
+        """
+        return {
+            "execute_id": self.id,
+            "execute_status": "Running" if self.status == "Interrupted" else self.status,
+            "bot_id": self.bot_id,
+            "connector_id": CONNECTOR_ID_API,
+            "connector_uid": self.connector_uid,
+            "run_mode": self.run_mode,
+            "logid": self.logid,
+            "create_time": self.create_time,
+            "update_time": self.update_time,
+            "output": self.output,
+            "error_code": self.error[0],
+            "error_message": self.error[1],
+            "debug_url": self.debug_url,
+            "is_output_trimmed": False,
+            "usage": self.usage.wire(),
+        }
+
+
 class Store:
     """All mutable simulator state. Hold `lock` for every read-modify-write, and only for that."""
 
@@ -101,3 +173,4 @@ class Store:
         self.lock = threading.RLock()
         self.conversations: dict[str, Conversation] = {}
         self.chats: dict[str, ChatRecord] = {}
+        self.executions: dict[str, ExecutionRecord] = {}

@@ -1,0 +1,298 @@
+"""Probes of workflows: sync runs, streams, resume, chatflow, and the HTTP bridge workaround.
+
+"Workflows have no tool-call path" rests on two kinds of evidence, kept apart in every cell:
+SDK facts (the event enum, the models' fields, the client's methods) and what the SDK did when the
+simulator put tool-call-shaped events on a workflow stream (a requires_action-like event, and
+`Interrupt`s of the reserved types 1 and 6 carrying a tool call). Those events are simulated
+platform behaviour: the open-source engine never produces them, and cloud Coze is not known to.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..matrix import Capability, Evidence, Mode, SdkFact, Verdict
+from ._base import ProbeContext, ProbeResult, StreamCheck, cells_for, check_stream, describe_error, event_name
+from .surface import chatflow_facts, model_fields, workflow_facts
+
+TOOL_NAME = "get_weather"
+_TOOL_CAPABILITIES = (
+    Capability.TOOL_CALL_EVENT,
+    Capability.TOOL_CALL_FIELDS,
+    Capability.SUBMIT_METHOD,
+    Capability.OUTPUTS_IN_ANSWER,
+    Capability.CALLS_PER_ROUND,
+    Capability.ROUNDS,
+    Capability.TOOL_ERRORS,
+    Capability.LOCAL_CODE,
+)
+SIMULATED = (
+    "the tool-call-shaped events (a requires_action-like event, Interrupt types 1 and 6 with a tool call in "
+    "interrupt_data.data) are injected by the simulator; no Coze server is known to send them on a workflow stream"
+)
+
+
+def _dump(event: Any) -> str:
+    dump = getattr(event, "model_dump", None)
+    return json.dumps(dump(mode="json") if dump else str(event), ensure_ascii=False, default=str)
+
+
+def _stream(coze: Any, workflow_id: str, parameters: dict[str, Any] | None = None) -> tuple[list[Any], str | None]:
+    events: list[Any] = []
+    try:
+        for event in coze.workflows.runs.stream(workflow_id=workflow_id, parameters=parameters or {}):
+            events.append(event)
+    except Exception as exc:
+        return events, describe_error(exc)
+    return events, None
+
+
+def _names(events: list[Any]) -> list[str]:
+    return [event_name(event) for event in events]
+
+
+def _streams(exchanges: list[Any], resume_kind: str = "workflow after resume") -> list[StreamCheck]:
+    checks = []
+    for exchange in exchanges:
+        if "event-stream" not in exchange.response_headers.get("content-type", ""):
+            continue
+        if "/v1/workflows/chat" in exchange.url:
+            checks.append(check_stream("chatflow", exchange))
+        else:
+            checks.append(check_stream(resume_kind if "stream_resume" in exchange.url else "workflow", exchange))
+    return checks
+
+
+def _no_tool_path(facts: list[SdkFact]) -> tuple[bool, str]:
+    """From the SDK facts: is there any typed way to read a tool call or submit its output?"""
+    by_subject = {item.subject: item.value for item in facts}
+    types = by_subject.get("cozepy.WorkflowEventType") or []
+    toolish_methods = by_subject.get("coze.workflows.runs methods about tools") or []
+    fields = by_subject.get("cozepy.WorkflowEvent fields") or []
+    typed = [t for t in types if "tool" in t.lower() or "action" in t.lower()]
+    tool_fields = [f for f in fields if "tool" in f.lower()]
+    none = not typed and not toolish_methods and not tool_fields
+    why = (
+        f"WorkflowEventType is {types}; WorkflowEvent fields are {fields}; workflows.runs has no tool-output method"
+        if none
+        else f"the SDK has tool-shaped surface: events {typed}, fields {tool_fields}, methods {toolish_methods}"
+    )
+    return none, why
+
+
+def probe_workflow_stream(ctx: ProbeContext) -> ProbeResult:
+    """Stream workflows whose streams carry tool-call-shaped events, and record what the SDK makes of them."""
+    coze, transport = ctx.coze()
+    facts = workflow_facts()
+    outcomes: list[str] = []
+    readable = False
+    for name in ("tool-event-workflow", "local-plugin-interrupt-workflow", "workflow-local-plugin-interrupt-workflow"):
+        events, error = _stream(coze, ctx.scenario_ids[name])
+        dumps = [_dump(event) for event in events]
+        typed = [event for event in events if event_name(event) == "Interrupt"]
+        carried = any(TOOL_NAME in _dump(getattr(event, "interrupt", None)) for event in typed)
+        readable = readable or carried
+        unknown_raw = any(
+            event_name(event) == "unknown" and TOOL_NAME in text for event, text in zip(events, dumps, strict=True)
+        )
+        outcome = f"{name}: SDK yielded {_names(events)}"
+        if error:
+            outcome += f", then raised {error}"
+        if typed:
+            outcome += "; the Interrupt's tool call is " + (
+                "readable" if carried else "gone (interrupt_data.data dropped)"
+            )
+        if unknown_raw:
+            outcome += "; the raw text of the unknown event is kept as a string, untyped"
+        outcomes.append(outcome)
+    none, why = _no_tool_path(facts)
+    evidence = Evidence(
+        id="workflow-stream",
+        probe="workflow-stream",
+        summary="three workflow streams carrying tool-call-shaped events",
+        exchanges=list(transport.exchanges),
+        sdk_events=outcomes,
+        sdk_facts=facts,
+        simulated=SIMULATED,
+    )
+    absent = Verdict.ABSENT if none else Verdict.UNKNOWN
+    verdicts: dict[Capability, tuple[Verdict, str]] = {
+        Capability.TOOL_CALL_EVENT: (absent, f"no tool-call event type: {why}. {outcomes[0]}."),
+        Capability.TOOL_CALL_FIELDS: (
+            Verdict.SUPPORTED if readable else Verdict.ABSENT,
+            "Interrupts of types 1 and 6 carried a tool call in interrupt_data.data; "
+            + (
+                "the SDK kept it."
+                if readable
+                else "the SDK's model has no `data` field, so name, arguments and id are lost."
+            ),
+        ),
+        Capability.SUBMIT_METHOD: (
+            absent,
+            "coze.workflows.runs offers no method to submit tool outputs; resume takes "
+            "one free-form string for an interrupt, not outputs keyed by call id.",
+        ),
+    }
+    rest = "with no readable tool call and no way to submit its output, a client has nothing to run or answer."
+    for capability in (
+        Capability.OUTPUTS_IN_ANSWER,
+        Capability.CALLS_PER_ROUND,
+        Capability.ROUNDS,
+        Capability.TOOL_ERRORS,
+        Capability.LOCAL_CODE,
+    ):
+        verdicts[capability] = (absent if not readable else Verdict.UNKNOWN, rest)
+    verdicts[Capability.INTERRUPT_RESUME] = (Verdict.NOT_APPLICABLE, "see the workflow stream + resume column.")
+    return ProbeResult(
+        cells=cells_for(Mode.WORKFLOW_STREAM, evidence.id, verdicts),
+        evidence=[evidence],
+        streams=_streams(transport.exchanges),
+    )
+
+
+def probe_workflow_resume(ctx: ProbeContext) -> ProbeResult:
+    """A question node: stream to Interrupt, resume with an answer, and look for it in the output."""
+    coze, transport = ctx.coze()
+    answer = "Reykjavik"
+    events, error = _stream(coze, ctx.scenario_ids["question-workflow"])
+    interrupts = [event for event in events if event_name(event) == "Interrupt"]
+    resumed: list[Any] = []
+    if interrupts:
+        data = interrupts[-1].interrupt.interrupt_data
+        try:
+            resumed = list(
+                coze.workflows.runs.resume(
+                    workflow_id=ctx.scenario_ids["question-workflow"],
+                    event_id=data.event_id,
+                    resume_data=answer,
+                    interrupt_type=data.type,
+                )
+            )
+        except Exception as exc:
+            error = describe_error(exc)
+    quoted = any(answer in getattr(getattr(event, "message", None), "content", "") for event in resumed)
+    if quoted:
+        resume = (Verdict.SUPPORTED, f"Interrupt type 2 arrived; resume carried {answer!r} into the output.")
+    elif not interrupts:
+        resume = (Verdict.BROKEN, f"no Interrupt reached the caller: {error or _names(events)}.")
+    else:
+        resume = (Verdict.BROKEN, f"resume did not carry the answer through: {error or _names(resumed)}.")
+    facts = workflow_facts()
+    none, why = _no_tool_path(facts)
+    evidence = Evidence(
+        id="workflow-resume",
+        probe="workflow-resume",
+        summary="question-workflow: stream, Interrupt (type 2), resume with an answer",
+        exchanges=list(transport.exchanges),
+        sdk_events=[*_names(events), "-- resume --", *_names(resumed)],
+        sdk_facts=facts,
+        error=error,
+        simulated="the question node's interrupt follows CONTRACT.md (type 2, event_id EXEC/EVENT).",
+    )
+    verdicts = {
+        capability: (Verdict.ABSENT if none else Verdict.UNKNOWN, f"resume answers a question, not a tool call: {why}.")
+        for capability in _TOOL_CAPABILITIES
+    }
+    verdicts[Capability.INTERRUPT_RESUME] = resume
+    return ProbeResult(
+        cells=cells_for(Mode.WORKFLOW_RESUME, evidence.id, verdicts),
+        evidence=[evidence],
+        streams=_streams(transport.exchanges),
+    )
+
+
+def probe_workflow_run(ctx: ProbeContext) -> ProbeResult:
+    """A synchronous run: one result, no events; a run that would pause is refused (6039)."""
+    import cozepy
+
+    coze, transport = ctx.coze()
+    outcomes = []
+    code = None
+    try:
+        result = coze.workflows.runs.create(workflow_id=ctx.scenario_ids["question-workflow"])
+        outcomes.append(f"question-workflow returned {result!r}")
+    except cozepy.CozeAPIError as exc:
+        code = exc.code
+        outcomes.append(f"question-workflow raised CozeAPIError {exc.code}: {exc.msg}")
+    import cozepy.workflows.runs as runs
+
+    facts = [
+        *workflow_facts(),
+        SdkFact(subject="cozepy.WorkflowRunResult fields", value=model_fields(runs.WorkflowRunResult)),
+    ]
+    evidence = Evidence(
+        id="workflow-run",
+        probe="workflow-run",
+        summary="runs.create on a workflow with a question node",
+        exchanges=list(transport.exchanges),
+        sdk_events=outcomes,
+        sdk_facts=facts,
+        simulated="6039 for a synchronous run that reaches an interrupt follows CONTRACT.md.",
+    )
+    fields = model_fields(runs.WorkflowRunResult)
+    verdicts = {
+        capability: (
+            Verdict.ABSENT,
+            f"a synchronous run returns one WorkflowRunResult {fields}: no events, no tool calls.",
+        )
+        for capability in _TOOL_CAPABILITIES
+    }
+    verdicts[Capability.INTERRUPT_RESUME] = (
+        (Verdict.ABSENT, "a synchronous run cannot pause: the server refused it with 6039.")
+        if code == 6039
+        else (Verdict.BROKEN, f"expected CozeAPIError 6039, saw: {outcomes[-1]}.")
+    )
+    return ProbeResult(cells=cells_for(Mode.WORKFLOW_RUN, evidence.id, verdicts), evidence=[evidence])
+
+
+def probe_chatflow(ctx: ProbeContext) -> ProbeResult:
+    """workflows.chat.stream: chat framing; whether it can pause for a local plugin is not documented."""
+    import cozepy
+
+    coze, transport = ctx.coze()
+    facts = chatflow_facts()
+    chat_client = getattr(coze.workflows, "chat", None)
+    if chat_client is None:
+        evidence = Evidence(id="chatflow", probe="chatflow", summary="no chatflow client in this SDK", sdk_facts=facts)
+        verdicts = {c: (Verdict.ABSENT, "this cozepy has no workflows.chat.stream.") for c in Capability}
+        return ProbeResult(cells=cells_for(Mode.CHATFLOW, evidence.id, verdicts), evidence=[evidence])
+    names: list[str] = []
+    error = None
+    message = cozepy.Message(role="user", type="question", content="hello", content_type="text")
+    try:
+        for event in chat_client.stream(workflow_id=ctx.scenario_ids["echo-chatflow"], additional_messages=[message]):
+            names.append(event_name(event))
+    except Exception as exc:
+        error = describe_error(exc)
+    ran = "conversation.chat.completed" in names
+    evidence = Evidence(
+        id="chatflow",
+        probe="chatflow",
+        summary="echo-chatflow through workflows.chat.stream",
+        exchanges=list(transport.exchanges),
+        sdk_events=names,
+        sdk_facts=facts,
+        error=error,
+        simulated="the simulator never emits requires_action on a chatflow: cloud behaviour is not documented.",
+    )
+    reason = ("the chatflow ran" if ran else f"the chatflow did not complete ({error})") + (
+        "; whether cloud Coze pauses a chatflow for a local plugin is not documented, "
+        "and the simulator does not invent it."
+    )
+    verdicts = {capability: (Verdict.UNKNOWN, reason) for capability in Capability}
+    if not ran:
+        verdicts[Capability.LOCAL_CODE] = (Verdict.BROKEN, reason)
+    return ProbeResult(
+        cells=cells_for(Mode.CHATFLOW, evidence.id, verdicts),
+        evidence=[evidence],
+        streams=_streams(transport.exchanges),
+    )
+
+
+__all__ = [
+    "probe_chatflow",
+    "probe_workflow_resume",
+    "probe_workflow_run",
+    "probe_workflow_stream",
+]

@@ -1,0 +1,391 @@
+"""Workflows and chatflows: run, stream_run, stream_resume, run histories, and /v1/workflows/chat.
+
+Everything a client can get wrong (token, body, workflow id, parameters, resume) is checked before a
+stream starts, so it is answered with a JSON envelope, which clients branch on by content type.
+Once streaming, failures are events: a workflow `Error`, a `conversation.chat.failed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .auth import TokenGrant
+from .bots import VERBOSE_FINISH
+from .context import Simulator, simulator_of
+from .envelope import Code, CozeError, bad_request, logid_of, not_found, ok
+from .flows import (
+    Failed,
+    Finished,
+    FlowEvent,
+    Interrupted,
+    NodeMessage,
+    Ping,
+    interrupt_not_supported,
+    settle_in_background,
+)
+from .inputs import json_body, optional_id, validate
+from .scenarios import WorkflowScenario
+from .sse import chat_frame, stream_response, workflow_frame
+from .state import Conversation, ExecutionRecord
+
+router = APIRouter()
+
+RUN_MODE_SYNC = 0
+RUN_MODE_STREAM = 1
+RUN_MODE_ASYNC = 2
+
+
+class _Lenient(BaseModel):
+    """Request models ignore keys they do not know and accept nulls (cozepy < 0.12 sends them)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class RunRequest(_Lenient):
+    """`/v1/workflow/run` and `/v1/workflow/stream_run` (which has no `is_async`)."""
+
+    workflow_id: str = Field(min_length=1)
+    parameters: Any = None  # an object, or the object JSON-encoded; checked against the scenario
+    bot_id: str | None = None
+    app_id: str | None = None
+    is_async: bool | None = False
+    ext: dict[str, Any] | None = None
+
+
+class ResumeRequest(_Lenient):
+    workflow_id: str = Field(min_length=1)
+    event_id: str = Field(min_length=1)
+    resume_data: str
+    interrupt_type: int
+
+
+class ChatflowMessage(_Lenient):
+    role: Literal["user", "assistant"]
+    content: str = ""
+    content_type: Literal["text", "object_string", "card"] = "text"
+    type: str | None = None
+
+
+class ChatflowRequest(_Lenient):
+    workflow_id: str = Field(min_length=1)
+    additional_messages: list[ChatflowMessage] | None = None
+    parameters: Any = None
+    app_id: str | None = None
+    bot_id: str | None = None
+    conversation_id: str | None = None
+    ext: dict[str, Any] | None = None
+
+
+# --- lookups ----------------------------------------------------------------------------------
+
+
+def _workflow(sim: Simulator, workflow_id: str) -> WorkflowScenario:
+    if not workflow_id.isdigit():
+        raise bad_request(f"workflow_id must be a decimal id string, got {workflow_id!r}")
+    workflow = sim.catalogue.workflows.get(workflow_id)
+    if workflow is None:
+        raise not_found(f"workflow {workflow_id} does not exist; check workflow_id (coze-harness catalogue lists them)")
+    return workflow
+
+
+def _runnable(
+    sim: Simulator, grant: TokenGrant, workflow_id: str, kind: Literal["workflow", "chatflow"]
+) -> WorkflowScenario:
+    """A workflow the caller may run: known (4200), permitted (4101), published (6031), of the right kind."""
+    workflow = _workflow(sim, workflow_id)
+    sim.auth.require_workflow(grant, workflow.id)
+    if not workflow.published:
+        raise CozeError(
+            Code.WORKFLOW_NOT_PUBLISHED,
+            f"workflow {workflow.id} ({workflow.name}) is not published; publish it before running it through the API",
+        )
+    if workflow.kind != kind:
+        if kind == "chatflow":
+            raise bad_request(
+                f"workflow {workflow.id} ({workflow.name}) is a workflow, not a chatflow; run it with "
+                "/v1/workflow/run or /v1/workflow/stream_run"
+            )
+        raise bad_request(f"workflow {workflow.id} ({workflow.name}) is a chatflow; run it with /v1/workflows/chat")
+    return workflow
+
+
+async def _start(request: Request, *, stream: bool) -> tuple[WorkflowScenario, ExecutionRecord, RunRequest]:
+    """Everything a run checks before it starts, then the new execution (run_mode as history reports it)."""
+    sim = simulator_of(request)
+    grant = sim.auth.authenticate(request)
+    req = validate(RunRequest, await json_body(request))
+    workflow = _runnable(sim, grant, req.workflow_id, "workflow")
+    parameters = sim.flows.check_parameters(workflow, req.parameters)
+    run_mode = RUN_MODE_STREAM if stream else RUN_MODE_ASYNC if req.is_async else RUN_MODE_SYNC
+    execution = sim.flows.start(
+        workflow, parameters=parameters, run_mode=run_mode, logid=logid_of(request), bot_id=req.bot_id, ext=req.ext
+    )
+    return workflow, execution, req
+
+
+# --- workflow framing -------------------------------------------------------------------------
+
+
+def _workflow_event(event: FlowEvent, debug_url: str) -> tuple[str, dict[str, Any]]:
+    """An engine event as a workflow SSE event name and data (CONTRACT.md, 'Workflows')."""
+    if isinstance(event, NodeMessage):
+        data: dict[str, Any] = {
+            "content": event.content,
+            "content_type": "text",
+            "node_title": event.node_title,
+            "node_seq_id": str(event.seq),
+            "node_id": event.node_id,
+            "node_type": event.node_type,
+            "node_is_finish": event.is_finish,
+        }
+        if event.usage is not None:
+            data["usage"] = event.usage
+        return "Message", data
+    if isinstance(event, Interrupted):
+        interrupt = {"event_id": event.event_id, "type": event.type, "data": event.data}
+        return "Interrupt", {"interrupt_data": interrupt, "node_title": event.node_title, "debug_url": debug_url}
+    if isinstance(event, Failed):
+        return "Error", {"error_code": event.code, "error_message": event.message, "debug_url": debug_url}
+    if isinstance(event, Finished):
+        return "Done", {"debug_url": debug_url}
+    return "PING", {}
+
+
+async def _workflow_frames(
+    sim: Simulator, execution: ExecutionRecord, events: AsyncGenerator[FlowEvent, None]
+) -> AsyncIterator[bytes]:
+    """`id: N` / `event: NAME` / `data: JSON` frames, ids from 0; the stream ends with Done, Error or Interrupt."""
+    delay = sim.config.event_delay_seconds
+    async with aclosing(events) as stream:
+        index = 0
+        async for event in stream:
+            if delay and index:
+                await asyncio.sleep(delay)
+            name, data = _workflow_event(event, execution.debug_url)
+            yield workflow_frame(index, name, data)
+            index += 1
+
+
+# --- routes -----------------------------------------------------------------------------------
+
+
+@router.post("/v1/workflow/run")
+async def run_workflow(request: Request) -> Response:
+    sim = simulator_of(request)
+    workflow, execution, req = await _start(request, stream=False)
+    if req.is_async:
+        sim.flows.spawn(settle_in_background(sim.flows, workflow, execution))
+        return ok(request, execute_id=execution.id, debug_url=execution.debug_url)
+    outcome = await sim.flows.outcome(workflow, execution)
+    if isinstance(outcome, Finished):
+        return ok(request, outcome.output, debug_url=execution.debug_url, usage=execution.usage.wire())
+    if isinstance(outcome, Interrupted):
+        message = interrupt_not_supported(workflow, outcome)
+        sim.flows.fail(execution, Code.WORKFLOW_INTERRUPT_IN_SYNC_RUN, message)
+        raise CozeError(Code.WORKFLOW_INTERRUPT_IN_SYNC_RUN, message, debug_url=execution.debug_url)
+    raise CozeError(outcome.code, outcome.message, debug_url=execution.debug_url)
+
+
+@router.post("/v1/workflow/stream_run")
+async def stream_run(request: Request) -> Response:
+    sim = simulator_of(request)
+    workflow, execution, _ = await _start(request, stream=True)
+    return stream_response(_workflow_frames(sim, execution, sim.flows.run(workflow, execution)))
+
+
+@router.post("/v1/workflow/stream_resume")
+async def stream_resume(request: Request) -> Response:
+    sim = simulator_of(request)
+    grant = sim.auth.authenticate(request)
+    body = await json_body(request)
+    if "event_id" not in body and "id" in body:
+        raise bad_request(
+            "event_id is required; this body has 'id' instead, which some cozepy releases send by mistake "
+            "(coze-py#196, fixed in coze-py#213): send the interrupt's event_id as 'event_id'"
+        )
+    req = validate(ResumeRequest, body)
+    workflow = _workflow(sim, req.workflow_id)
+    sim.auth.require_workflow(grant, workflow.id)
+    execution = sim.flows.claim_resume(workflow, req.event_id, req.interrupt_type, req.resume_data)
+    return stream_response(_workflow_frames(sim, execution, sim.flows.run(workflow, execution)))
+
+
+@router.get("/v1/workflows/{workflow_id}/run_histories/{execute_id}")
+async def run_history(request: Request, workflow_id: str, execute_id: str) -> Response:
+    sim = simulator_of(request)
+    grant = sim.auth.authenticate(request)
+    workflow = _workflow(sim, workflow_id)
+    sim.auth.require_workflow(grant, workflow.id)
+    return ok(request, [sim.flows.history(workflow.id, execute_id)])
+
+
+# --- chatflows --------------------------------------------------------------------------------
+
+
+def _text_of(message: ChatflowMessage, index: int) -> str:
+    """The text a chatflow reads from a message: plain text, or the text parts of an object_string."""
+    if message.content_type != "object_string":
+        return message.content
+    try:
+        parts = json.loads(message.content)
+    except json.JSONDecodeError:
+        parts = None
+    if not isinstance(parts, list):
+        raise bad_request(
+            f"additional_messages[{index}].content must be a JSON array of parts when content_type is object_string"
+        )
+    return " ".join(str(p.get("text", "")) for p in parts if isinstance(p, dict) and p.get("type") == "text")
+
+
+@dataclass
+class _ChatflowChat:
+    """The Chat object of a chatflow stream; `bot_id` only when the request named one (the platform's
+    published capture has none, and cozepy accepts that from 0.9, the first release with chatflows)."""
+
+    id: str
+    conversation_id: str
+    section_id: str
+    bot_id: str | None
+    created_at: int
+    completed_at: int | None = None
+    failed_at: int | None = None
+    last_error: tuple[int, str] = (0, "")
+
+    def wire(self, status: str, usage: dict[str, int]) -> dict[str, Any]:
+        body: dict[str, Any] = {"id": self.id, "conversation_id": self.conversation_id}
+        if self.bot_id is not None:
+            body["bot_id"] = self.bot_id
+        body["created_at"] = self.created_at
+        if self.completed_at is not None:
+            body["completed_at"] = self.completed_at
+        if self.failed_at is not None:
+            body["failed_at"] = self.failed_at
+        body["last_error"] = {"code": self.last_error[0], "msg": self.last_error[1]}
+        body["status"] = status
+        body["usage"] = usage
+        body["section_id"] = self.section_id
+        return body
+
+    def message(self, message_id: str, kind: str, content: str, now: int | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"id": message_id, "conversation_id": self.conversation_id}
+        if self.bot_id is not None:
+            body["bot_id"] = self.bot_id
+        body.update(role="assistant", type=kind, content=content, content_type="text", chat_id=self.id)
+        body["section_id"] = self.section_id
+        if now is not None:
+            body["created_at"] = now
+            body["updated_at"] = now
+        return body
+
+
+async def _chatflow_frames(
+    sim: Simulator,
+    execution: ExecutionRecord,
+    chat: _ChatflowChat,
+    conversation: Conversation,
+    events: AsyncGenerator[FlowEvent, None],
+) -> AsyncIterator[bytes]:
+    """Chat framing: created, in_progress, a delta per chunk and a completed message per node, then
+    chat.completed (or chat.failed), then `done` carrying the debug_url. PINGs are not sent here."""
+    delay = sim.config.event_delay_seconds
+
+    def usage() -> dict[str, int]:
+        with sim.store.lock:
+            return execution.usage.wire()
+
+    def completed(message_id: str, kind: str, content: str) -> bytes:
+        message = chat.message(message_id, kind, content, sim.clock.now())
+        with sim.store.lock:
+            conversation.messages.append(message)
+        return chat_frame("conversation.message.completed", message)
+
+    async def paced(frame: bytes) -> bytes:
+        if delay:
+            await asyncio.sleep(delay)
+        return frame
+
+    yield chat_frame("conversation.chat.created", chat.wire("created", usage()))
+    yield await paced(chat_frame("conversation.chat.in_progress", chat.wire("in_progress", usage())))
+    message_id: str | None = None
+    parts: list[str] = []
+    async with aclosing(events) as stream:
+        async for event in stream:
+            if isinstance(event, Ping):
+                continue
+            if isinstance(event, NodeMessage):
+                if message_id is None:
+                    message_id, parts = sim.ids.new_id(), []
+                parts.append(event.content)
+                if event.content:
+                    delta = chat.message(message_id, "answer", event.content, None)
+                    yield await paced(chat_frame("conversation.message.delta", delta))
+                if event.is_finish:
+                    yield await paced(completed(message_id, "answer", "".join(parts)))
+                    message_id = None
+                continue
+            if isinstance(event, Finished):
+                yield await paced(completed(sim.ids.new_id(), "verbose", VERBOSE_FINISH))
+                chat.completed_at = sim.clock.now()
+                yield await paced(chat_frame("conversation.chat.completed", chat.wire("completed", usage())))
+            else:  # Failed; a chatflow never interrupts (its scenario cannot have question or input nodes)
+                code, msg = (event.code, event.message) if isinstance(event, Failed) else (5000, "unexpected interrupt")
+                chat.failed_at = sim.clock.now()
+                chat.last_error = (code, msg)
+                yield await paced(chat_frame("conversation.chat.failed", chat.wire("failed", usage())))
+            break
+    yield await paced(chat_frame("done", {"debug_url": execution.debug_url}))
+
+
+@router.post("/v1/workflows/chat")
+async def chatflow(request: Request) -> Response:
+    sim = simulator_of(request)
+    grant = sim.auth.authenticate(request)
+    body = await json_body(request)
+    req = validate(ChatflowRequest, body)
+    conversation_id = optional_id(request, body, "conversation_id")
+    workflow = _runnable(sim, grant, req.workflow_id, "chatflow")
+    parameters = sim.flows.check_parameters(workflow, req.parameters)
+    messages = req.additional_messages or []
+    user_text = ""
+    for index, message in enumerate(messages):
+        text = _text_of(message, index)
+        if message.role == "user":
+            user_text = text
+    with sim.store.lock:
+        if conversation_id is None:
+            conversation = Conversation(id=sim.ids.new_id(), section_id=sim.ids.new_id(), created_at=sim.clock.now())
+            sim.store.conversations[conversation.id] = conversation
+        else:
+            found = sim.store.conversations.get(conversation_id)
+            if found is None:
+                raise not_found(f"conversation {conversation_id} does not exist; omit it to start a new one")
+            conversation = found
+        conversation.messages.extend(m.model_dump(exclude_none=True) for m in messages)
+    execution = sim.flows.start(
+        workflow,
+        parameters=parameters,
+        run_mode=RUN_MODE_STREAM,
+        logid=logid_of(request),
+        bot_id=req.bot_id,
+        ext=req.ext,
+        user_message=user_text,
+    )
+    chat = _ChatflowChat(
+        id=sim.ids.new_id(),
+        conversation_id=conversation.id,
+        section_id=conversation.section_id,
+        bot_id=req.bot_id,
+        created_at=sim.clock.now(),
+    )
+    events = sim.flows.run(workflow, execution)
+    return stream_response(_chatflow_frames(sim, execution, chat, conversation, events))
