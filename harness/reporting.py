@@ -7,11 +7,10 @@ from pathlib import Path
 
 from simulators.coze import DEFAULT_TOKEN, Catalogue, create_app, running
 
-from .matrix import CAPABILITY_TITLES, MODE_TITLES, Capability, Matrix, Mode
 from .bridge import create_bridge_app
+from .matrix import CAPABILITY_TITLES, MODE_TITLES, Capability, Matrix, Mode
 from .probes import ProbeContext, demo_tools, run_probes
 from .report import write_reports
-
 
 BRIDGE_TOKEN = None  # the simulator's http node sends no Authorization header of its own
 
@@ -43,9 +42,7 @@ def run_report(
     with running(create_app(catalogue)) as sim, running(bridge_app) as bridge:
         if progress:
             progress(f"simulator on {sim.base_url}, bridge on {bridge.base_url}")
-        ctx = ProbeContext(
-            base_url=sim.base_url, token=DEFAULT_TOKEN, bridge_url=bridge.base_url, scenario_ids=ids
-        )
+        ctx = ProbeContext(base_url=sim.base_url, token=DEFAULT_TOKEN, bridge_url=bridge.base_url, scenario_ids=ids)
         matrix = run_probes(ctx, probes, progress)
     written = write_reports(matrix, out, formats)
     return written, summary_table(matrix)

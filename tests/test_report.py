@@ -19,11 +19,16 @@ pytestmark = pytest.mark.e2e
 
 def test_recorder_keeps_the_bytes_and_hides_the_token(sim: RunningServer) -> None:
     transport = RecordingTransport()
-    body = {"bot_id": "7390000000000000001", "user_id": "u", "stream": True,
-            "additional_messages": [{"role": "user", "content": "x", "content_type": "text"}]}
-    with httpx.Client(transport=transport, base_url=sim.base_url) as client, client.stream(
-        "POST", "/v3/chat", headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}, json=body
-    ) as response:
+    body = {
+        "bot_id": "7390000000000000001",
+        "user_id": "u",
+        "stream": True,
+        "additional_messages": [{"role": "user", "content": "x", "content_type": "text"}],
+    }
+    with (
+        httpx.Client(transport=transport, base_url=sim.base_url) as client,
+        client.stream("POST", "/v3/chat", headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}, json=body) as response,
+    ):
         raw = b"".join(response.iter_bytes())
     [exchange] = transport.exchanges
     assert exchange.complete and exchange.response_body == raw.decode()
@@ -81,3 +86,22 @@ def test_json_report_is_the_model(report: tuple[Path, Matrix]) -> None:
     out, _ = report
     data = json.loads((out / "capabilities.json").read_text(encoding="utf-8"))
     assert data["schema_version"] == 1 and data["cells"]
+
+
+def test_workflow_findings_rest_on_sdk_facts_and_runs(report: tuple[Path, Matrix]) -> None:
+    import cozepy.workflows.runs as runs
+
+    _, matrix = report
+    fields = matrix.cell(Capability.TOOL_CALL_FIELDS, Mode.WORKFLOW_STREAM)
+    assert fields is not None
+    dropped = "data" not in runs.WorkflowEventInterruptData.model_fields
+    assert (fields.verdict is Verdict.ABSENT) == dropped
+    evidence = matrix.evidence[fields.evidence[0]]
+    assert "simulator" in evidence.simulated
+    assert any("local-plugin-interrupt-workflow" in line for line in evidence.sdk_events)
+    assert any('"type": 6' in e.response_body or '"type":6' in e.response_body for e in evidence.exchanges)
+    resume = matrix.cell(Capability.INTERRUPT_RESUME, Mode.WORKFLOW_RESUME)
+    assert resume is not None and resume.verdict is Verdict.SUPPORTED
+    bridge = matrix.cell(Capability.LOCAL_CODE, Mode.WORKFLOW_BRIDGE)
+    assert bridge is not None and bridge.verdict is Verdict.WORKAROUND
+    assert any("/tools/get_weather" in e.request_body for e in matrix.evidence[bridge.evidence[0]].exchanges)

@@ -8,7 +8,7 @@ from harness.streams import CHAT, CHAT_AFTER_SUBMIT, WORKFLOW, parse_sse
 
 
 def test_parse_sse_follows_the_spec() -> None:
-    text = ": comment\nevent:a\ndata:{\"x\":1}\n\nid: 3\nevent: b\ndata: line1\ndata: line2\n\r\ndata:plain\n\n"
+    text = ': comment\nevent:a\ndata:{"x":1}\n\nid: 3\nevent: b\ndata: line1\ndata: line2\n\r\ndata:plain\n\n'
     events = parse_sse(text)
     assert [(e.event, e.data, e.id) for e in events] == [
         ("a", '{"x":1}', None),
@@ -24,10 +24,21 @@ def test_parse_sse_drops_an_unterminated_last_event() -> None:
 @pytest.mark.parametrize(
     "names",
     [
-        ["conversation.chat.created", "conversation.chat.in_progress", "conversation.message.delta",
-         "conversation.message.completed", "conversation.chat.completed", "done"],
-        ["conversation.chat.created", "conversation.chat.in_progress", "conversation.message.completed",
-         "conversation.chat.requires_action", "done"],
+        [
+            "conversation.chat.created",
+            "conversation.chat.in_progress",
+            "conversation.message.delta",
+            "conversation.message.completed",
+            "conversation.chat.completed",
+            "done",
+        ],
+        [
+            "conversation.chat.created",
+            "conversation.chat.in_progress",
+            "conversation.message.completed",
+            "conversation.chat.requires_action",
+            "done",
+        ],
         ["conversation.chat.created", "conversation.chat.in_progress", "conversation.chat.failed", "done"],
     ],
 )
@@ -43,10 +54,20 @@ def test_chat_grammar_accepts_the_three_endings(names: list[str]) -> None:
     [
         (["conversation.chat.in_progress", "done"], "cannot follow '(start)'"),
         (["conversation.chat.created", "conversation.chat.in_progress", "done"], "'done' cannot follow"),
-        (["conversation.chat.created", "conversation.chat.in_progress", "conversation.chat.completed"],
-         "cannot end after"),
-        (["conversation.chat.created", "conversation.chat.in_progress", "conversation.chat.completed", "done",
-          "conversation.chat.completed"], "cannot follow 'done'"),
+        (
+            ["conversation.chat.created", "conversation.chat.in_progress", "conversation.chat.completed"],
+            "cannot end after",
+        ),
+        (
+            [
+                "conversation.chat.created",
+                "conversation.chat.in_progress",
+                "conversation.chat.completed",
+                "done",
+                "conversation.chat.completed",
+            ],
+            "cannot follow 'done'",
+        ),
     ],
 )
 def test_chat_grammar_names_the_first_violation(names: list[str], fragment: str) -> None:

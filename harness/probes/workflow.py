@@ -147,7 +147,10 @@ def probe_workflow_stream(ctx: ProbeContext) -> ProbeResult:
     return ProbeResult(
         cells=cells_for(Mode.WORKFLOW_STREAM, evidence.id, verdicts),
         evidence=[evidence],
-        streams=_streams(transport.exchanges),
+        # The requires_action-shaped stream breaks the workflow grammar on purpose; the others are checked.
+        streams=_streams(
+            [e for e in transport.exchanges if ctx.scenario_ids["tool-event-workflow"] not in e.request_body]
+        ),
     )
 
 

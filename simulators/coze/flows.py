@@ -33,6 +33,8 @@ from .scenarios import (
     MessageNode,
     Node,
     QuestionNode,
+    RawEventNode,
+    ToolInterruptNode,
     WaitNode,
     WorkflowScenario,
     type_matches,
@@ -97,7 +99,15 @@ class Ping:
     """A keep-alive while a node waits; only when the scenario sets `ping_interval_seconds`."""
 
 
-FlowEvent = NodeMessage | Interrupted | Failed | Finished | Ping
+@dataclass(frozen=True)
+class RawEvent:
+    """An event a scenario spells out by hand (probes of tool-call-shaped events); `data` is JSON."""
+
+    event: str
+    data: str
+
+
+FlowEvent = NodeMessage | Interrupted | Failed | Finished | Ping | RawEvent
 Terminal = Interrupted | Failed | Finished
 
 
@@ -268,7 +278,7 @@ class FlowEngine:
                     "pass interrupt.interrupt_data.type unchanged"
                 )
             node = workflow.nodes[pending.node_index]
-            assert isinstance(node, QuestionNode | InputNode)
+            assert isinstance(node, QuestionNode | InputNode | ToolInterruptNode)
             answer = self._answer(node, resume_data) if isinstance(node, InputNode) else resume_data
             execution.answers[node.save_as] = answer
             execution.resumed_events.add(event_id)
@@ -433,6 +443,16 @@ class FlowEngine:
             schema = [f.model_dump() for f in node.fields]
             data = dumps({"content_type": "form_schema", "content": dumps(schema)})
             yield self._interrupt(execution, index, INTERRUPT_INPUT, data, node.title)
+        elif isinstance(node, ToolInterruptNode):
+            arguments = dumps(self._render_value(node, node.arguments, context))
+            call = {
+                "id": self._ids.new_id(),
+                "type": "function",
+                "function": {"name": node.tool, "arguments": arguments},
+            }
+            yield self._interrupt(execution, index, node.interrupt_type, dumps({"tool_calls": [call]}), node.title)
+        elif isinstance(node, RawEventNode):
+            yield RawEvent(node.event, dumps(self._render_value(node, node.data, context)))
         elif isinstance(node, WaitNode):
             sleep = asyncio.ensure_future(asyncio.sleep(node.seconds))
             async with aclosing(self._keepalive(workflow, sleep, deadline)) as pings:

@@ -228,8 +228,39 @@ class EndNode(_NodeBase):
     chunk_size: int = Field(8, gt=0, description="chatflows: characters per message delta")
 
 
+class ToolInterruptNode(_NodeBase):
+    """Simulated platform behaviour, for probes: an Interrupt of a reserved type carrying a tool call.
+
+    Types 1 (LocalPlugin) and 6 (WorkflowLocalPlugin) exist in the platform's IDL but no Coze server is
+    known to send them on a workflow stream. The probes use this node to show what an SDK does if one
+    ever did. The resume data is stored under `answer.<save_as>`.
+    """
+
+    kind: Literal["tool_interrupt"]
+    interrupt_type: Literal[1, 6]
+    tool: Name
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    save_as: Name
+
+
+class RawEventNode(_NodeBase):
+    """Simulated platform behaviour, for probes: one event of any name on a workflow stream."""
+
+    kind: Literal["raw_event"]
+    event: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]+$")]
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
 Node = Annotated[
-    MessageNode | QuestionNode | InputNode | HttpNode | WaitNode | ErrorNode | EndNode,
+    MessageNode
+    | QuestionNode
+    | InputNode
+    | HttpNode
+    | WaitNode
+    | ErrorNode
+    | EndNode
+    | ToolInterruptNode
+    | RawEventNode,
     Field(discriminator="kind"),
 ]
 
@@ -271,7 +302,9 @@ class WorkflowScenario(_Strict):
         for number, node in enumerate(self.nodes):
             if isinstance(node, EndNode) and number != len(self.nodes) - 1:
                 raise ValueError(f"nodes[{number}]: an 'end' node must be the last node")
-            if self.kind == "chatflow" and isinstance(node, QuestionNode | InputNode):
+            if self.kind == "chatflow" and isinstance(
+                node, QuestionNode | InputNode | ToolInterruptNode | RawEventNode
+            ):
                 raise ValueError(
                     f"nodes[{number}]: chatflows cannot interrupt here: how cloud Coze surfaces a question "
                     "node in a chatflow is not documented"

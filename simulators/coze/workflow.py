@@ -30,6 +30,7 @@ from .flows import (
     Interrupted,
     NodeMessage,
     Ping,
+    RawEvent,
     interrupt_not_supported,
     settle_in_background,
 )
@@ -158,6 +159,8 @@ def _workflow_event(event: FlowEvent, debug_url: str) -> tuple[str, dict[str, An
         return "Error", {"error_code": event.code, "error_message": event.message, "debug_url": debug_url}
     if isinstance(event, Finished):
         return "Done", {"debug_url": debug_url}
+    if isinstance(event, RawEvent):
+        return event.event, json.loads(event.data)
     return "PING", {}
 
 
@@ -320,7 +323,7 @@ async def _chatflow_frames(
     parts: list[str] = []
     async with aclosing(events) as stream:
         async for event in stream:
-            if isinstance(event, Ping):
+            if isinstance(event, Ping | RawEvent):
                 continue
             if isinstance(event, NodeMessage):
                 if message_id is None:
