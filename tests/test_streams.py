@@ -85,3 +85,10 @@ def test_workflow_grammar() -> None:
     assert WORKFLOW.check(["Message", "Interrupt", "Done"])[1] is None
     assert WORKFLOW.check(["Message", "Error"])[1] is None
     assert WORKFLOW.check(["Done", "Message"])[1] is not None
+
+
+def test_a_prefix_is_judged_without_its_end() -> None:
+    prefix = ["conversation.chat.created", "conversation.chat.in_progress", "conversation.chat.requires_action"]
+    assert CHAT.check(prefix)[1] is not None
+    assert CHAT.check(prefix, whole=False)[1] is None
+    assert CHAT.check(["conversation.chat.in_progress"], whole=False)[1] is not None

@@ -55,9 +55,7 @@ Probe = Callable[[ProbeContext], ProbeResult]
 def check_stream(grammar: str, exchange: Exchange) -> StreamCheck:
     """Check one recorded SSE response against the grammar of its kind."""
     names = [event.event for event in parse_sse(exchange.response_body)]
-    transitions, violation = GRAMMARS[grammar].check(names)
-    if not exchange.complete and violation is None:
-        violation = "the response was not read to its end"
+    transitions, violation = GRAMMARS[grammar].check(names, whole=exchange.complete)
     return StreamCheck(grammar=grammar, events=names, transitions=transitions, violation=violation)
 
 
