@@ -42,7 +42,8 @@ def _envelope(response: httpx.Response) -> dict[str, Any]:
     assert response.headers["x-tt-logid"]
     body: dict[str, Any] = response.json()
     assert body["detail"]["logid"] == response.headers["x-tt-logid"]
-    assert isinstance(body["code"], int) and isinstance(body["msg"], str) and body["msg"]
+    assert isinstance(body["code"], int) and isinstance(body["msg"], str)
+    assert body["code"] == 0 or body["msg"], "an error envelope must say what to fix"
     return body
 
 
