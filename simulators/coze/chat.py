@@ -2,39 +2,26 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .bots import Event
 from .context import Simulator, simulator_of
-from .envelope import bad_request, not_found, ok
-from .inputs import json_body, optional_id, required_id, validate
+from .conversations import InputMessage, open_conversation, user_text
+from .envelope import not_found, ok
+from .inputs import Lenient, json_body, optional_id, required_id, validate
 from .scenarios import BotScenario
 from .sse import chat_done, chat_frame, paced, stream_response
-from .state import ChatRecord, Conversation
+from .state import ChatRecord
 
 router = APIRouter()
 
 
-class _Lenient(BaseModel):
-    """Request models ignore keys they do not know: releases add fields (`enable_card`, `section_id`...)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-
-class InputMessage(_Lenient):
-    role: Literal["user", "assistant"]
-    content: str = ""
-    content_type: Literal["text", "object_string", "card"] = "text"
-    type: str | None = None
-
-
-class ChatRequest(_Lenient):
+class ChatRequest(Lenient):
     bot_id: str = Field(min_length=1)
     user_id: str = Field(min_length=1)
     additional_messages: list[InputMessage] | None = None
@@ -45,29 +32,14 @@ class ChatRequest(_Lenient):
     meta_data: dict[str, str] | None = None
 
 
-class ToolOutput(_Lenient):
+class ToolOutput(Lenient):
     tool_call_id: str = Field(min_length=1)
     output: str
 
 
-class SubmitRequest(_Lenient):
+class SubmitRequest(Lenient):
     tool_outputs: list[ToolOutput]
     stream: bool | None = False
-
-
-def _text_of(message: InputMessage, index: int) -> str:
-    """The text a bot reads from a message: plain text, or the text parts of an object_string."""
-    if message.content_type != "object_string":
-        return message.content
-    try:
-        parts = json.loads(message.content)
-    except json.JSONDecodeError:
-        raise bad_request(
-            f"additional_messages[{index}].content must be a JSON array when content_type is object_string"
-        ) from None
-    if not isinstance(parts, list):
-        raise bad_request(f"additional_messages[{index}].content must be a JSON array of parts")
-    return " ".join(str(p.get("text", "")) for p in parts if isinstance(p, dict) and p.get("type") == "text")
 
 
 def _frames(events: list[Event]) -> list[bytes]:
@@ -110,28 +82,16 @@ async def create_chat(request: Request) -> Response:
     bot = _bot(sim, req.bot_id)
     sim.auth.require_bot(grant, bot.id)
     messages = req.additional_messages or []
-    user_text = ""
-    for index, message in enumerate(messages):
-        text = _text_of(message, index)
-        if message.role == "user":
-            user_text = text
-
+    text = user_text(messages)
     with sim.store.lock:
-        if conversation_id is None:
-            conversation = Conversation(id=sim.ids.new_id(), section_id=sim.ids.new_id(), created_at=sim.clock.now())
-            sim.store.conversations[conversation.id] = conversation
-        else:
-            found = sim.store.conversations.get(conversation_id)
-            if found is None:
-                raise not_found(f"conversation {conversation_id} does not exist; omit it to start a new one")
-            conversation = found
+        conversation = open_conversation(sim, conversation_id)
         chat = ChatRecord(
             id=sim.ids.new_id(),
             conversation_id=conversation.id,
             section_id=conversation.section_id,
             bot_id=bot.id,
             created_at=sim.clock.now(),
-            user_message=user_text,
+            user_message=text,
             variables=dict(req.custom_variables or {}),
             parameters=dict(req.parameters or {}),
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import Request
 
 from .envelope import bad_request
@@ -68,3 +68,10 @@ def required_id(request: Request, body: dict[str, Any], name: str) -> str:
     if value is None:
         raise bad_request(f"{name} is required (in the query string or the JSON body)")
     return value
+
+
+class Lenient(BaseModel):
+    """Request models ignore keys they do not know and accept nulls: releases add fields
+    (`enable_card`, `section_id`...) and cozepy before 0.12 sends `null` for what it leaves out."""
+
+    model_config = ConfigDict(extra="ignore")

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .auth import TokenGrant
 from .bots import VERBOSE_FINISH
 from .context import Simulator, simulator_of
+from .conversations import InputMessage, open_conversation, user_text
 from .envelope import Code, CozeError, bad_request, logid_of, not_found, ok
 from .flows import (
     Failed,
@@ -34,7 +35,7 @@ from .flows import (
     interrupt_not_supported,
     settle_in_background,
 )
-from .inputs import json_body, optional_id, validate
+from .inputs import Lenient, json_body, optional_id, validate
 from .scenarios import WorkflowScenario
 from .sse import chat_frame, stream_response, workflow_frame
 from .state import Conversation, ExecutionRecord
@@ -46,13 +47,7 @@ RUN_MODE_STREAM = 1
 RUN_MODE_ASYNC = 2
 
 
-class _Lenient(BaseModel):
-    """Request models ignore keys they do not know and accept nulls (cozepy < 0.12 sends them)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-
-class RunRequest(_Lenient):
+class RunRequest(Lenient):
     """`/v1/workflow/run` and `/v1/workflow/stream_run` (which has no `is_async`)."""
 
     workflow_id: str = Field(min_length=1)
@@ -63,23 +58,16 @@ class RunRequest(_Lenient):
     ext: dict[str, Any] | None = None
 
 
-class ResumeRequest(_Lenient):
+class ResumeRequest(Lenient):
     workflow_id: str = Field(min_length=1)
     event_id: str = Field(min_length=1)
     resume_data: str
     interrupt_type: int
 
 
-class ChatflowMessage(_Lenient):
-    role: Literal["user", "assistant"]
-    content: str = ""
-    content_type: Literal["text", "object_string", "card"] = "text"
-    type: str | None = None
-
-
-class ChatflowRequest(_Lenient):
+class ChatflowRequest(Lenient):
     workflow_id: str = Field(min_length=1)
-    additional_messages: list[ChatflowMessage] | None = None
+    additional_messages: list[InputMessage] | None = None
     parameters: Any = None
     app_id: str | None = None
     bot_id: str | None = None
@@ -235,21 +223,6 @@ async def run_history(request: Request, workflow_id: str, execute_id: str) -> Re
 # --- chatflows --------------------------------------------------------------------------------
 
 
-def _text_of(message: ChatflowMessage, index: int) -> str:
-    """The text a chatflow reads from a message: plain text, or the text parts of an object_string."""
-    if message.content_type != "object_string":
-        return message.content
-    try:
-        parts = json.loads(message.content)
-    except json.JSONDecodeError:
-        parts = None
-    if not isinstance(parts, list):
-        raise bad_request(
-            f"additional_messages[{index}].content must be a JSON array of parts when content_type is object_string"
-        )
-    return " ".join(str(p.get("text", "")) for p in parts if isinstance(p, dict) and p.get("type") == "text")
-
-
 @dataclass
 class _ChatflowChat:
     """The Chat object of a chatflow stream; `bot_id` only when the request named one (the platform's
@@ -359,20 +332,9 @@ async def chatflow(request: Request) -> Response:
     workflow = _runnable(sim, grant, req.workflow_id, "chatflow")
     parameters = sim.flows.check_parameters(workflow, req.parameters)
     messages = req.additional_messages or []
-    user_text = ""
-    for index, message in enumerate(messages):
-        text = _text_of(message, index)
-        if message.role == "user":
-            user_text = text
+    text = user_text(messages)
     with sim.store.lock:
-        if conversation_id is None:
-            conversation = Conversation(id=sim.ids.new_id(), section_id=sim.ids.new_id(), created_at=sim.clock.now())
-            sim.store.conversations[conversation.id] = conversation
-        else:
-            found = sim.store.conversations.get(conversation_id)
-            if found is None:
-                raise not_found(f"conversation {conversation_id} does not exist; omit it to start a new one")
-            conversation = found
+        conversation = open_conversation(sim, conversation_id)
         conversation.messages.extend(m.model_dump(exclude_none=True) for m in messages)
     execution = sim.flows.start(
         workflow,
@@ -381,7 +343,7 @@ async def chatflow(request: Request) -> Response:
         logid=logid_of(request),
         bot_id=req.bot_id,
         ext=req.ext,
-        user_message=user_text,
+        user_message=text,
     )
     chat = _ChatflowChat(
         id=sim.ids.new_id(),
