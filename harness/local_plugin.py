@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import sdk
+from .sdk import enum_value, event_name
 from .tools import DEFAULT_TOOL_TIMEOUT, ToolErrorInfo, ToolRegistry, ToolResult
 
 __all__ = [
@@ -124,15 +125,6 @@ class StreamEndedError(LocalPluginError):
 # --- reading events the same way on every release ----------------------------------------------
 
 
-def _value(member: Any) -> str:
-    """An enum member's value or a plain string, as a string (enum identity differs across releases)."""
-    return str(getattr(member, "value", member) or "")
-
-
-def event_name(event: Any) -> str:
-    return _value(getattr(event, "event", None))
-
-
 class _Call(BaseModel):
     id: str
     type: str
@@ -155,7 +147,7 @@ def _pending_calls(chat: Any) -> list[_Call]:
         calls.append(
             _Call(
                 id=str(item.id),
-                type=_value(getattr(item, "type", "")),
+                type=enum_value(getattr(item, "type", "")),
                 name=str(getattr(function, "name", "") or ""),
                 arguments=str(getattr(function, "arguments", "") or ""),
             )
@@ -201,7 +193,7 @@ class _Progress:
                 self.terminal, self.chat = name, chat
         elif name in (_DELTA, _MESSAGE_COMPLETED):
             message = event.message
-            if _value(getattr(message, "type", "")) != "answer":
+            if enum_value(getattr(message, "type", "")) != "answer":
                 return
             if name == _DELTA:
                 self._deltas.setdefault(str(getattr(message, "id", "") or ""), []).append(message.content or "")

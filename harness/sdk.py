@@ -18,6 +18,17 @@ def version() -> str:
     return metadata.version("cozepy")
 
 
+def enum_value(member: Any) -> str:
+    """An enum member's value, or a plain string, as a string: releases differ in which enums they use
+    (strict `str, Enum` before 0.17, `DynamicStrEnum` after), so compare values, never members."""
+    return str(getattr(member, "value", member) or "")
+
+
+def event_name(event: Any) -> str:
+    """An SDK stream event's name (`conversation.chat.completed`, `Message`, ...)."""
+    return enum_value(getattr(event, "event", None))
+
+
 def _chat_module() -> Any:
     import cozepy.chat
 

@@ -27,8 +27,8 @@ from harness.local_plugin import (
     RoundLimitExceeded,
     StreamEndedError,
     UnsupportedSDKError,
-    event_name,
 )
+from harness.sdk import event_name
 from harness.tools import INVALID_ARGUMENTS, TIMEOUT, TOOL_ERROR, UNKNOWN_TOOL, ToolRegistry
 from simulators.coze import DEFAULT_TOKEN, RunningServer
 

@@ -52,17 +52,30 @@ class ProbeResult(BaseModel):
 Probe = Callable[[ProbeContext], ProbeResult]
 
 
-def check_stream(grammar: str, exchange: Exchange) -> StreamCheck:
-    """Check one recorded SSE response against the grammar of its kind."""
+def _check(grammar: str, exchange: Exchange) -> StreamCheck:
     names = [event.event for event in parse_sse(exchange.response_body)]
     transitions, violation = GRAMMARS[grammar].check(names, whole=exchange.complete)
     return StreamCheck(grammar=grammar, events=names, transitions=transitions, violation=violation)
 
 
-def event_name(event: Any) -> str:
-    """An SDK event's name as a string, whatever enum the release uses."""
-    value = getattr(event, "event", event)
-    return str(getattr(value, "value", value))
+def _grammar_of(url: str) -> str:
+    """Which kind of stream an endpoint answers with (CONTRACT.md: chat framing or workflow framing)."""
+    if "/v3/chat/submit_tool_outputs" in url:
+        return "chat after submit"
+    if "/v3/chat" in url:
+        return "chat"
+    if "/v1/workflows/chat" in url:
+        return "chatflow"
+    return "workflow after resume" if "stream_resume" in url else "workflow"
+
+
+def check_streams(exchanges: list[Exchange]) -> list[StreamCheck]:
+    """Check every recorded SSE response against the grammar of its kind."""
+    return [
+        _check(_grammar_of(exchange.url), exchange)
+        for exchange in exchanges
+        if "event-stream" in exchange.response_headers.get("content-type", "")
+    ]
 
 
 def describe_error(exc: BaseException) -> str:

@@ -6,18 +6,10 @@ import json
 from typing import Any
 
 from ..matrix import Capability, Evidence, Mode, Verdict
-from ._base import ProbeContext, ProbeResult, cells_for, describe_error, event_name
+from ..sdk import event_name
+from ._base import ProbeContext, ProbeResult, cells_for, check_streams
 from .demo_tools import get_weather, read_file, search_files
-from .workflow import _streams
-
-
-def _run(coze: Any, workflow_id: str, parameters: dict[str, Any]) -> tuple[list[Any], str | None]:
-    events: list[Any] = []
-    try:
-        events.extend(coze.workflows.runs.stream(workflow_id=workflow_id, parameters=parameters))
-    except Exception as exc:
-        return events, describe_error(exc)
-    return events, None
+from .workflow import stream_workflow
 
 
 def _text(events: list[Any]) -> str:
@@ -34,13 +26,15 @@ def probe_workflow_bridge(ctx: ProbeContext) -> ProbeResult:
     coze, transport = ctx.coze()
     single_id = ctx.scenario_ids["http-bridge-workflow"]
     city = "Paris"
-    one, one_error = _run(coze, single_id, {"url": f"{ctx.bridge_url}/tools/get_weather", "arguments": {"city": city}})
+    one, one_error = stream_workflow(
+        coze, single_id, {"url": f"{ctx.bridge_url}/tools/get_weather", "arguments": {"city": city}}
+    )
     expected_one = get_weather(city)
-    chain, chain_error = _run(
+    chain, chain_error = stream_workflow(
         coze, ctx.scenario_ids["bridge-chain-workflow"], {"bridge": ctx.bridge_url, "query": "coze"}
     )
     expected_chain = [search_files("coze"), read_file(search_files("coze"))]
-    failed, failed_error = _run(
+    failed, failed_error = stream_workflow(
         coze, single_id, {"url": f"{ctx.bridge_url}/tools/broken_clock", "arguments": {"timezone": "UTC"}}
     )
     evidence = Evidence(
@@ -100,5 +94,5 @@ def probe_workflow_bridge(ctx: ProbeContext) -> ProbeResult:
     return ProbeResult(
         cells=cells_for(Mode.WORKFLOW_BRIDGE, evidence.id, verdicts),
         evidence=[evidence],
-        streams=_streams(transport.exchanges),
+        streams=check_streams(transport.exchanges),
     )

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .. import sdk
 from ..matrix import Capability, Evidence, Mode, Verdict
+from ..sdk import enum_value, event_name
 from ..tools import ToolRegistry
 from . import demo_tools
-from ._base import ProbeContext, ProbeResult, cells_for, check_stream, describe_error, event_name
+from ._base import ProbeContext, ProbeResult, cells_for, check_streams, describe_error
 from .surface import chat_facts
 
 REQUIRES_ACTION = "conversation.chat.requires_action"
@@ -44,7 +46,7 @@ class _Run:
 
 
 def _answer_of(messages: list[Any]) -> str:
-    return "".join(m.content for m in messages if str(getattr(m.type, "value", m.type)) == "answer")
+    return "".join(m.content for m in messages if enum_value(m.type) == "answer")
 
 
 def _tool_calls(chat: Any) -> list[Any]:
@@ -70,7 +72,7 @@ def _dispatch(registry: ToolRegistry, calls: list[Any], run: _Run) -> list[Any]:
     return outputs
 
 
-def _stream_chat(ctx: ProbeContext, coze: Any, bot_id: str, text: str, registry: ToolRegistry) -> _Run:
+def _stream_chat(coze: Any, bot_id: str, text: str, registry: ToolRegistry) -> _Run:
     import cozepy
 
     run = _Run()
@@ -88,7 +90,7 @@ def _stream_chat(ctx: ProbeContext, coze: Any, bot_id: str, text: str, registry:
                     pieces.append(event.message.content)
             if last is None:
                 raise LookupError("the stream ended with no event")
-            run.status = str(getattr(last.chat.status, "value", last.chat.status)) if last.chat else ""
+            run.status = enum_value(last.chat.status) if last.chat else ""
             if event_name(last) != REQUIRES_ACTION:
                 run.answer = "".join(pieces)
                 return run
@@ -115,12 +117,12 @@ def _poll_chat(coze: Any, bot_id: str, text: str, registry: ToolRegistry) -> _Ru
         for _ in range(_MAX_ROUNDS + 1):
             run.stage = "retrieve"
             deadline = time.monotonic() + _POLL_LIMIT_SECONDS
-            while str(getattr(chat.status, "value", chat.status)) in ("created", "in_progress"):
+            while enum_value(chat.status) in ("created", "in_progress"):
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"chat still in progress after {_POLL_LIMIT_SECONDS} s")
                 time.sleep(0.05)
                 chat = coze.chat.retrieve(conversation_id=chat.conversation_id, chat_id=chat.id)
-            run.status = str(getattr(chat.status, "value", chat.status))
+            run.status = enum_value(chat.status)
             run.events.append(f"status:{run.status}")
             if run.status != "requires_action":
                 run.stage = "messages.list"
@@ -203,54 +205,56 @@ def _summary(run: _Run) -> str:
     )
 
 
-def probe_chat_stream(ctx: ProbeContext) -> ProbeResult:
-    """chat.stream to requires_action, local tools, submit_tool_outputs(stream=True), to the answer."""
+_Driver = Callable[[Any, str, str, ToolRegistry], _Run]
+
+
+def _probe(ctx: ProbeContext, mode: Mode, drive: _Driver, summary: str, how: str) -> ProbeResult:
+    """The same three chats through one driver: two tools in a round, two rounds, a failing tool."""
     coze, transport = ctx.coze()
-    single = _stream_chat(ctx, coze, ctx.scenario_ids["weather-bot"], "Paris", demo_tools.registry)
-    chain = _stream_chat(ctx, coze, ctx.scenario_ids["research-bot"], "coze", demo_tools.registry)
-    failing = _stream_chat(ctx, coze, ctx.scenario_ids["weather-bot"], "Oslo", demo_tools.failing)
-    has_submit = hasattr(coze.chat, "submit_tool_outputs")
+    single = drive(coze, ctx.scenario_ids["weather-bot"], "Paris", demo_tools.registry)
+    chain = drive(coze, ctx.scenario_ids["research-bot"], "coze", demo_tools.registry)
+    failing = drive(coze, ctx.scenario_ids["weather-bot"], "Oslo", demo_tools.failing)
     evidence = Evidence(
-        id="chat-stream",
-        probe="chat-stream",
-        summary="weather-bot (two tools, one round), research-bot (two rounds), weather-bot with a failing tool",
+        id=mode.value,
+        probe=mode.value,
+        summary=summary,
         exchanges=list(transport.exchanges),
-        sdk_events=single.events + chain.events,
+        sdk_events=[
+            *single.events,
+            *chain.events,
+            "runs: " + " | ".join(_summary(r) for r in (single, chain, failing)),
+        ],
         sdk_facts=chat_facts(),
         error=single.error or chain.error,
         simulated="the bots are simulator scenarios; the wire format follows CONTRACT.md (cloud Coze).",
     )
-    streams = []
-    for exchange in transport.exchanges:
-        if "event-stream" in exchange.response_headers.get("content-type", ""):
-            kind = "chat after submit" if "submit_tool_outputs" in exchange.url else "chat"
-            streams.append(check_stream(kind, exchange))
-    evidence.sdk_events.append("runs: " + " | ".join(_summary(r) for r in (single, chain, failing)))
-    verdicts = _verdicts(single, chain, failing, has_submit, "streamed")
-    return ProbeResult(cells=cells_for(Mode.CHAT_STREAM, evidence.id, verdicts), evidence=[evidence], streams=streams)
+    verdicts = _verdicts(single, chain, failing, hasattr(coze.chat, "submit_tool_outputs"), how)
+    return ProbeResult(
+        cells=cells_for(mode, evidence.id, verdicts), evidence=[evidence], streams=check_streams(transport.exchanges)
+    )
+
+
+def probe_chat_stream(ctx: ProbeContext) -> ProbeResult:
+    """chat.stream to requires_action, local tools, submit_tool_outputs(stream=True), to the answer."""
+    return _probe(
+        ctx,
+        Mode.CHAT_STREAM,
+        _stream_chat,
+        "weather-bot (two tools, one round), research-bot (two rounds), weather-bot with a failing tool",
+        "streamed",
+    )
 
 
 def probe_chat_poll(ctx: ProbeContext) -> ProbeResult:
     """chat.create, retrieve until requires_action, submit_tool_outputs(stream=False), retrieve, messages.list."""
-    coze, transport = ctx.coze()
-    single = _poll_chat(coze, ctx.scenario_ids["weather-bot"], "Paris", demo_tools.registry)
-    chain = _poll_chat(coze, ctx.scenario_ids["research-bot"], "coze", demo_tools.registry)
-    failing = _poll_chat(coze, ctx.scenario_ids["weather-bot"], "Oslo", demo_tools.failing)
-    has_submit = hasattr(coze.chat, "submit_tool_outputs")
-    evidence = Evidence(
-        id="chat-poll",
-        probe="chat-poll",
-        summary="the same three chats without streaming: create, retrieve, submit, messages.list",
-        exchanges=list(transport.exchanges),
-        sdk_events=[*single.events, "runs: " + " | ".join(_summary(r) for r in (single, chain, failing))],
-        sdk_facts=chat_facts(),
-        error=single.error or chain.error,
-        simulated="the bots are simulator scenarios; the wire format follows CONTRACT.md (cloud Coze).",
+    result = _probe(
+        ctx,
+        Mode.CHAT_POLL,
+        _poll_chat,
+        "the same three chats without streaming: create, retrieve, submit, messages.list",
+        "polled",
     )
-    verdicts = _verdicts(single, chain, failing, has_submit, "polled")
-    if single.saw_tool_event:
-        verdicts[Capability.TOOL_CALL_EVENT] = (
-            Verdict.SUPPORTED,
-            "retrieve returned status requires_action with required_action (no event: polled).",
-        )
-    return ProbeResult(cells=cells_for(Mode.CHAT_POLL, evidence.id, verdicts), evidence=[evidence])
+    for cell in result.cells:
+        if cell.capability is Capability.TOOL_CALL_EVENT and cell.verdict is Verdict.SUPPORTED:
+            cell.reason = "retrieve returned status requires_action with required_action (polled: no event)."
+    return result

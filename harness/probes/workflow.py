@@ -13,7 +13,8 @@ import json
 from typing import Any
 
 from ..matrix import Capability, Evidence, Mode, SdkFact, Verdict
-from ._base import ProbeContext, ProbeResult, StreamCheck, cells_for, check_stream, describe_error, event_name
+from ..sdk import event_name
+from ._base import ProbeContext, ProbeResult, cells_for, check_streams, describe_error
 from .surface import chatflow_facts, model_fields, workflow_facts
 
 TOOL_NAME = "get_weather"
@@ -38,7 +39,10 @@ def _dump(event: Any) -> str:
     return json.dumps(dump(mode="json") if dump else str(event), ensure_ascii=False, default=str)
 
 
-def _stream(coze: Any, workflow_id: str, parameters: dict[str, Any] | None = None) -> tuple[list[Any], str | None]:
+def stream_workflow(
+    coze: Any, workflow_id: str, parameters: dict[str, Any] | None = None
+) -> tuple[list[Any], str | None]:
+    """Every event the SDK yields for one workflow stream, and the error that ended it early, if any."""
     events: list[Any] = []
     try:
         for event in coze.workflows.runs.stream(workflow_id=workflow_id, parameters=parameters or {}):
@@ -50,18 +54,6 @@ def _stream(coze: Any, workflow_id: str, parameters: dict[str, Any] | None = Non
 
 def _names(events: list[Any]) -> list[str]:
     return [event_name(event) for event in events]
-
-
-def _streams(exchanges: list[Any], resume_kind: str = "workflow after resume") -> list[StreamCheck]:
-    checks = []
-    for exchange in exchanges:
-        if "event-stream" not in exchange.response_headers.get("content-type", ""):
-            continue
-        if "/v1/workflows/chat" in exchange.url:
-            checks.append(check_stream("chatflow", exchange))
-        else:
-            checks.append(check_stream(resume_kind if "stream_resume" in exchange.url else "workflow", exchange))
-    return checks
 
 
 def _no_tool_path(facts: list[SdkFact]) -> tuple[bool, str]:
@@ -88,7 +80,7 @@ def probe_workflow_stream(ctx: ProbeContext) -> ProbeResult:
     outcomes: list[str] = []
     readable = False
     for name in ("tool-event-workflow", "local-plugin-interrupt-workflow", "workflow-local-plugin-interrupt-workflow"):
-        events, error = _stream(coze, ctx.scenario_ids[name])
+        events, error = stream_workflow(coze, ctx.scenario_ids[name])
         dumps = [_dump(event) for event in events]
         typed = [event for event in events if event_name(event) == "Interrupt"]
         carried = any(TOOL_NAME in _dump(getattr(event, "interrupt", None)) for event in typed)
@@ -148,7 +140,7 @@ def probe_workflow_stream(ctx: ProbeContext) -> ProbeResult:
         cells=cells_for(Mode.WORKFLOW_STREAM, evidence.id, verdicts),
         evidence=[evidence],
         # The requires_action-shaped stream breaks the workflow grammar on purpose; the others are checked.
-        streams=_streams(
+        streams=check_streams(
             [e for e in transport.exchanges if ctx.scenario_ids["tool-event-workflow"] not in e.request_body]
         ),
     )
@@ -158,7 +150,7 @@ def probe_workflow_resume(ctx: ProbeContext) -> ProbeResult:
     """A question node: stream to Interrupt, resume with an answer, and look for it in the output."""
     coze, transport = ctx.coze()
     answer = "Reykjavik"
-    events, error = _stream(coze, ctx.scenario_ids["question-workflow"])
+    events, error = stream_workflow(coze, ctx.scenario_ids["question-workflow"])
     interrupts = [event for event in events if event_name(event) == "Interrupt"]
     resumed: list[Any] = []
     if interrupts:
@@ -201,7 +193,7 @@ def probe_workflow_resume(ctx: ProbeContext) -> ProbeResult:
     return ProbeResult(
         cells=cells_for(Mode.WORKFLOW_RESUME, evidence.id, verdicts),
         evidence=[evidence],
-        streams=_streams(transport.exchanges),
+        streams=check_streams(transport.exchanges),
     )
 
 
@@ -289,7 +281,7 @@ def probe_chatflow(ctx: ProbeContext) -> ProbeResult:
     return ProbeResult(
         cells=cells_for(Mode.CHATFLOW, evidence.id, verdicts),
         evidence=[evidence],
-        streams=_streams(transport.exchanges),
+        streams=check_streams(transport.exchanges),
     )
 
 
