@@ -8,7 +8,7 @@ transport wraps httpx's own, so it works with every httpx a supported cozepy rel
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -82,23 +82,6 @@ class _SyncTee(httpx.SyncByteStream):
         self._inner.close()
 
 
-class _AsyncTee(httpx.AsyncByteStream):
-    def __init__(self, inner: Any, exchange: Exchange) -> None:
-        self._inner = inner
-        self._exchange = exchange
-        self._buffer = bytearray()
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._inner:
-            self._buffer += chunk
-            self._exchange.response_body = _text(bytes(self._buffer))
-            yield chunk
-        self._exchange.complete = True
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
 class RecordingTransport(httpx.BaseTransport):
     """Wraps a sync transport; `exchanges` grows as requests go out and bytes come back."""
 
@@ -127,33 +110,3 @@ class RecordingTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self._inner.close()
-
-
-class AsyncRecordingTransport(httpx.AsyncBaseTransport):
-    """The async twin of `RecordingTransport`."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport | None = None) -> None:
-        self._inner = inner or httpx.AsyncHTTPTransport()
-        self._log = _Log()
-
-    @property
-    def exchanges(self) -> list[Exchange]:
-        return self._log.exchanges
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        exchange = self._log.start(request)
-        try:
-            response = await self._inner.handle_async_request(request)
-        except Exception as exc:
-            exchange.error = f"{type(exc).__name__}: {exc}"
-            raise
-        _begin(exchange, response)
-        return httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            stream=_AsyncTee(response.stream, exchange),
-            extensions=response.extensions,
-        )
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
