@@ -40,15 +40,15 @@ def test_recorder_keeps_the_bytes_and_hides_the_token(sim: RunningServer) -> Non
 def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Matrix]:
     out = tmp_path_factory.mktemp("report")
     assert main(["report", "--out", str(out)]) == 0
-    return out, Matrix.model_validate_json((out / "capabilities.json").read_text(encoding="utf-8"))
+    return out, Matrix.model_validate_json((out / "capability-matrix.json").read_text(encoding="utf-8"))
 
 
 def test_report_files_and_stamp(report: tuple[Path, Matrix]) -> None:
     out, matrix = report
     assert matrix.sdk_version == sdk.version()
-    markdown = (out / "capabilities.md").read_text(encoding="utf-8")
+    markdown = (out / "capability-matrix.md").read_text(encoding="utf-8")
     assert f"cozepy {sdk.version()}" in markdown
-    assert DEFAULT_TOKEN not in markdown and DEFAULT_TOKEN not in (out / "capabilities.json").read_text()
+    assert DEFAULT_TOKEN not in markdown and DEFAULT_TOKEN not in (out / "capability-matrix.json").read_text()
     for cell in matrix.cells:
         assert cell.evidence and all(ref in matrix.evidence for ref in cell.evidence)
         assert cell.reason
@@ -84,7 +84,7 @@ def test_unknown_probe_and_format_are_refused(tmp_path: Path, capsys: pytest.Cap
 
 def test_json_report_is_the_model(report: tuple[Path, Matrix]) -> None:
     out, _ = report
-    data = json.loads((out / "capabilities.json").read_text(encoding="utf-8"))
+    data = json.loads((out / "capability-matrix.json").read_text(encoding="utf-8"))
     assert data["schema_version"] == 1 and data["cells"]
 
 

@@ -1,13 +1,24 @@
-"""Writing a matrix to a folder in the formats asked for."""
+"""Writing a matrix to a folder in the formats asked for: one model, one file per format."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ..matrix import Matrix
 from .markdown import render_markdown
 
-FORMATS = ("json", "md")
+
+def _render_json(matrix: Matrix) -> str:
+    return matrix.model_dump_json(indent=2) + "\n"
+
+
+# format name -> (file name, renderer). The order is the order files are written and listed.
+RENDERERS: dict[str, tuple[str, Callable[[Matrix], str]]] = {
+    "md": ("capability-matrix.md", render_markdown),
+    "json": ("capability-matrix.json", _render_json),
+}
+FORMATS = tuple(RENDERERS)
 
 
 def write_reports(matrix: Matrix, folder: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
@@ -16,12 +27,9 @@ def write_reports(matrix: Matrix, folder: Path, formats: tuple[str, ...] = FORMA
         raise ValueError(f"unknown report format(s) {sorted(unknown)}; choose from {', '.join(FORMATS)}")
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    if "json" in formats:
-        path = folder / "capabilities.json"
-        path.write_text(matrix.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        written.append(path)
-    if "md" in formats:
-        path = folder / "capabilities.md"
-        path.write_text(render_markdown(matrix), encoding="utf-8")
-        written.append(path)
+    for name, (file_name, render) in RENDERERS.items():
+        if name in formats:
+            path = folder / file_name
+            path.write_text(render(matrix), encoding="utf-8")
+            written.append(path)
     return written
