@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -67,26 +69,84 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# Exit statuses of `report`, documented in the README.
+EXIT_OK, EXIT_EXPECT, EXIT_USAGE, EXIT_CRASH = 0, 1, 2, 3
+
+
+def _probe_selection(names: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """`--probe MODE` or `--probe MODE:CAPABILITY` -> probes to run, and single cells to print."""
+    from .matrix import Capability
+    from .probes import PROBES
+
+    probes: list[str] = []
+    cells: list[tuple[str, str]] = []
+    for name in names:
+        probe, _, capability = name.partition(":")
+        if probe not in PROBES:
+            raise ValueError(f"unknown probe {probe!r}; choose from {', '.join(PROBES)}")
+        if capability and capability not in {c.value for c in Capability}:
+            raise ValueError(f"unknown capability {capability!r}; choose from {', '.join(c.value for c in Capability)}")
+        if probe not in probes:
+            probes.append(probe)
+        cells.append((probe, capability))
+    return probes, cells
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .report import FORMATS
-    from .reporting import run_report
+    from .expect import Expectation, ExpectationError, compare
+    from .matrix import Mode
+    from .report import FORMATS, render_cells, write_reports
+    from .reporting import run_report, summary_table
 
     formats = tuple(part.strip() for part in args.format.split(",") if part.strip())
     bad = [name for name in formats if name not in FORMATS]
     if bad:
         print(f"coze-harness report: unknown format(s) {bad}; choose from {', '.join(FORMATS)}", file=sys.stderr)
-        return 2
-    from .probes import PROBES
+        return EXIT_USAGE
+    try:
+        probes, single_cells = _probe_selection(args.probe)
+        expectation = Expectation.load(Path(args.expect)) if args.expect else None
+    except (ValueError, ExpectationError) as exc:
+        print(f"coze-harness report: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
-    unknown = [name for name in args.probe if name not in PROBES]
-    if unknown:
-        print(f"coze-harness report: unknown probe(s) {unknown}; choose from {', '.join(PROBES)}", file=sys.stderr)
-        return 2
-    written, summary = run_report(Path(args.out), formats, args.probe or None, progress=_progress)
-    print(summary)
-    for path in written:
-        print(f"wrote {path}")
-    return 0
+    matrix = run_report(probes or None, sdk_label=args.sdk_label, progress=_progress)
+    print(summary_table(matrix))
+    if single_cells:
+        print()
+        print(render_cells(matrix, single_cells))
+    # A partial run (--probe) prints its evidence and writes files only where asked, so it never
+    # overwrites a full report with a partial one.
+    out = args.out or (None if probes else "reports")
+    if out:
+        for path in write_reports(matrix, Path(out), formats):
+            print(f"wrote {path}")
+    if args.save_expect:
+        Expectation.of(matrix).save(Path(args.save_expect))
+        print(f"wrote {args.save_expect}")
+
+    status = EXIT_OK
+    if expectation is not None:
+        modes = {Mode(name) for name in probes} if probes else None
+        differences = compare(expectation, matrix, modes)
+        if expectation.sdk_version != matrix.sdk_version:
+            print(
+                f"note: {args.expect} was recorded with cozepy {expectation.sdk_version}; "
+                f"this run is cozepy {matrix.sdk_version}",
+                file=sys.stderr,
+            )
+        if differences:
+            print(f"{len(differences)} verdict(s) differ from {args.expect}:", file=sys.stderr)
+            for difference in differences:
+                print(f"  {difference.line()}", file=sys.stderr)
+            status = EXIT_EXPECT
+        else:
+            print(f"every verdict matches {args.expect}", file=sys.stderr)
+    for crash in matrix.crashes:
+        print(f"probe {crash.probe} crashed: {crash.error}\n{crash.traceback}", file=sys.stderr)
+    if matrix.crashes:
+        status = EXIT_CRASH
+    return status
 
 
 def _progress(line: str) -> None:
@@ -128,11 +188,29 @@ def build_parser() -> argparse.ArgumentParser:
     report_cmd = commands.add_parser(
         "report", help="probe the installed cozepy against the embedded simulator and write the capability matrix"
     )
-    report_cmd.add_argument("--out", default="reports", help="folder for the reports (default ./reports)")
-    report_cmd.add_argument("--format", default="md,json", help="comma-separated: md, json (default md,json)")
     report_cmd.add_argument(
-        "--probe", action="append", default=[], metavar="NAME", help="run only this probe; repeatable"
+        "--out", default=None, help="folder for the reports (default ./reports; with --probe, none unless given)"
     )
+    report_cmd.add_argument(
+        "--format",
+        default="md,json,html,junit",
+        help="comma-separated: md, json, html, junit (default all four)",
+    )
+    report_cmd.add_argument("--sdk-label", default="", metavar="L", help="a name for this run, shown in the reports")
+    report_cmd.add_argument(
+        "--probe",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="rerun one probe (a mode, e.g. chat-stream) or one cell (MODE:CAPABILITY) and print its evidence; "
+        "repeatable",
+    )
+    report_cmd.add_argument(
+        "--expect",
+        metavar="FILE",
+        help="compare the verdicts with this expectation; exit 1 and print the differences if any differ",
+    )
+    report_cmd.add_argument("--save-expect", metavar="FILE", help="write this run's verdicts as an expectation")
     report_cmd.set_defaults(func=_cmd_report)
 
     catalogue_cmd = commands.add_parser("catalogue", help="list the bots and workflows the simulator serves")
@@ -141,12 +219,28 @@ def build_parser() -> argparse.ArgumentParser:
     catalogue_cmd.set_defaults(func=_cmd_catalogue)
 
     from ._bridge_cli import add_bridge_command
+    from ._cassette_cli import add_cassette_commands
 
     add_bridge_command(commands)
+    add_cassette_commands(commands)
     return parser
 
 
+def _quiet_authlib() -> None:
+    """cozepy imports authlib.jose, which warns on every run; the warning is not ours to act on.
+
+    authlib forces its warnings to "always" when `authlib.deprecate` is imported, putting its filter
+    first, so ours must be added after that import to win.
+    """
+    try:
+        importlib.import_module("authlib.deprecate")
+    except ImportError:  # releases of cozepy without authlib
+        return
+    warnings.filterwarnings("ignore", message="authlib.jose module is deprecated")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _quiet_authlib()
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from .recorder import Exchange
 
 CONTRACT_VERSION = "2026-11"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class Verdict(str, Enum):
@@ -112,10 +112,28 @@ class Cell(BaseModel):
     evidence: list[str] = Field(default_factory=list, description="ids into Matrix.evidence")
 
 
+class ProbeCrash(BaseModel):
+    """A probe that raised instead of returning cells: a bug in the harness or the simulator, not a verdict."""
+
+    probe: str
+    error: str
+    traceback: str
+
+
+class CoverageNote(BaseModel):
+    """One line of the coverage ceiling: a part of the platform the simulator does or does not model."""
+
+    area: str
+    detail: str
+    modelled: bool
+    modes: list[str] = Field(default_factory=list, description="columns whose verdicts this limits")
+
+
 class Matrix(BaseModel):
     schema_version: int = SCHEMA_VERSION
     sdk: str = "cozepy"
     sdk_version: str
+    sdk_label: str = Field("", description="a name for this run chosen by the user, e.g. a lock file or CI job")
     python_version: str = Field(default_factory=platform.python_version)
     contract_version: str = CONTRACT_VERSION
     platform: str = "cloud"
@@ -125,6 +143,8 @@ class Matrix(BaseModel):
     grammar: dict[str, list[str]] = Field(
         default_factory=dict, description="stream kind -> transitions the run covered ('a -> b')"
     )
+    crashes: list[ProbeCrash] = Field(default_factory=list, description="probes that raised: their cells are missing")
+    coverage: list[CoverageNote] = Field(default_factory=list, description="the simulator's coverage ceiling")
 
     def cell(self, capability: Capability, mode: Mode) -> Cell | None:
         for cell in self.cells:

@@ -3,11 +3,18 @@
 A probe's verdict is only as good as its evidence, so the evidence is taken on the transport: the
 request as it left the SDK and the response bytes in the order they arrived. The recording
 transport wraps httpx's own, so it works with every httpx a supported cozepy release pins.
+
+Cassettes need more than a probe's text evidence: the exact bytes, where each chunk ended and when
+it arrived (vcrpy drains a stream into one body and keeps neither). `RecordingTransport(wire=True)`
+keeps those in `Exchange.wire`, secrets included, for `harness.cassettes` to redact before anything
+is written; the wire record is never part of an exchange's dump.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +24,24 @@ from pydantic import BaseModel, Field
 REDACTED = "***"
 _SECRET_HEADERS = {"authorization", "cookie", "set-cookie", "x-api-key"}
 MAX_BODY_CHARS = 200_000
+
+
+class WireRecord(BaseModel):
+    """The exchange as bytes on a clock, for cassettes. Holds secrets: redact before writing it anywhere.
+
+    Offsets are seconds since the request was handed to the transport (a monotonic clock), taken
+    when each chunk reached the caller, so they show the pace the client saw.
+    """
+
+    request_headers: list[tuple[str, str]] = Field(default_factory=list)
+    request_content: bytes = b""
+    reason_phrase: str = ""
+    response_headers: list[tuple[str, str]] = Field(default_factory=list)
+    response_at: float | None = Field(None, description="when the status line and headers arrived")
+    chunks: list[tuple[float, bytes]] = Field(default_factory=list, description="(offset, bytes) as they arrived")
+    stream_error: tuple[str, str] | None = Field(
+        None, description="(exception type, message) when the body broke off midway"
+    )
 
 
 class Exchange(BaseModel):
@@ -31,6 +56,7 @@ class Exchange(BaseModel):
     response_body: str = ""
     complete: bool = Field(False, description="the response body was read to its end")
     error: str | None = None
+    wire: WireRecord | None = Field(None, exclude=True, repr=False)
 
 
 def _headers(headers: httpx.Headers) -> dict[str, str]:
@@ -43,11 +69,14 @@ def _text(data: bytes) -> str:
 
 
 class _Log:
-    def __init__(self) -> None:
+    def __init__(self, wire: bool) -> None:
         self.exchanges: list[Exchange] = []
         self._lock = threading.Lock()
+        self._wire = wire
 
     def start(self, request: httpx.Request) -> Exchange:
+        if self._wire:
+            request.read()  # a cassette needs the body even when it was streamed; read() keeps it sendable
         body = request.content if isinstance(request.stream, httpx.ByteStream) else b""
         exchange = Exchange(
             method=request.method,
@@ -55,58 +84,104 @@ class _Log:
             request_headers=_headers(request.headers),
             request_body=_text(body),
         )
+        if self._wire:
+            exchange.wire = WireRecord(request_headers=list(request.headers.multi_items()), request_content=body)
         with self._lock:
             self.exchanges.append(exchange)
         return exchange
 
 
-def _begin(exchange: Exchange, response: httpx.Response) -> None:
+def _begin(exchange: Exchange, response: httpx.Response, started: float) -> None:
     exchange.status = response.status_code
     exchange.response_headers = _headers(response.headers)
+    if exchange.wire is not None:
+        exchange.wire.reason_phrase = response.reason_phrase
+        exchange.wire.response_headers = list(response.headers.multi_items())
+        exchange.wire.response_at = time.perf_counter() - started
 
 
 class _SyncTee(httpx.SyncByteStream):
-    def __init__(self, inner: Any, exchange: Exchange) -> None:
+    def __init__(self, inner: Any, exchange: Exchange, started: float) -> None:
         self._inner = inner
         self._exchange = exchange
+        self._started = started
         self._buffer = bytearray()
+        self._read = False
+        self._closed = False
 
     def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._inner:
-            self._buffer += chunk
-            self._exchange.response_body = _text(bytes(self._buffer))
-            yield chunk
+        self._read = True
+        wire = self._exchange.wire
+        try:
+            for chunk in self._inner:
+                if wire is not None:
+                    wire.chunks.append((time.perf_counter() - self._started, bytes(chunk)))
+                self._buffer += chunk
+                self._exchange.response_body = _text(bytes(self._buffer))
+                yield chunk
+        except Exception as exc:  # not GeneratorExit: a client that stops reading early broke nothing
+            if wire is not None:
+                wire.stream_error = (type(exc).__name__, str(exc))
+            raise
         self._exchange.complete = True
 
+    def drain_unread(self) -> None:
+        """Read a JSON answer the client never read (cozepy 0.6 raises on an error envelope without
+        reading it), so a cassette still holds its body. A stream is never drained: it may not end."""
+        content_type = self._exchange.response_headers.get("content-type", "")
+        if self._read or self._closed or content_type.startswith("text/event-stream"):
+            return
+        with contextlib.suppress(Exception):
+            for _ in self:
+                pass
+
     def close(self) -> None:
+        if self._exchange.wire is not None:
+            self.drain_unread()
+        self._closed = True
         self._inner.close()
 
 
 class RecordingTransport(httpx.BaseTransport):
-    """Wraps a sync transport; `exchanges` grows as requests go out and bytes come back."""
+    """Wraps a sync transport; `exchanges` grows as requests go out and bytes come back.
 
-    def __init__(self, inner: httpx.BaseTransport | None = None) -> None:
+    With `wire=True` every exchange also carries a `WireRecord` (raw headers, exact bytes, chunk
+    boundaries and arrival offsets), which is what a cassette is made from.
+    """
+
+    def __init__(self, inner: httpx.BaseTransport | None = None, *, wire: bool = False) -> None:
         self._inner = inner or httpx.HTTPTransport()
-        self._log = _Log()
+        self._log = _Log(wire)
+        self._wire = wire
+        self._tees: list[_SyncTee] = []
 
     @property
     def exchanges(self) -> list[Exchange]:
         return self._log.exchanges
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        started = time.perf_counter()
         exchange = self._log.start(request)
         try:
             response = self._inner.handle_request(request)
         except Exception as exc:
             exchange.error = f"{type(exc).__name__}: {exc}"
             raise
-        _begin(exchange, response)
+        _begin(exchange, response, started)
+        tee = _SyncTee(response.stream, exchange, started)
+        if self._wire:
+            self._tees.append(tee)
         return httpx.Response(
             response.status_code,
             headers=response.headers,
-            stream=_SyncTee(response.stream, exchange),
+            stream=tee,
             extensions=response.extensions,
         )
+
+    def drain_unread(self) -> None:
+        """With `wire=True`: read the JSON answers the client left unread and unclosed (see `_SyncTee`)."""
+        for tee in self._tees:
+            tee.drain_unread()
 
     def close(self) -> None:
         self._inner.close()

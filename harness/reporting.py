@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
-from simulators.coze import DEFAULT_TOKEN, Catalogue, create_app, running
+from simulators.coze import DEFAULT_TOKEN, Catalogue, coverage, create_app, running
 
 from .bridge import create_bridge_app
-from .matrix import CAPABILITY_TITLES, MODE_TITLES, Capability, Matrix, Mode
+from .matrix import CAPABILITY_TITLES, MODE_TITLES, Capability, CoverageNote, Matrix, Mode
 from .probes import ProbeContext, demo_tools, run_probes
-from .report import write_reports
 
 BRIDGE_TOKEN = None  # the simulator's http node sends no Authorization header of its own
 
@@ -20,7 +18,8 @@ def summary_table(matrix: Matrix) -> str:
     modes = [mode for mode in Mode if any(cell.mode == mode for cell in matrix.cells)]
     width = max(len(title) for title in CAPABILITY_TITLES.values())
     header = " " * width + " | " + " | ".join(MODE_TITLES[mode] for mode in modes)
-    lines = [f"cozepy {matrix.sdk_version}: capability matrix", header, "-" * len(header)]
+    label = f" ({matrix.sdk_label})" if matrix.sdk_label else ""
+    lines = [f"cozepy {matrix.sdk_version}{label}: capability matrix", header, "-" * len(header)]
     for capability in Capability:
         row = []
         for mode in modes:
@@ -30,12 +29,22 @@ def summary_table(matrix: Matrix) -> str:
     return "\n".join(lines)
 
 
+def coverage_notes() -> list[CoverageNote]:
+    """The simulator's coverage ceiling, as the report states it."""
+    ceiling = coverage()
+    return [
+        CoverageNote(area=item.area, detail=item.detail, modelled=modelled, modes=item.modes)
+        for modelled, items in ((True, ceiling.modelled), (False, ceiling.not_modelled))
+        for item in items
+    ]
+
+
 def run_report(
-    out: Path,
-    formats: tuple[str, ...],
     probes: list[str] | None = None,
+    sdk_label: str = "",
     progress: Callable[[str], None] | None = None,
-) -> tuple[list[Path], str]:
+) -> Matrix:
+    """Start the simulator and the bridge on loopback, run the probes, stop both, return the matrix."""
     catalogue = Catalogue.builtin()
     ids = {entry["name"]: entry["id"] for entry in catalogue.entries()}
     bridge_app = create_bridge_app(demo_tools.bridged, token=BRIDGE_TOKEN, errors="body")
@@ -44,5 +53,6 @@ def run_report(
             progress(f"simulator on {sim.base_url}, bridge on {bridge.base_url}")
         ctx = ProbeContext(base_url=sim.base_url, token=DEFAULT_TOKEN, bridge_url=bridge.base_url, scenario_ids=ids)
         matrix = run_probes(ctx, probes, progress)
-    written = write_reports(matrix, out, formats)
-    return written, summary_table(matrix)
+    matrix.sdk_label = sdk_label
+    matrix.coverage = coverage_notes()
+    return matrix

@@ -10,9 +10,10 @@ import pytest
 
 from harness import sdk
 from harness.cli import main
-from harness.matrix import Capability, Matrix, Mode, Verdict
+from harness.expect import Expectation
+from harness.matrix import SCHEMA_VERSION, Capability, Matrix, Mode, Verdict
 from harness.recorder import RecordingTransport
-from simulators.coze import DEFAULT_TOKEN, RunningServer
+from simulators.coze import DEFAULT_TOKEN, RunningServer, coverage
 
 pytestmark = pytest.mark.e2e
 
@@ -39,13 +40,25 @@ def test_recorder_keeps_the_bytes_and_hides_the_token(sim: RunningServer) -> Non
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Matrix]:
     out = tmp_path_factory.mktemp("report")
-    assert main(["report", "--out", str(out)]) == 0
+    argv = ["report", "--out", str(out), "--sdk-label", "fixture-run", "--save-expect", str(out / "expect.json")]
+    assert main(argv) == 0
     return out, Matrix.model_validate_json((out / "capability-matrix.json").read_text(encoding="utf-8"))
+
+
+REPORTS = Path(__file__).resolve().parent.parent / "reports"
 
 
 def test_report_files_and_stamp(report: tuple[Path, Matrix]) -> None:
     out, matrix = report
-    assert matrix.sdk_version == sdk.version()
+    assert sorted(p.name for p in out.iterdir()) == [
+        "capability-matrix.html",
+        "capability-matrix.json",
+        "capability-matrix.md",
+        "expect.json",
+        "junit.xml",
+    ]
+    assert matrix.sdk_version == sdk.version() and matrix.sdk_label == "fixture-run"
+    assert not matrix.crashes
     markdown = (out / "capability-matrix.md").read_text(encoding="utf-8")
     assert f"cozepy {sdk.version()}" in markdown
     assert DEFAULT_TOKEN not in markdown and DEFAULT_TOKEN not in (out / "capability-matrix.json").read_text()
@@ -85,7 +98,7 @@ def test_unknown_probe_and_format_are_refused(tmp_path: Path, capsys: pytest.Cap
 def test_json_report_is_the_model(report: tuple[Path, Matrix]) -> None:
     out, _ = report
     data = json.loads((out / "capability-matrix.json").read_text(encoding="utf-8"))
-    assert data["schema_version"] == 1 and data["cells"]
+    assert data["schema_version"] == SCHEMA_VERSION and data["cells"]
 
 
 def test_workflow_findings_rest_on_sdk_facts_and_runs(report: tuple[Path, Matrix]) -> None:
@@ -109,3 +122,163 @@ def test_workflow_findings_rest_on_sdk_facts_and_runs(report: tuple[Path, Matrix
     bridge = matrix.cell(Capability.LOCAL_CODE, Mode.WORKFLOW_BRIDGE)
     assert bridge is not None and bridge.verdict is Verdict.WORKAROUND
     assert any("/tools/get_weather" in e.request_body for e in matrix.evidence[bridge.evidence[0]].exchanges)
+
+
+def test_coverage_ceiling_is_reported(report: tuple[Path, Matrix]) -> None:
+    out, matrix = report
+    ceiling = coverage()
+    assert {note.area for note in matrix.coverage if not note.modelled} == {i.area for i in ceiling.not_modelled}
+    markdown = (out / "capability-matrix.md").read_text(encoding="utf-8")
+    assert "## Coverage ceiling" in markdown and "websocket chat" in markdown
+
+
+def test_a_run_matches_its_own_expectation(report: tuple[Path, Matrix]) -> None:
+    out, matrix = report
+    saved = Expectation.load(out / "expect.json")
+    assert saved == Expectation.of(matrix)
+    assert sum(len(row) for row in saved.verdicts.values()) == len(matrix.cells)
+
+
+def test_committed_expectation_holds_for_its_release(report: tuple[Path, Matrix]) -> None:
+    committed = Expectation.load(REPORTS / "expected-verdicts.json")
+    if committed.sdk_version != sdk.version():
+        pytest.skip(f"reports/expected-verdicts.json is for cozepy {committed.sdk_version}, not {sdk.version()}")
+    _, matrix = report
+    assert Expectation.of(matrix) == committed
+
+
+def test_breaking_requires_action_flips_the_chat_cells_and_fails_expect(
+    report: tuple[Path, Matrix], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The gate works: a simulator that loses `required_action` turns supported chat cells into broken ones."""
+    if sdk.tool_call_gap() is not None:
+        pytest.skip(f"the chat cells are not supported to begin with: {sdk.tool_call_gap()}")
+    from simulators.coze.state import ChatRecord
+
+    out, _ = report
+    wire = ChatRecord.wire
+
+    def without_required_action(self: ChatRecord) -> dict[str, object]:
+        body = wire(self)
+        body.pop("required_action", None)
+        return body
+
+    monkeypatch.setattr(ChatRecord, "wire", without_required_action)
+    argv = ["report", "--probe", "chat-stream", "--out", str(tmp_path), "--format", "json"]
+    assert main([*argv, "--expect", str(out / "expect.json")]) == 1
+    err = capsys.readouterr().err
+    assert "chat-stream / local-code-reachable: expected supported, got broken" in err
+    assert "workflow" not in err  # only the probes that ran are compared
+    matrix = Matrix.model_validate_json((tmp_path / "capability-matrix.json").read_text(encoding="utf-8"))
+    cell = matrix.cell(Capability.LOCAL_CODE, Mode.CHAT_STREAM)
+    assert cell is not None and cell.verdict is Verdict.BROKEN
+
+
+def test_probe_prints_one_cell_with_evidence_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "--probe", "workflow-run:tool-call-event"]) == 0
+    printed = capsys.readouterr().out
+    assert "workflow-run / tool-call-event: **" in printed
+    assert "POST /v1/workflow/run" in printed
+    assert "workflow-run / submit-method" not in printed
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_probe_ids_and_expectations_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--probe", "chat-stream:flying"]) == 2
+    assert "unknown capability 'flying'" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text('{"sdk_version": "0.20.0"}', encoding="utf-8")
+    assert main(["report", "--probe", "chat-stream", "--expect", str(tmp_path / "bad.json")]) == 2
+    assert "not an expectation file (verdicts: Field required)" in capsys.readouterr().err
+    assert main(["report", "--probe", "chat-stream", "--expect", str(tmp_path / "missing.json")]) == 2
+    assert "cannot read the expectation" in capsys.readouterr().err
+
+
+def test_a_crashing_probe_is_reported_and_fails_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness import probes
+
+    def explode(ctx: probes.ProbeContext) -> probes.ProbeResult:
+        raise RuntimeError("probe bug")
+
+    monkeypatch.setitem(probes.PROBES, "chat-poll", explode)
+    argv = [
+        "report",
+        "--probe",
+        "chat-poll",
+        "--probe",
+        "workflow-run",
+        "--out",
+        str(tmp_path),
+        "--format",
+        "md,html,junit",
+    ]
+    assert main(argv) == 3
+    err = capsys.readouterr().err
+    assert "chat-poll CRASHED" in err and "RuntimeError: probe bug" in err
+    assert "workflow-run done" in err  # the other probe still ran
+    markdown = (tmp_path / "capability-matrix.md").read_text(encoding="utf-8")
+    assert "## Probes that crashed" in markdown and "probe bug" in markdown
+    assert "Probes that crashed" in (tmp_path / "capability-matrix.html").read_text(encoding="utf-8")
+    junit = (tmp_path / "junit.xml").read_text(encoding="utf-8")
+    assert 'errors="1"' in junit and "probe bug" in junit
+
+
+def test_html_report_is_self_contained_and_shows_every_cell(report: tuple[Path, Matrix]) -> None:
+    from html.parser import HTMLParser
+
+    out, matrix = report
+    text = (out / "capability-matrix.html").read_text(encoding="utf-8")
+
+    class _Collect(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.external: list[str] = []
+            self.badges: list[str] = []
+            self.ids: set[str] = set()
+            self._in_badge = False
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found = dict(attrs)
+            for key in ("src", "href"):
+                value = found.get(key) or ""
+                if value and not value.startswith("#"):
+                    self.external.append(value)
+            if tag in ("script", "link"):
+                self.external.append(tag)
+            if found.get("id"):
+                self.ids.add(found["id"] or "")
+            self._in_badge = found.get("class") == "v"
+
+        def handle_data(self, data: str) -> None:
+            if self._in_badge:
+                self.badges.append(data)
+                self._in_badge = False
+
+    parser = _Collect()
+    parser.feed(text)
+    assert parser.external == []
+    # one badge per cell in the table and again in the reasons, plus the legend and the headline list
+    for verdict in {cell.verdict.value for cell in matrix.cells}:
+        expected = 2 * sum(cell.verdict.value == verdict for cell in matrix.cells)
+        assert parser.badges.count(verdict) >= expected
+    assert set(matrix.evidence) <= parser.ids  # every evidence item is there to expand
+    assert DEFAULT_TOKEN not in text
+
+
+def test_junit_has_one_case_per_cell(report: tuple[Path, Matrix]) -> None:
+    from xml.etree import ElementTree
+
+    out, matrix = report
+    suite = ElementTree.parse(out / "junit.xml").getroot()
+    cases = suite.findall("testcase")
+    assert len(cases) == len(matrix.cells) == int(suite.get("tests", "-1"))
+    by_name = {(case.get("classname", "").rsplit(".", 1)[-1], case.get("name")): case for case in cases}
+    for cell in matrix.cells:
+        case = by_name[(cell.mode.value, cell.capability.value)]
+        assert (case.find("failure") is not None) == (cell.verdict is Verdict.BROKEN)
+        assert (case.find("skipped") is not None) == (cell.verdict in (Verdict.UNKNOWN, Verdict.NOT_APPLICABLE))
+    assert int(suite.get("failures", "-1")) == sum(cell.verdict is Verdict.BROKEN for cell in matrix.cells)

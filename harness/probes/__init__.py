@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+import traceback
+from collections import Counter
 from collections.abc import Callable
 
 from .. import sdk
-from ..matrix import Matrix
+from ..matrix import Matrix, ProbeCrash
 from ._base import Probe, ProbeContext, ProbeResult
 from .bridge import probe_workflow_bridge
 from .chat import probe_chat_poll, probe_chat_stream
@@ -33,9 +36,22 @@ def run_probes(
     matrix = Matrix(sdk_version=sdk.version())
     for number, name in enumerate(chosen, 1):
         if progress:
-            progress(f"[{number}/{len(chosen)}] probe {name}")
-        result = PROBES[name](ctx)
+            progress(f"[{number}/{len(chosen)}] {name} ...")
+        started = time.monotonic()
+        try:
+            result = PROBES[name](ctx)
+        except Exception as exc:  # a crash is reported, not a verdict: the other probes still run
+            matrix.crashes.append(
+                ProbeCrash(probe=name, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+            )
+            if progress:
+                progress(f"[{number}/{len(chosen)}] {name} CRASHED after {time.monotonic() - started:.1f} s: {exc!r}")
+            continue
         matrix.add(result.cells, result.evidence)
+        if progress:
+            counts = Counter(cell.verdict.value for cell in result.cells)
+            tally = ", ".join(f"{count} {verdict}" for verdict, count in sorted(counts.items()))
+            progress(f"[{number}/{len(chosen)}] {name} done in {time.monotonic() - started:.1f} s: {tally}")
         for stream in result.streams:
             covered = matrix.grammar.setdefault(stream.grammar, [])
             covered.extend(t for t in stream.transitions if t not in covered)

@@ -88,7 +88,48 @@ def render_markdown(matrix: Matrix) -> str:
         for kind, transitions in sorted(matrix.grammar.items()):
             lines.append(f"- {kind}: " + ", ".join(f"`{t}`" for t in transitions))
         lines.append("")
+    lines += _crashes(matrix)
+    lines += _coverage(matrix)
     lines += ["## Evidence", ""]
     for item in matrix.evidence.values():
         lines += [*_evidence(item), ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _crashes(matrix: Matrix) -> list[str]:
+    if not matrix.crashes:
+        return []
+    lines = ["## Probes that crashed", "", "Their cells are missing: this is a bug to fix, not a verdict.", ""]
+    for crash in matrix.crashes:
+        lines += [f"### {crash.probe}", "", f"`{crash.error}`", "", _fence(crash.traceback), ""]
+    return lines
+
+
+def _coverage(matrix: Matrix) -> list[str]:
+    if not matrix.coverage:
+        return []
+    lines = ["## Coverage ceiling", "", "What the simulator models, and what it cannot show yet.", ""]
+    for modelled, title in ((True, "Modelled"), (False, "Not modelled yet")):
+        lines += [f"### {title}", ""]
+        for note in (n for n in matrix.coverage if n.modelled is modelled):
+            limits = f" (limits: {', '.join(note.modes)})" if note.modes else ""
+            lines.append(f"- **{note.area}**: {note.detail}{limits}")
+        lines.append("")
+    return lines
+
+
+def render_cells(matrix: Matrix, wanted: list[tuple[str, str]]) -> str:
+    """Chosen cells with their full evidence, for `report --probe`: `(mode, "")` means the whole column."""
+    chosen = [
+        cell
+        for mode_name, capability_name in wanted
+        for cell in matrix.cells
+        if cell.mode.value == mode_name and capability_name in ("", cell.capability.value)
+    ]
+    lines = [f"- {c.mode.value} / {c.capability.value}: **{c.verdict.value}**. {c.reason}" for c in chosen]
+    refs = dict.fromkeys(ref for cell in chosen for ref in cell.evidence if ref in matrix.evidence)
+    for ref in refs:
+        lines += ["", *_evidence(matrix.evidence[ref])]
+    for crash in matrix.crashes:
+        lines += ["", f"probe {crash.probe} crashed: {crash.error}"]
+    return "\n".join(lines)

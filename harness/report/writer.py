@@ -6,6 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..matrix import Matrix
+from .html import render_html
+from .junit import render_junit
 from .markdown import render_markdown
 
 
@@ -17,6 +19,8 @@ def _render_json(matrix: Matrix) -> str:
 RENDERERS: dict[str, tuple[str, Callable[[Matrix], str]]] = {
     "md": ("capability-matrix.md", render_markdown),
     "json": ("capability-matrix.json", _render_json),
+    "html": ("capability-matrix.html", render_html),
+    "junit": ("junit.xml", render_junit),
 }
 FORMATS = tuple(RENDERERS)
 

@@ -6,6 +6,7 @@
 from .app import create_app
 from .auth import TokenGrant
 from .context import DEFAULT_TOKEN, SimConfig
+from .coverage import Coverage, CoverageItem, coverage
 from .scenarios import BotScenario, Catalogue, ScenarioFileError, WorkflowScenario
 from .server import RunningServer, bind, running, serve
 
@@ -13,12 +14,15 @@ __all__ = [
     "DEFAULT_TOKEN",
     "BotScenario",
     "Catalogue",
+    "Coverage",
+    "CoverageItem",
     "RunningServer",
     "ScenarioFileError",
     "SimConfig",
     "TokenGrant",
     "WorkflowScenario",
     "bind",
+    "coverage",
     "create_app",
     "running",
     "serve",

@@ -1,0 +1,156 @@
+"""The matrix as one self-contained HTML page: the colour-coded table, then each cell's evidence folded.
+
+Colour carries the verdict at a glance; the verdict word is always written in the badge too, so the
+page still reads in greyscale print and for colour-blind readers.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from ..matrix import CAPABILITY_TITLES, MODE_TITLES, Capability, Evidence, Matrix, Mode
+from ._html import esc, legend, page, verdict_badge
+
+
+def _short_url(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _pre(text: str) -> str:
+    return f"<pre>{esc(text)}</pre>"
+
+
+def _evidence(item: Evidence) -> str:
+    parts = [f'<details id="{esc(item.id)}"><summary>{esc(item.id)}: {esc(item.summary)}</summary>']
+    parts.append(
+        f'<p class="muted">Probe <code>{esc(item.probe)}</code>: rerun with '
+        f"<code>coze-harness report --probe {esc(item.probe)}</code></p>"
+    )
+    if item.simulated:
+        parts.append(f"<p><strong>Simulated platform behaviour:</strong> {esc(item.simulated)}</p>")
+    if item.error:
+        parts.append(f"<p><strong>Error raised:</strong> <code>{esc(item.error)}</code></p>")
+    if item.sdk_facts:
+        facts = "".join(
+            f"<li><code>{esc(fact.subject)}</code>: <code>{esc(fact.value)}</code>"
+            + (f" ({esc(fact.note)})" if fact.note else "")
+            + "</li>"
+            for fact in item.sdk_facts
+        )
+        parts.append(f"<p>SDK facts (read from the installed package):</p><ul>{facts}</ul>")
+    if item.sdk_events:
+        names = ", ".join(f"<code>{esc(name)}</code>" for name in item.sdk_events)
+        parts.append(f"<p>Events as the SDK parsed them: {names}</p>")
+    for number, exchange in enumerate(item.exchanges, 1):
+        status = exchange.status if exchange.status is not None else "no response"
+        kind = exchange.response_headers.get("content-type", "")
+        parts.append(
+            f"<p>{number}. <code>{esc(exchange.method)} {esc(_short_url(exchange.url))}</code> "
+            f"&rarr; {esc(status)} <code>{esc(kind)}</code></p>"
+        )
+        if exchange.request_body:
+            parts.append("<p>Request body:</p>" + _pre(exchange.request_body))
+        if exchange.response_body:
+            parts.append("<p>Response as received:</p>" + _pre(exchange.response_body))
+    parts.append("</details>")
+    return "\n".join(parts)
+
+
+def _table(matrix: Matrix, modes: list[Mode]) -> str:
+    head = "".join(f"<th>{esc(MODE_TITLES[mode])}</th>" for mode in modes)
+    rows = []
+    for capability in Capability:
+        cells = []
+        for mode in modes:
+            cell = matrix.cell(capability, mode)
+            if cell is None:
+                cells.append('<td class="muted">no verdict</td>')
+                continue
+            links = " ".join(f'<a href="#{esc(ref)}">{esc(ref)}</a>' for ref in cell.evidence)
+            cells.append(f"<td>{verdict_badge(cell.verdict, cell.reason)}<br><small>{links}</small></td>")
+        rows.append(f"<tr><th>{esc(CAPABILITY_TITLES[capability])}</th>{''.join(cells)}</tr>")
+    return f"<table><tr><th>capability</th>{head}</tr>\n" + "\n".join(rows) + "</table>"
+
+
+def _reasons(matrix: Matrix, modes: list[Mode]) -> str:
+    parts = ["<h2>Reasons</h2>"]
+    for mode in modes:
+        items = [
+            f"<li>{esc(CAPABILITY_TITLES[cell.capability])}: {verdict_badge(cell.verdict)} {esc(cell.reason)}</li>"
+            for capability in Capability
+            if (cell := matrix.cell(capability, mode)) is not None
+        ]
+        parts.append(f"<h3>{esc(MODE_TITLES[mode])}</h3><ul>{''.join(items)}</ul>")
+    return "\n".join(parts)
+
+
+def _grammar(matrix: Matrix) -> str:
+    if not matrix.grammar:
+        return ""
+    items = "".join(
+        f"<li>{esc(kind)}: " + ", ".join(f"<code>{esc(t)}</code>" for t in transitions) + "</li>"
+        for kind, transitions in sorted(matrix.grammar.items())
+    )
+    return f"<h2>Stream grammar coverage</h2><ul>{items}</ul>"
+
+
+def _crashes(matrix: Matrix) -> str:
+    if not matrix.crashes:
+        return ""
+    parts = [
+        '<h2 class="regression">Probes that crashed</h2>',
+        "<p>Their cells are missing: this is a bug to fix, not a verdict.</p>",
+    ]
+    for crash in matrix.crashes:
+        parts.append(
+            f"<details open><summary>{esc(crash.probe)}: <code>{esc(crash.error)}</code></summary>"
+            f"{_pre(crash.traceback)}</details>"
+        )
+    return "\n".join(parts)
+
+
+def _coverage(matrix: Matrix) -> str:
+    if not matrix.coverage:
+        return ""
+    parts = ["<h2>Coverage ceiling</h2><p>What the simulator models, and what it cannot show yet.</p>"]
+    for modelled, title in ((True, "Modelled"), (False, "Not modelled yet")):
+        items = "".join(
+            f"<li><strong>{esc(note.area)}</strong>: {esc(note.detail)}"
+            + (f' <span class="muted">(limits: {esc(", ".join(note.modes))})</span>' if note.modes else "")
+            + "</li>"
+            for note in matrix.coverage
+            if note.modelled is modelled
+        )
+        parts.append(f"<h3>{title}</h3><ul>{items}</ul>")
+    return "\n".join(parts)
+
+
+def render_html(matrix: Matrix) -> str:
+    modes = [mode for mode in Mode if any(cell.mode == mode for cell in matrix.cells)]
+    label = f" ({matrix.sdk_label})" if matrix.sdk_label else ""
+    title = f"Capability matrix: {matrix.sdk} {matrix.sdk_version}{label} on {matrix.platform} Coze"
+    local = "".join(
+        f"<li><strong>{esc(MODE_TITLES[mode])}</strong>: {verdict_badge(cell.verdict)} {esc(cell.reason)}</li>"
+        for mode in modes
+        if (cell := matrix.cell(Capability.LOCAL_CODE, mode)) is not None
+    )
+    body = "\n".join(
+        [
+            f"<h1>{esc(title)}</h1>",
+            f'<p class="muted">Python {esc(matrix.python_version)}; wire contract {esc(matrix.contract_version)}; '
+            f"schema {matrix.schema_version}; generated {esc(matrix.generated_at)}. Every verdict comes from a probe "
+            "that ran the installed SDK against the simulator or read its surface.</p>",
+            _crashes(matrix),
+            f"<h2>Can a client run local code?</h2><ul>{local}</ul>",
+            "<h2>Matrix</h2>",
+            legend(),
+            _table(matrix, modes),
+            _reasons(matrix, modes),
+            _grammar(matrix),
+            _coverage(matrix),
+            "<h2>Evidence</h2>",
+            *(_evidence(item) for item in matrix.evidence.values()),
+        ]
+    )
+    return page(title, body)

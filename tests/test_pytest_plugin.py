@@ -1,0 +1,316 @@
+"""The pytest plugin, run the way a user runs it: small test files in a pytester session, in each mode."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import pytest_plugin
+from harness.pytest_plugin import is_loopback_address
+
+pytest_plugins = ["pytester"]
+
+_PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+
+
+@pytest.fixture
+def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A pytester whose runs load the plugin explicitly and nothing else from entry points, so the
+    result is the same whether or not this environment has the plugin installed as `pytest11`."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    return pytester
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest("-p", "harness.pytest_plugin", "--strict-markers", "-p", "no:cacheprovider", *args)
+
+
+_CHAT = """
+import pytest
+from harness.sdk import event_name
+import cozepy
+
+ECHO_BOT = "7390000000000000001"
+
+def ask(coze):
+    message = cozepy.Message(role="user", type="question", content="hello", content_type="text")
+    return [event_name(e) for e in coze.chat.stream(bot_id=ECHO_BOT, user_id="u", additional_messages=[message])]
+"""
+
+
+def test_the_entry_point_names_the_plugin() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads(_PYPROJECT.read_text())["project"]
+    assert project["entry-points"]["pytest11"] == {"coze_harness": "harness.pytest_plugin"}
+
+
+def test_socket_mode_is_the_default(run: pytest.Pytester) -> None:
+    run.makepyfile(
+        _CHAT
+        + """
+def test_chat(coze_client, coze_sim, coze_mode):
+    assert coze_mode == "socket"
+    assert coze_sim.base_url.startswith("http://127.0.0.1:")
+    assert ask(coze_client)[-1] == "conversation.chat.completed"
+"""
+    )
+    _run(run).assert_outcomes(passed=1)
+
+
+def test_inprocess_mode_uses_no_socket(run: pytest.Pytester) -> None:
+    run.makepyfile(
+        _CHAT
+        + """
+import socket
+
+@pytest.mark.coze(mode="inprocess")
+def test_chat(coze_client, coze_sim, monkeypatch):
+    connects = []
+    original = socket.socket.connect
+    def counting(self, address):
+        connects.append(address)
+        return original(self, address)
+    monkeypatch.setattr(socket.socket, "connect", counting)
+    assert ask(coze_client)[-1] == "conversation.chat.completed"
+    assert connects == []
+
+@pytest.mark.coze("inprocess")
+def test_positional_mode(coze_mode):
+    assert coze_mode == "inprocess"
+"""
+    )
+    _run(run).assert_outcomes(passed=2)
+
+
+def test_async_client_in_both_modes(run: pytest.Pytester) -> None:
+    run.makepyfile(
+        _CHAT
+        + """
+import asyncio
+
+async def ask_async(coze):
+    message = cozepy.Message(role="user", type="question", content="hello", content_type="text")
+    stream = coze.chat.stream(bot_id=ECHO_BOT, user_id="u", additional_messages=[message])
+    if not hasattr(stream, "__aiter__"):
+        stream = await stream
+    return [event_name(e) async for e in stream]
+
+def check(coze):
+    for _ in range(2):  # a new event loop each time: the client must not hold on to the first one
+        assert asyncio.run(ask_async(coze))[-1] == "conversation.chat.completed"
+
+def test_socket(async_coze_client):
+    check(async_coze_client)
+
+@pytest.mark.coze(mode="inprocess")
+def test_inprocess(async_coze_client):
+    check(async_coze_client)
+"""
+    )
+    from harness import sdk
+
+    outcome = {"skipped": 2} if not sdk.has_async_client() else {"passed": 2}
+    _run(run).assert_outcomes(**outcome)
+
+
+def test_the_marker_passes_a_sim_config_and_the_client_follows_its_token(run: pytest.Pytester) -> None:
+    run.makepyfile(
+        _CHAT
+        + """
+import httpx
+from simulators.coze import SimConfig, TokenGrant
+
+@pytest.mark.coze(mode="inprocess", config=SimConfig(tokens=[TokenGrant(token="my-token")]))
+def test_own_token(coze_client, coze_sim):
+    assert ask(coze_client)[-1] == "conversation.chat.completed"
+    default = {"Authorization": "Bearer coze-harness-dev-token"}
+    refused = httpx.post(coze_sim.base_url + "/v3/chat", json={}, headers=default)
+    assert refused.json()["code"] == 4100
+
+@pytest.mark.coze(config="not a config")
+def test_bad_config(coze_sim):
+    pass
+"""
+    )
+    result = _run(run)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*takes a simulators.coze.SimConfig, not str*"])
+
+
+def test_cassette_mode_is_reserved_and_says_so(run: pytest.Pytester) -> None:
+    run.makepyfile(
+        """
+import pytest
+
+@pytest.mark.coze(mode="cassette")
+def test_replay(coze_client):
+    pass
+
+@pytest.mark.coze(mode="carrier-pigeon")
+def test_unknown(coze_client):
+    pass
+"""
+    )
+    result = _run(run)
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*mode='cassette') is not available yet*", "*unknown mode 'carrier-pigeon'*"])
+
+
+def test_scenarios_from_the_marker_and_the_ini_option(run: pytest.Pytester) -> None:
+    bot = """kind: bot
+id: "{id}"
+name: {name}
+description: a user's own bot
+answer: "{name} says {{{{ user }}}}"
+"""
+    run.mkdir("mine").joinpath("bot.yaml").write_text(bot.format(id="7391111111111111111", name="mine"))
+    run.mkdir("shared").joinpath("bot.yaml").write_text(bot.format(id="7392222222222222222", name="shared"))
+    run.makeini("[pytest]\ncoze_scenarios = shared\n")
+    run.makepyfile(
+        """
+import pytest
+import cozepy
+
+def answer(coze, bot_id):
+    message = cozepy.Message(role="user", type="question", content="hi", content_type="text")
+    chat = coze.chat.create_and_poll(bot_id=bot_id, user_id="u", additional_messages=[message]) \\
+        if hasattr(coze.chat, "create_and_poll") else None
+    if chat is None:
+        pytest.skip("no create_and_poll")
+    return [m.content for m in chat.messages if m.type == "answer"]
+
+@pytest.mark.coze_scenarios("mine")
+def test_both(coze_client):
+    assert answer(coze_client, "7391111111111111111") == ["mine says hi"]
+    assert answer(coze_client, "7392222222222222222") == ["shared says hi"]
+    assert answer(coze_client, "7390000000000000001")  # the built-in catalogue is still there
+
+@pytest.mark.coze_scenarios("mine", builtin=False)
+def test_without_builtin(coze_client):
+    with pytest.raises(cozepy.CozeAPIError):
+        answer(coze_client, "7390000000000000001")
+
+@pytest.mark.coze_scenarios("missing")
+def test_missing_folder(coze_sim):
+    pass
+"""
+    )
+    from harness import sdk
+
+    result = _run(run)
+    if sdk.has_create_and_poll():
+        result.assert_outcomes(passed=2, errors=1)
+    else:
+        result.assert_outcomes(skipped=2, errors=1)
+    result.stdout.fnmatch_lines(["*coze_sim: a scenario is wrong*missing: not a folder of scenario files*"])
+
+
+def test_local_tools_through_the_bridge_and_a_workflow(run: pytest.Pytester) -> None:
+    run.makepyfile(
+        """
+import json
+import httpx
+
+HTTP_BRIDGE_WORKFLOW = "7440000000000000005"
+
+def test_bridge(local_tools, coze_bridge, coze_client):
+    @local_tools.tool
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    # added after the bridge started, and served all the same
+    answer = httpx.post(coze_bridge.tool_url("add"), json={"a": 2, "b": 3}, timeout=10).json()
+    assert answer["success"] is True and answer["data"] == 5
+    run = coze_client.workflows.runs.create(
+        workflow_id=HTTP_BRIDGE_WORKFLOW,
+        parameters={"url": coze_bridge.tool_url("add"), "arguments": {"a": 20, "b": 22}},
+    )
+    assert json.loads(run.data)["output"]["data"] == 42
+    assert httpx.get(coze_bridge.openapi_url, timeout=10).json()["paths"]
+"""
+    )
+    _run(run).assert_outcomes(passed=1)
+
+
+def test_the_network_beyond_loopback_is_refused(run: pytest.Pytester) -> None:
+    # Below the guard, a stand-in for the real connect makes sure nothing ever reaches the wire.
+    run.makepyfile(
+        """
+import socket
+import httpx
+import pytest
+from harness.pytest_plugin import NetworkBlockedError
+
+@pytest.fixture
+def no_wire(monkeypatch):
+    real = socket.socket.connect
+    def connect(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not str(address[0]).startswith(("127.", "::1")):
+            raise AssertionError(f"the guard let a connection to {address} through")
+        return real(self, address)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+
+def test_refused(no_wire, coze_network_guard, coze_sim):
+    with pytest.raises(NetworkBlockedError, match="only loopback"):
+        socket.create_connection(("192.0.2.1", 443), timeout=1)
+    with pytest.raises(httpx.ConnectError, match="coze-harness refused a connection to 192.0.2.1:443"):
+        httpx.get("https://192.0.2.1/", timeout=1)
+    with pytest.raises(httpx.ConnectError, match="name lookup of 'api.coze.com'"):
+        httpx.get("https://api.coze.com/", timeout=1)
+    assert httpx.get(coze_sim.base_url + "/v3/nothing", timeout=5).status_code == 404
+
+def test_lifted_after(no_wire):
+    assert socket.socket.connect.__name__ == "connect"
+    assert socket.getaddrinfo.__module__ == "socket"
+"""
+    )
+    _run(run).assert_outcomes(passed=2)
+
+
+def test_record_modes_other_than_none_are_not_available_yet(run: pytest.Pytester) -> None:
+    run.makepyfile("def test_nothing():\n    pass\n")
+    result = _run(run, "--coze-record=once")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--coze-record=once is not available yet*"])
+
+
+def test_loading_the_plugin_imports_nothing_heavy(run: pytest.Pytester) -> None:
+    """The plugin is loaded in every pytest run of an environment that installs coze-harness.
+    (The `harness` package itself imports the bridge, and so FastAPI, whatever the plugin does.)"""
+    code = (
+        "import sys, harness.pytest_plugin; "
+        "print(sorted(m for m in ('cozepy', 'simulators', 'respx', 'uvicorn') if m in sys.modules))"
+    )
+    result = run.run(sys.executable, "-c", code)
+    assert result.stdout.lines[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("::ffff:127.0.0.1", True),
+        ("localhost", True),
+        ("api.localhost", True),
+        (b"127.0.0.1", True),
+        ("0.0.0.0", False),
+        ("10.0.0.1", False),
+        ("192.0.2.1", False),
+        ("::ffff:192.0.2.1", False),
+        ("api.coze.com", False),
+        ("localhost.evil.example", False),
+    ],
+)
+def test_what_counts_as_loopback(host: str | bytes, loopback: bool) -> None:
+    assert is_loopback_address(host) is loopback
+
+
+def test_the_guard_leaves_sockets_as_they_were() -> None:
+    assert socket.socket.connect.__qualname__ == "socket.connect"
+    assert pytest_plugin.RECORD_MODES[0] == "none"
