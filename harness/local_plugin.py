@@ -186,13 +186,20 @@ class _Progress:
     def feed(self, event: Any) -> None:
         name = event_name(event)
         if name in _CHAT_EVENTS:
-            chat = event.chat
+            self.observe(name, event.chat)
+        elif name in (_DELTA, _MESSAGE_COMPLETED):
+            self.observe(name, event.message)
+
+    def observe(self, name: str, payload: Any) -> None:
+        """One event by name with its Chat or Message, however the transport delivered it."""
+        if name in _CHAT_EVENTS:
+            chat = payload
             self.chat_id = str(getattr(chat, "id", "") or self.chat_id)
             self.conversation_id = str(getattr(chat, "conversation_id", "") or self.conversation_id)
             if name in (REQUIRES_ACTION, COMPLETED, FAILED):
                 self.terminal, self.chat = name, chat
         elif name in (_DELTA, _MESSAGE_COMPLETED):
-            message = event.message
+            message = payload
             if enum_value(getattr(message, "type", "")) != "answer":
                 return
             if name == _DELTA:

@@ -7,6 +7,7 @@ patched fork is judged by what it is.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from functools import cache
 from importlib import metadata
@@ -193,3 +194,43 @@ def workflow_resume_sends_event_id() -> bool:
     cannot work with them (coze-py#196, fixed by coze-py#213). Read from the method's source.
     """
     return '"event_id"' in inspect.getsource(type(_sync_workflow_runs()).resume)
+
+
+# --- websocket chat ---------------------------------------------------------------------------
+
+
+def _websocket_chat_module() -> Any | None:
+    try:
+        return importlib.import_module("cozepy.websockets.chat")
+    except ImportError:
+        return None
+
+
+def websocket_chat_gap() -> str | None:
+    """Why this cozepy cannot run the local-plugin loop over websocket chat, or None when it can.
+
+    The loop needs the client (`coze.websockets.chat`), the server's requires_action event and the
+    client's submit_tool_outputs event; releases before 0.10.0 have no websockets at all.
+    """
+    module = _websocket_chat_module()
+    if module is None:
+        return f"cozepy {version()} has no cozepy.websockets.chat: no websocket chat client"
+    missing = [
+        name
+        for name in ("WebsocketsChatClient", "ConversationChatSubmitToolOutputsEvent", "ConversationMessageCreateEvent")
+        if not hasattr(module, name)
+    ]
+    if not missing and not hasattr(module.WebsocketsChatClient, "conversation_chat_submit_tool_outputs"):
+        missing.append("WebsocketsChatClient.conversation_chat_submit_tool_outputs")
+    if missing:
+        return f"cozepy {version()}'s websocket chat lacks {', '.join(missing)}"
+    return tool_call_gap()
+
+
+def websocket_event_types() -> set[str]:
+    """The event names the installed websocket client knows (empty before websockets existed)."""
+    try:
+        ws = importlib.import_module("cozepy.websockets.ws")
+    except ImportError:
+        return set()
+    return {member.value for member in ws.WebsocketsEventType}

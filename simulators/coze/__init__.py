@@ -9,6 +9,7 @@ from .context import DEFAULT_TOKEN, SimConfig
 from .coverage import Coverage, CoverageItem, coverage
 from .scenarios import BotScenario, Catalogue, ScenarioFileError, WorkflowScenario
 from .server import RunningServer, bind, running, serve
+from .tls import LocalTls, local_tls
 
 __all__ = [
     "DEFAULT_TOKEN",
@@ -16,6 +17,7 @@ __all__ = [
     "Catalogue",
     "Coverage",
     "CoverageItem",
+    "LocalTls",
     "RunningServer",
     "ScenarioFileError",
     "SimConfig",
@@ -24,6 +26,7 @@ __all__ = [
     "bind",
     "coverage",
     "create_app",
+    "local_tls",
     "running",
     "serve",
 ]

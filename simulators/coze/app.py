@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import chat, workflow
+from . import chat, workflow, ws_chat
 from .context import SimConfig, Simulator
 from .envelope import LOGID_HEADER, Code, CozeError, error
 from .scenarios import Catalogue
@@ -75,6 +75,7 @@ def create_app(catalogue: Catalogue | None = None, config: SimConfig | None = No
     app.state.simulator = simulator
     app.include_router(chat.router)
     app.include_router(workflow.router)
+    app.include_router(ws_chat.router)
     app.add_exception_handler(CozeError, _coze_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

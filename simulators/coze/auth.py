@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 
 from .envelope import Code, CozeError
 
@@ -30,7 +30,7 @@ class Authenticator:
             raise ValueError("the simulator needs at least one token")
         self._grants = grants
 
-    def authenticate(self, request: Request) -> TokenGrant:
+    def authenticate(self, request: HTTPConnection) -> TokenGrant:
         header = request.headers.get("authorization")
         if header is None:
             raise CozeError(

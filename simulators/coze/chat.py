@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter
@@ -50,11 +51,39 @@ def _stream(sim: Simulator, events: list[Event]) -> Response:
     return stream_response(paced(_frames(events), sim.config.event_delay_seconds))
 
 
-def _bot(sim: Simulator, bot_id: str) -> BotScenario:
+def bot_of(sim: Simulator, bot_id: str) -> BotScenario:
     bot = sim.catalogue.bots.get(bot_id)
     if bot is None:
         raise not_found(f"bot {bot_id} does not exist or is not published; check bot_id")
     return bot
+
+
+def start_chat(
+    sim: Simulator,
+    bot: BotScenario,
+    conversation_id: str | None,
+    messages: Sequence[InputMessage],
+    variables: dict[str, str] | None,
+    parameters: dict[str, Any] | None,
+) -> tuple[ChatRecord, list[Event]]:
+    """A new chat in a new or named conversation, and the events of its first step (HTTP and websocket)."""
+    text = user_text(messages)
+    with sim.store.lock:
+        conversation = open_conversation(sim, conversation_id)
+        chat = ChatRecord(
+            id=sim.ids.new_id(),
+            conversation_id=conversation.id,
+            section_id=conversation.section_id,
+            bot_id=bot.id,
+            created_at=sim.clock.now(),
+            user_message=text,
+            variables=dict(variables or {}),
+            parameters=dict(parameters or {}),
+        )
+        events = sim.bots.start(bot, chat)
+        sim.store.chats[chat.id] = chat
+        conversation.messages.extend(m.model_dump(exclude_none=True) for m in messages)
+    return chat, events
 
 
 def _chat(sim: Simulator, conversation_id: str, chat_id: str) -> ChatRecord:
@@ -79,25 +108,11 @@ async def create_chat(request: Request) -> Response:
     body = await json_body(request)
     req = validate(ChatRequest, body)
     conversation_id = optional_id(request, body, "conversation_id")
-    bot = _bot(sim, req.bot_id)
+    bot = bot_of(sim, req.bot_id)
     sim.auth.require_bot(grant, bot.id)
-    messages = req.additional_messages or []
-    text = user_text(messages)
-    with sim.store.lock:
-        conversation = open_conversation(sim, conversation_id)
-        chat = ChatRecord(
-            id=sim.ids.new_id(),
-            conversation_id=conversation.id,
-            section_id=conversation.section_id,
-            bot_id=bot.id,
-            created_at=sim.clock.now(),
-            user_message=text,
-            variables=dict(req.custom_variables or {}),
-            parameters=dict(req.parameters or {}),
-        )
-        events = sim.bots.start(bot, chat)
-        sim.store.chats[chat.id] = chat
-        conversation.messages.extend(m.model_dump(exclude_none=True) for m in messages)
+    _, events = start_chat(
+        sim, bot, conversation_id, req.additional_messages or [], req.custom_variables, req.parameters
+    )
     if req.stream:
         return _stream(sim, events)
     return ok(request, _snapshot_in_progress(events))
@@ -143,7 +158,7 @@ async def submit_tool_outputs(request: Request) -> Response:
     req = validate(SubmitRequest, body)
     with sim.store.lock:
         events = sim.bots.submit(
-            _bot(sim, chat.bot_id), chat, [(item.tool_call_id, item.output) for item in req.tool_outputs]
+            bot_of(sim, chat.bot_id), chat, [(item.tool_call_id, item.output) for item in req.tool_outputs]
         )
     if req.stream:
         return _stream(sim, events)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import uvicorn
 from fastapi import FastAPI
 
+from .tls import LocalTls
+
 _START_TIMEOUT_SECONDS = 10.0
 _STOP_TIMEOUT_SECONDS = 10.0
 
@@ -33,18 +35,27 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def base_url_of(sock: socket.socket) -> str:
+def base_url_of(sock: socket.socket, tls: bool = False) -> str:
     host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    scheme = "https" if tls else "http"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
-def _config(app: FastAPI) -> uvicorn.Config:
-    return uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=2)
+def _config(app: FastAPI, tls: LocalTls | None = None) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
+        timeout_graceful_shutdown=2,
+        ssl_certfile=str(tls.cert_file) if tls else None,
+        ssl_keyfile=str(tls.key_file) if tls else None,
+    )
 
 
-def serve(app: FastAPI, sock: socket.socket) -> None:
+def serve(app: FastAPI, sock: socket.socket, tls: LocalTls | None = None) -> None:
     """Run in the foreground until interrupted (Ctrl-C / SIGTERM)."""
-    uvicorn.Server(_config(app)).run(sockets=[sock])
+    uvicorn.Server(_config(app, tls)).run(sockets=[sock])
 
 
 @dataclass(frozen=True)
@@ -54,10 +65,15 @@ class RunningServer:
 
 
 @contextmanager
-def running(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[RunningServer]:
-    """Serve `app` from a background thread for the duration of the block, then stop it (bounded)."""
+def running(
+    app: FastAPI, host: str = "127.0.0.1", port: int = 0, tls: LocalTls | None = None
+) -> Iterator[RunningServer]:
+    """Serve `app` from a background thread for the duration of the block, then stop it (bounded).
+
+    With `tls` the server speaks HTTPS and WSS only, and `base_url` starts with `https://`.
+    """
     sock = bind(host, port)
-    server = uvicorn.Server(_config(app))
+    server = uvicorn.Server(_config(app, tls))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="coze-simulator", daemon=True)
     thread.start()
     try:
@@ -67,7 +83,7 @@ def running(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[Ru
                 raise RuntimeError(f"the simulator did not start within {_START_TIMEOUT_SECONDS} s")
             thread.join(0.01)
             waited += 0.01
-        yield RunningServer(base_url=base_url_of(sock), app=app)
+        yield RunningServer(base_url=base_url_of(sock, tls is not None), app=app)
     finally:
         server.should_exit = True
         thread.join(_STOP_TIMEOUT_SECONDS)

@@ -1,0 +1,298 @@
+"""The local-plugin loop over websocket chat (`coze.websockets.chat`, cozepy 0.10 and later).
+
+Same contract as `harness.local_plugin`: every tool call gets an output, a chat that fails is a
+result, anything that stops the flow is a `LocalPluginError` carrying what happened so far. What
+differs is the shape: events arrive on the SDK's receive thread (or task) through handlers, the
+answer to `conversation.chat.requires_action` is a `conversation.chat.submit_tool_outputs` message
+on the same socket, and there is no end-of-stream, so the runner waits for completed or failed
+with a bound (`chat_timeout`). It never calls the SDK's own `wait()`: in cozepy 0.20.0 the sync
+client's `wait()` compares every event type seen so far with the awaited set and so never returns
+once any other event has arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from . import sdk
+from .local_plugin import (
+    COMPLETED,
+    DEFAULT_MAX_ROUNDS,
+    FAILED,
+    REQUIRES_ACTION,
+    LocalPluginError,
+    LocalPluginResult,
+    RoundLimitExceeded,
+    StreamEndedError,
+    UnsupportedSDKError,
+    _Call,
+    _check_max_rounds,
+    _Progress,
+    _tool_outputs,
+    _unsupported_call,
+)
+from .sdk import enum_value
+from .tools import DEFAULT_TOOL_TIMEOUT, ToolRegistry, ToolResult
+
+__all__ = ["DEFAULT_CHAT_TIMEOUT", "AsyncWebsocketLocalPluginRunner", "WebsocketLocalPluginRunner"]
+
+DEFAULT_CHAT_TIMEOUT = 60.0
+"""Seconds a whole chat may take, tool calls included, before the runner gives up and closes."""
+
+_OBSERVED = (
+    "conversation.chat.created",
+    "conversation.chat.in_progress",
+    "conversation.message.delta",
+    "conversation.message.completed",
+    REQUIRES_ACTION,
+    COMPLETED,
+    FAILED,
+)
+_ERROR = "error"
+_CLIENT_ERROR = "client_error"
+_CLOSED = "closed"
+
+
+def _classes() -> Any:
+    import cozepy.websockets.chat as chat
+
+    return chat
+
+
+def _event_types() -> Any:
+    from cozepy.websockets.ws import WebsocketsEventType
+
+    return WebsocketsEventType
+
+
+def _describe(error: Any) -> str:
+    """A server `error` event carries a CozeAPIError in `data`; a client failure is the exception itself."""
+    data = getattr(error, "data", None)
+    if isinstance(error, BaseException) or data is None:
+        return f"{type(error).__name__}: {error}"
+    return f"the server sent an error event: code {getattr(data, 'code', '?')}, {getattr(data, 'msg', data)}"
+
+
+class _Chat:
+    """One chat's progress and how it ended; shared by the sync and async runners."""
+
+    def __init__(self, bot_id: str, max_rounds: int) -> None:
+        self.progress = _Progress(bot_id)
+        self.progress.start_stream()
+        self.max_rounds = max_rounds
+        self.result: LocalPluginResult | None = None
+        self.error: LocalPluginError | None = None
+
+    @property
+    def over(self) -> bool:
+        return self.result is not None or self.error is not None
+
+    def step(self, name: str, data: Any) -> list[_Call] | None:
+        """Feed one event; the calls to answer when it asks for tool outputs, else None."""
+        self.progress.observe(name, data)
+        if name not in (REQUIRES_ACTION, COMPLETED, FAILED) or self.over:
+            return None
+        try:
+            outcome = self.progress.after_stream(self.max_rounds)
+        except LocalPluginError as exc:
+            self.error = exc
+            return None
+        if isinstance(outcome, LocalPluginResult):
+            self.result = outcome
+            return None
+        return outcome
+
+    def answered(self, pairs: list[tuple[_Call, ToolResult]]) -> list[Any]:
+        for call, result in pairs:
+            self.progress.record(call, result)
+        self.progress.start_stream()
+        return _tool_outputs(pairs)
+
+    def fail(self, message: str) -> None:
+        if not self.over:
+            self.error = LocalPluginError(message, self.progress.partial())
+
+    def closed(self) -> None:
+        if not self.over:
+            self.error = StreamEndedError(
+                f"the websocket of chat {self.progress.chat_id or '(not started)'} closed before "
+                "conversation.chat.completed or .failed",
+                self.progress.partial(),
+            )
+
+    def outcome(self, timeout: float) -> LocalPluginResult:
+        if self.result is not None:
+            return self.result
+        if self.error is not None:
+            raise self.error
+        raise LocalPluginError(
+            f"chat {self.progress.chat_id or '(not started)'} did not complete or fail within {timeout} s "
+            "(chat_timeout); the connection was closed",
+            self.progress.partial(),
+        )
+
+
+def _opening(
+    chat_module: Any, message: str, user_id: str, conversation_id: str | None, custom_variables: dict[str, str] | None
+) -> tuple[Any, Any]:
+    config: dict[str, Any] = {"user_id": user_id}
+    if conversation_id is not None:
+        config["conversation_id"] = conversation_id
+    if custom_variables is not None:
+        config["custom_variables"] = custom_variables
+    update = chat_module.ChatUpdateEvent.Data.model_validate({"chat_config": config})
+    create = chat_module.ConversationMessageCreateEvent.Data(role="user", content_type="text", content=message)
+    return update, create
+
+
+class _Base:
+    def __init__(
+        self,
+        coze: Any,
+        registry: ToolRegistry,
+        *,
+        user_id: str = "coze-harness",
+        max_rounds: int = DEFAULT_MAX_ROUNDS,
+        tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
+        chat_timeout: float = DEFAULT_CHAT_TIMEOUT,
+    ) -> None:
+        if chat_timeout <= 0:
+            raise ValueError(f"chat_timeout must be positive, not {chat_timeout}")
+        self.coze = coze
+        self.registry = registry
+        self.user_id = user_id
+        self.max_rounds = _check_max_rounds(max_rounds)
+        self.tool_timeout = tool_timeout
+        self.chat_timeout = chat_timeout
+
+    @staticmethod
+    def _check_sdk() -> None:
+        gap = sdk.websocket_chat_gap()
+        if gap is not None:
+            raise UnsupportedSDKError(f"cannot run local plugins over websocket chat: {gap}")
+
+
+class WebsocketLocalPluginRunner(_Base):
+    """Runs a bot chat over `coze.websockets.chat` (sync client), answering tool calls from `registry`."""
+
+    def run(
+        self,
+        bot_id: str,
+        message: str,
+        *,
+        user_id: str | None = None,
+        conversation_id: str | None = None,
+        custom_variables: dict[str, str] | None = None,
+    ) -> LocalPluginResult:
+        self._check_sdk()
+        chat_module, types = _classes(), _event_types()
+        chat = _Chat(bot_id, self.max_rounds)
+        done = threading.Event()
+
+        def on_event(client: Any, event: Any) -> None:
+            try:
+                calls = chat.step(enum_value(event.event_type), getattr(event, "data", None))
+                if calls is not None:
+                    outputs = chat.answered([(call, self._run(call)) for call in calls])
+                    data = chat_module.ConversationChatSubmitToolOutputsEvent.Data(
+                        chat_id=chat.progress.chat_id, tool_outputs=outputs
+                    )
+                    client.conversation_chat_submit_tool_outputs(data)
+                elif isinstance(chat.error, RoundLimitExceeded):
+                    client.conversation_chat_cancel()
+            except Exception as exc:  # a handler must not die silently on the SDK's thread
+                chat.fail(f"the runner failed while handling {enum_value(event.event_type)}: {exc!r}")
+            if chat.over:
+                done.set()
+
+        def on_error(client: Any, error: Any) -> None:
+            chat.fail(f"websocket chat failed: {_describe(error)}")
+            done.set()
+
+        def on_closed(*_: Any) -> None:
+            chat.closed()
+            done.set()
+
+        handlers: dict[Any, Callable[..., None]] = {types(name): on_event for name in _OBSERVED}
+        handlers[types(_ERROR)] = on_error
+        handlers[types(_CLIENT_ERROR)] = on_error
+        handlers[types(_CLOSED)] = on_closed
+        update, create = _opening(chat_module, message, user_id or self.user_id, conversation_id, custom_variables)
+        client = self.coze.websockets.chat.create(bot_id=bot_id, on_event=handlers)
+        with client() as connection:
+            connection.chat_update(update)
+            connection.conversation_message_create(create)
+            done.wait(self.chat_timeout)
+        return chat.outcome(self.chat_timeout)
+
+    def _run(self, call: _Call) -> ToolResult:
+        refused = _unsupported_call(call)
+        if refused is not None:
+            return refused
+        return self.registry.invoke(call.name, call.arguments, timeout=self.tool_timeout)
+
+
+class AsyncWebsocketLocalPluginRunner(_Base):
+    """`WebsocketLocalPluginRunner` for `cozepy.AsyncCoze`; the calls of one round run concurrently."""
+
+    async def run(
+        self,
+        bot_id: str,
+        message: str,
+        *,
+        user_id: str | None = None,
+        conversation_id: str | None = None,
+        custom_variables: dict[str, str] | None = None,
+    ) -> LocalPluginResult:
+        self._check_sdk()
+        chat_module, types = _classes(), _event_types()
+        chat = _Chat(bot_id, self.max_rounds)
+        done = asyncio.Event()
+
+        async def on_event(client: Any, event: Any) -> None:
+            try:
+                calls = chat.step(enum_value(event.event_type), getattr(event, "data", None))
+                if calls is not None:
+                    results = await asyncio.gather(*(self._run(call) for call in calls))
+                    outputs = chat.answered(list(zip(calls, results, strict=True)))
+                    data = chat_module.ConversationChatSubmitToolOutputsEvent.Data(
+                        chat_id=chat.progress.chat_id, tool_outputs=outputs
+                    )
+                    await client.conversation_chat_submit_tool_outputs(data)
+                elif isinstance(chat.error, RoundLimitExceeded):
+                    await client.conversation_chat_cancel()
+            except Exception as exc:
+                chat.fail(f"the runner failed while handling {enum_value(event.event_type)}: {exc!r}")
+            if chat.over:
+                done.set()
+
+        async def on_error(client: Any, error: Any) -> None:
+            chat.fail(f"websocket chat failed: {_describe(error)}")
+            done.set()
+
+        async def on_closed(*_: Any) -> None:
+            chat.closed()
+            done.set()
+
+        handlers: dict[Any, Callable[..., Awaitable[None]]] = {types(name): on_event for name in _OBSERVED}
+        handlers[types(_ERROR)] = on_error
+        handlers[types(_CLIENT_ERROR)] = on_error
+        handlers[types(_CLOSED)] = on_closed
+        update, create = _opening(chat_module, message, user_id or self.user_id, conversation_id, custom_variables)
+        client = self.coze.websockets.chat.create(bot_id=bot_id, on_event=handlers)
+        async with client() as connection:
+            await connection.chat_update(update)
+            await connection.conversation_message_create(create)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(done.wait(), self.chat_timeout)
+        return chat.outcome(self.chat_timeout)
+
+    async def _run(self, call: _Call) -> ToolResult:
+        refused = _unsupported_call(call)
+        if refused is not None:
+            return refused
+        return await self.registry.ainvoke(call.name, call.arguments, timeout=self.tool_timeout)
