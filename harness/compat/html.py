@@ -1,0 +1,149 @@
+"""`compatibility.html`: one self-contained page (the matrix report's shell), regressions at the top."""
+
+from __future__ import annotations
+
+from ..matrix import CAPABILITY_TITLES, MODE_TITLES, Mode
+from ..report._html import VERDICT_COLOURS, esc, legend, page, verdict_badge
+from .markdown import SHORT, changed_in, span
+from .model import Compatibility, Row
+
+_STYLE = (
+    "<style>td.c{color:#fff;text-align:center;font-weight:600;padding:.2rem .35rem;font-size:12px}"
+    "td.none{background:#eaeef2;color:#57606a}td.chg{outline:2px solid #1f2328;outline-offset:-2px}"
+    ".grid th.ver{writing-mode:vertical-rl;transform:rotate(180deg);font-size:12px}"
+    ".wrap{overflow-x:auto}</style>"
+)
+
+
+def _regressions(compat: Compatibility) -> str:
+    if not compat.regressions:
+        return "<h2>Regressions</h2><p>None: no cell got worse from one release to the next.</p>"
+    rows = "".join(
+        f'<tr class="regression"><td><code>{esc(item.name)}</code></td><td>{esc(item.previous)}</td>'
+        f"<td>{esc(item.version)}</td><td>{verdict_badge(item.before)} → {verdict_badge(item.after, item.reason)}</td>"
+        f"<td>{esc(item.reason)}</td></tr>"
+        for item in compat.regressions
+    )
+    return (
+        f"<h2>Regressions ({len(compat.regressions)})</h2><table><tr><th>cell</th><th>from</th><th>to</th>"
+        f"<th>verdict</th><th>why (newer release)</th></tr>{rows}</table>"
+    )
+
+
+def _findings(compat: Compatibility) -> str:
+    if not compat.findings:
+        return "<h2>Findings</h2><p>Every release installed and ran every probe; the simulator refused no request.</p>"
+    rows = "".join(
+        f"<tr><td>{esc(item.version)}</td><td>{esc(item.kind)}</td><td>{esc(item.detail)}</td></tr>"
+        for item in compat.findings
+    )
+    return (
+        f"<h2>Findings ({len(compat.findings)})</h2>"
+        f"<table><tr><th>release</th><th>finding</th><th>detail</th></tr>{rows}</table>"
+    )
+
+
+def _grid_row(row: Row, names: list[str]) -> str:
+    changed = {change.version for change in row.changes}
+    cells = []
+    for name in names:
+        cell = row.cells.get(name)
+        verdict = cell.verdict if cell else None
+        extra = " chg" if name in changed else ""
+        if verdict is None:
+            cells.append(f'<td class="c none{extra}" title="cozepy {esc(name)}: no verdict">-</td>')
+            continue
+        title = f"cozepy {name}: {verdict.value}: {cell.reason if cell else ''}"
+        colour = VERDICT_COLOURS[verdict]
+        cells.append(
+            f'<td class="c{extra}" style="background:{colour}" title="{esc(title)}">{esc(SHORT[verdict])}</td>'
+        )
+    return (
+        f"<tr><th>{esc(CAPABILITY_TITLES[row.capability])}<br><code>{esc(row.capability.value)}</code></th>"
+        f"<td>{esc(row.first_appeared or 'never')}</td><td>{esc(changed_in(row))}</td>{''.join(cells)}</tr>"
+    )
+
+
+def _grid(compat: Compatibility) -> str:
+    names = compat.version_names
+    head = "".join(f'<th class="ver">{esc(name)}</th>' for name in names)
+    parts = [
+        "<h2>Verdicts by release</h2>",
+        "<p>Hover a cell for its verdict and reason; an outlined cell changed from the release before it.</p>",
+        legend(),
+    ]
+    for mode in Mode:
+        rows = [row for row in compat.rows if row.mode == mode]
+        if rows:
+            parts.append(
+                f'<h3>{esc(MODE_TITLES[mode])} (<code>{esc(mode.value)}</code>)</h3><div class="wrap">'
+                f'<table class="grid"><tr><th>capability</th><th>first available</th><th>changed in</th>{head}</tr>'
+                + "".join(_grid_row(row, names) for row in rows)
+                + "</table></div>"
+            )
+    return "".join(parts)
+
+
+def _contracts(compat: Compatibility) -> str:
+    parts = [f"<h2>Request contracts: changes between releases ({len(compat.contract_changes)})</h2>"]
+    if compat.contract_changes:
+        rows = "".join(
+            f"<tr><td>{esc(c.previous)} → {esc(c.version)}</td><td>{esc(c.flow)}</td><td><code>{esc(c.path)}</code>"
+            f"</td><td>{esc(c.kind)}</td><td>{'<br>'.join(esc(d) for d in c.details)}</td></tr>"
+            for c in compat.contract_changes
+        )
+        parts.append(
+            "<table><tr><th>releases</th><th>flow</th><th>endpoint</th><th>change</th><th>details</th></tr>"
+            f"{rows}</table>"
+        )
+    else:
+        parts.append("<p>Every release sends the same requests.</p>")
+    for version, shapes in compat.contracts.items():
+        rows = "".join(
+            f"<tr><td>{esc(s.flow)}</td><td>{esc(','.join(s.methods))} <code>{esc(s.path)}</code></td>"
+            f"<td>{esc(', '.join(s.query_keys))}</td><td>{esc(', '.join(s.body_keys))}</td>"
+            f"<td>{esc(', '.join(f'{k}: {v}' for k, v in s.headers.items()))}</td><td>{s.requests}</td></tr>"
+            for s in shapes
+        )
+        parts.append(
+            f"<details><summary>requests of cozepy {esc(version)}</summary><table><tr><th>flow</th><th>endpoint</th>"
+            f"<th>query</th><th>body</th><th>headers</th><th>requests</th></tr>{rows}</table></details>"
+        )
+    return "".join(parts)
+
+
+def _releases(compat: Compatibility) -> str:
+    rows = []
+    for column in compat.versions:
+        if column.failure is not None:
+            result = f"failed at {column.failure.stage}: {column.failure.error}"
+        elif column.crashes:
+            result = "; ".join(column.crashes)
+        else:
+            result = "ok"
+        rows.append(
+            f"<tr><td>{esc(column.version)}</td><td>{esc(column.label)}</td><td>{esc(column.python_version)}</td>"
+            f"<td>{esc(column.generated_at)}</td><td>{esc(result)}</td></tr>"
+        )
+    return (
+        "<h2>Releases</h2><table><tr><th>release</th><th>label</th><th>python</th><th>generated</th><th>result</th>"
+        f"</tr>{''.join(rows)}</table>"
+    )
+
+
+def render_html(compat: Compatibility) -> str:
+    title = f"{compat.sdk} compatibility: {span(compat)}"
+    intro = (
+        f'<p class="muted">Generated {esc(compat.generated_at)} by <code>coze-harness compat</code> from one '
+        "capability matrix per release. A regression is a cell whose verdict ranks lower than in the release "
+        "before it (supported &gt; workaround &gt; unknown = not-applicable &gt; broken &gt; absent).</p>"
+    )
+    body = (
+        f"{_STYLE}<h1>{esc(title)}</h1>{intro}"
+        + _regressions(compat)
+        + _findings(compat)
+        + _grid(compat)
+        + _contracts(compat)
+        + _releases(compat)
+    )
+    return page(title, body)

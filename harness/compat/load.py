@@ -1,0 +1,116 @@
+"""Reading the per-release results: `DIR/<version>/capability-matrix.json` (or `failure.json`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+from pydantic import ValidationError
+
+from ..matrix import SCHEMA_VERSION, Matrix
+from .model import COMPAT_SCHEMA_VERSION, Compatibility, VersionFailure
+
+MATRIX_FILE = "capability-matrix.json"
+FAILURE_FILE = "failure.json"
+
+
+class CompatError(Exception):
+    """A usage problem: a missing folder, nothing to merge, a file of another schema. Exit status 2."""
+
+
+@dataclass
+class Loaded:
+    """One release: its matrix, or why there is none."""
+
+    version: str
+    source: Path
+    matrix: Matrix | None = None
+    failure: VersionFailure | None = None
+
+    @property
+    def sort_key(self) -> Version:
+        return Version(self.version)
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CompatError(f"{path}: not readable JSON ({exc})") from exc
+
+
+def load_matrix(path: Path) -> Matrix:
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise CompatError(f"{path}: not a capability matrix (a JSON object was expected)")
+    found = data.get("schema_version")
+    if found != SCHEMA_VERSION:
+        raise CompatError(
+            f"{path} has schema_version {found}; this coze-harness reads {SCHEMA_VERSION}: "
+            "regenerate it with `coze-harness report --format json`"
+        )
+    try:
+        return Matrix.model_validate(data)
+    except ValidationError as exc:
+        raise CompatError(f"{path}: not a valid capability matrix: {exc}") from exc
+
+
+def _check_version(version: str, path: Path) -> str:
+    try:
+        Version(version)
+    except InvalidVersion as exc:
+        raise CompatError(f"{path}: {version!r} is not a version number") from exc
+    return version
+
+
+def load_dir(folder: Path) -> list[Loaded]:
+    """Every release under `folder`, oldest first. Raises `CompatError` with a message for a person."""
+    if not folder.exists():
+        raise CompatError(f"no such folder: {folder}")
+    if not folder.is_dir():
+        raise CompatError(f"not a folder: {folder} (give the folder that holds one sub-folder per release)")
+    found: dict[str, Loaded] = {}
+    for sub in sorted(path for path in folder.iterdir() if path.is_dir()):
+        matrix_path, failure_path = sub / MATRIX_FILE, sub / FAILURE_FILE
+        if matrix_path.exists():
+            matrix = load_matrix(matrix_path)
+            loaded = Loaded(_check_version(matrix.sdk_version, matrix_path), matrix_path, matrix=matrix)
+        elif failure_path.exists():
+            try:
+                failure = VersionFailure.model_validate(_read_json(failure_path))
+            except ValidationError as exc:
+                raise CompatError(f"{failure_path}: not a valid failure record: {exc}") from exc
+            loaded = Loaded(_check_version(failure.version, failure_path), failure_path, failure=failure)
+        else:
+            continue
+        other = found.get(loaded.version)
+        if other is not None:
+            raise CompatError(f"two results for cozepy {loaded.version}: {other.source} and {loaded.source}")
+        found[loaded.version] = loaded
+    if not found:
+        raise CompatError(
+            f"no {MATRIX_FILE} under {folder}/*/: run `tox` or `python -m harness.compat.sweep` first, "
+            f"or `coze-harness report --out {folder}/<version> --format json`"
+        )
+    return sorted(found.values(), key=lambda item: item.sort_key)
+
+
+def load_compatibility(path: Path) -> Compatibility:
+    """A committed `compatibility.json` (the baseline)."""
+    if not path.is_file():
+        raise CompatError(f"no such baseline file: {path}")
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise CompatError(f"{path}: not a compatibility report (a JSON object was expected)")
+    found = data.get("schema_version")
+    if found != COMPAT_SCHEMA_VERSION:
+        raise CompatError(
+            f"{path} has schema_version {found}; this coze-harness reads {COMPAT_SCHEMA_VERSION}: "
+            "regenerate the baseline with `coze-harness compat`"
+        )
+    try:
+        return Compatibility.model_validate(data)
+    except ValidationError as exc:
+        raise CompatError(f"{path}: not a valid compatibility report: {exc}") from exc

@@ -1,0 +1,130 @@
+"""`compatibility.md`: regressions and findings first, then the grid per mode, then request contracts."""
+
+from __future__ import annotations
+
+from ..matrix import CAPABILITY_TITLES, MODE_TITLES, Mode, Verdict
+from .model import Compatibility, Row
+
+SHORT: dict[Verdict | None, str] = {
+    Verdict.SUPPORTED: "S",
+    Verdict.WORKAROUND: "W",
+    Verdict.UNKNOWN: "?",
+    Verdict.NOT_APPLICABLE: "n/a",
+    Verdict.BROKEN: "B",
+    Verdict.ABSENT: "A",
+    None: "-",
+}
+LEGEND = "S supported, W workaround, ? unknown, n/a not-applicable, B broken, A absent, - no verdict"
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def span(compat: Compatibility) -> str:
+    names = compat.version_names
+    return f"{names[0]} .. {names[-1]} ({len(names)} releases)" if names else "no releases"
+
+
+def changed_in(row: Row) -> str:
+    return ", ".join(f"{c.version} ({c.before.value} → {c.after.value})" for c in row.changes) or "never"
+
+
+def _regressions(compat: Compatibility) -> list[str]:
+    lines = ["## Regressions", ""]
+    if not compat.regressions:
+        return [*lines, "None: no cell got worse from one release to the next.", ""]
+    lines += ["| cell | from | to | verdict | why (newer release) |", "| --- | --- | --- | --- | --- |"]
+    for item in compat.regressions:
+        verdicts = f"{item.before.value} → **{item.after.value}**"
+        lines.append(f"| {item.name} | {item.previous} | {item.version} | {verdicts} | {_cell(item.reason)} |")
+    return [*lines, ""]
+
+
+def _findings(compat: Compatibility) -> list[str]:
+    lines = ["## Findings", ""]
+    if not compat.findings:
+        return [*lines, "Every release installed and ran every probe; the simulator refused no request.", ""]
+    lines += ["| release | finding | detail |", "| --- | --- | --- |"]
+    lines += [f"| {item.version} | {item.kind} | {_cell(item.detail)} |" for item in compat.findings]
+    return [*lines, ""]
+
+
+def _grid(compat: Compatibility) -> list[str]:
+    names = compat.version_names
+    lines = ["## Verdicts by release", "", f"Legend: {LEGEND}. Hover the HTML report for each reason.", ""]
+    for mode in Mode:
+        rows = [row for row in compat.rows if row.mode == mode]
+        if not rows:
+            continue
+        lines += [f"### {MODE_TITLES[mode]} (`{mode.value}`)", ""]
+        lines.append("| capability | first available | changed in | " + " | ".join(names) + " |")
+        lines.append("| --- | --- | --- | " + " | ".join("---" for _ in names) + " |")
+        for row in rows:
+            cells = " | ".join(SHORT[row.cells[name].verdict] if name in row.cells else "" for name in names)
+            title = CAPABILITY_TITLES[row.capability]
+            lines.append(f"| {title} | {row.first_appeared or 'never'} | {_cell(changed_in(row))} | {cells} |")
+        lines.append("")
+    return lines
+
+
+def _contracts(compat: Compatibility) -> list[str]:
+    lines = ["## Request contracts", ""]
+    if not compat.contracts:
+        return [*lines, "No release has recorded requests.", ""]
+    first = next(iter(compat.contracts))
+    lines += [
+        "What the SDK sends per flow: method, path (ids as `{id}`), query keys, body keys and the headers that "
+        "matter; never a value. A flow's requests also change when a release can do more (a release that "
+        "cannot read tool calls never submits outputs).",
+        "",
+        f"### Changes between consecutive releases ({len(compat.contract_changes)})",
+        "",
+    ]
+    if compat.contract_changes:
+        lines += ["| release | flow | endpoint | change |", "| --- | --- | --- | --- |"]
+        for change in compat.contract_changes:
+            what = "; ".join(change.details) if change.details else ""
+            lines.append(
+                f"| {change.previous} → {change.version} | {change.flow} | `{change.path}` | "
+                f"{change.kind}{': ' if what else ''}{_cell(what)} |"
+            )
+    else:
+        lines.append("Every release sends the same requests.")
+    lines += ["", f"### Requests of cozepy {first} (the oldest release)", ""]
+    lines += ["| flow | endpoint | query | body | headers |", "| --- | --- | --- | --- | --- |"]
+    for shape in compat.contracts[first]:
+        headers = ", ".join(f"{k}: {v}" for k, v in shape.headers.items())
+        lines.append(
+            f"| {shape.flow} | {','.join(shape.methods)} `{shape.path}` | {', '.join(shape.query_keys)} | "
+            f"{_cell(', '.join(shape.body_keys))} | {_cell(headers)} |"
+        )
+    return [*lines, ""]
+
+
+def _releases(compat: Compatibility) -> list[str]:
+    lines = ["## Releases", "", "| release | label | python | generated | result |", "| --- | --- | --- | --- | --- |"]
+    for column in compat.versions:
+        if column.failure is not None:
+            result = f"failed at {column.failure.stage}"
+        elif column.crashes:
+            result = f"{len(column.crashes)} probe(s) crashed"
+        else:
+            result = "ok"
+        lines.append(
+            f"| {column.version} | {column.label} | {column.python_version} | {column.generated_at} | {result} |"
+        )
+    return [*lines, ""]
+
+
+def render_markdown(compat: Compatibility) -> str:
+    lines = [
+        f"# {compat.sdk} compatibility: {span(compat)}",
+        "",
+        f"Generated {compat.generated_at} by `coze-harness compat` from one capability matrix per release "
+        f"(matrix schema {compat.matrix_schema_version}). A regression is a cell whose verdict ranks lower than "
+        "in the release before it (supported > workaround > unknown = not-applicable > broken > absent).",
+        "",
+    ]
+    lines += _regressions(compat) + _findings(compat) + _grid(compat) + _contracts(compat) + _releases(compat)
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,116 @@
+"""Merging per-release matrices into one `Compatibility`: rows, first appearance, changes, regressions."""
+
+from __future__ import annotations
+
+from ..matrix import VERDICT_RANK, Capability, Mode, Verdict
+from .contracts import diff_contracts, rejections, shapes
+from .load import Loaded
+from .model import (
+    AVAILABLE,
+    Change,
+    Compatibility,
+    Finding,
+    Regression,
+    RequestShape,
+    Row,
+    VersionCell,
+    VersionColumn,
+)
+
+
+def _column(item: Loaded) -> VersionColumn:
+    column = VersionColumn(version=item.version, source=str(item.source), failure=item.failure)
+    if item.matrix is not None:
+        column.label = item.matrix.sdk_label
+        column.python_version = item.matrix.python_version
+        column.generated_at = item.matrix.generated_at
+        column.crashes = [f"{crash.probe}: {crash.error}" for crash in item.matrix.crashes]
+    return column
+
+
+def _row(capability: Capability, mode: Mode, loaded: list[Loaded]) -> Row:
+    row = Row(capability=capability, mode=mode)
+    for item in loaded:
+        found = item.matrix.cell(capability, mode) if item.matrix is not None else None
+        row.cells[item.version] = VersionCell(verdict=found.verdict, reason=found.reason) if found else VersionCell()
+    previous: tuple[str, Verdict] | None = None
+    for version, cell in row.cells.items():
+        verdict = cell.verdict
+        if verdict is None:  # no verdict: neither a change nor a regression (the failure is its own finding)
+            continue
+        if row.first_appeared is None and verdict in AVAILABLE:
+            row.first_appeared = version
+        if previous is not None and previous[1] != verdict:
+            before = previous[1]
+            row.changes.append(
+                Change(
+                    previous=previous[0],
+                    version=version,
+                    before=before,
+                    after=verdict,
+                    regression=VERDICT_RANK[verdict] < VERDICT_RANK[before],
+                )
+            )
+        previous = (version, verdict)
+    return row
+
+
+def _findings(loaded: list[Loaded]) -> list[Finding]:
+    findings: list[Finding] = []
+    for item in loaded:
+        if item.failure is not None:
+            last = (item.failure.error.strip().splitlines() or [""])[-1]
+            detail = f"the sweep failed at {item.failure.stage}: {last}"
+            findings.append(Finding(kind="release-failed", version=item.version, detail=detail))
+        if item.matrix is not None:
+            for crash in item.matrix.crashes:
+                detail = f"probe {crash.probe} crashed (its cells have no verdict): {crash.error}"
+                findings.append(Finding(kind="probe-crashed", version=item.version, detail=detail))
+    return findings
+
+
+def merge(loaded: list[Loaded]) -> Compatibility:
+    """One `Compatibility` from releases sorted oldest first (as `load_dir` returns them)."""
+    compat = Compatibility(versions=[_column(item) for item in loaded])
+    present = {(cell.capability, cell.mode) for item in loaded if item.matrix for cell in item.matrix.cells}
+    for mode in Mode:
+        for capability in Capability:
+            if (capability, mode) in present:
+                compat.rows.append(_row(capability, mode, loaded))
+    for row in compat.rows:
+        for change in row.changes:
+            if change.regression:
+                compat.regressions.append(
+                    Regression(
+                        capability=row.capability,
+                        mode=row.mode,
+                        previous=change.previous,
+                        version=change.version,
+                        before=change.before,
+                        after=change.after,
+                        reason=row.cells[change.version].reason,
+                    )
+                )
+    compat.findings = _findings(loaded)
+    previous: tuple[str, list[RequestShape]] | None = None
+    for item in loaded:
+        if item.matrix is None:
+            continue
+        current = shapes(item.matrix)
+        compat.contracts[item.version] = current
+        found = rejections(item.version, item.matrix)
+        compat.rejections += found
+        for rejection in found:
+            code = f"code {rejection.code}" if rejection.code is not None else f"HTTP {rejection.status}"
+            compat.findings.append(
+                Finding(
+                    kind="request-rejected",
+                    version=item.version,
+                    detail=f"{rejection.flow}: {rejection.method} {rejection.path} was refused ({code}): "
+                    + rejection.msg,
+                )
+            )
+        if previous is not None:
+            compat.contract_changes += diff_contracts(previous[0], item.version, previous[1], current)
+        previous = (item.version, current)
+    return compat

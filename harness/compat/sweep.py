@@ -1,0 +1,269 @@
+"""`python -m harness.compat.sweep`: run the capability report for every cozepy release on the index.
+
+The list of releases is read from the package index when the sweep runs (PyPI's JSON API, or
+`pip index versions` when that is unreachable), from 0.2.0 (the first with chat and workflows) to
+the newest, pre-releases and yanked releases left out. Each release runs in a virtual environment
+of the httpx line it accepts (CONTRACT.md, "SDK versions that matter"): one venv per line is made
+once and reused, and each release is installed into it in turn (`--no-deps` when its dependencies
+are already there), so a full sweep costs a few seconds per release. The project itself is not
+installed in those venvs: the report runs from this source tree (`PYTHONPATH`).
+
+A release that fails to install, times out or writes no matrix becomes a `failure.json` beside its
+would-be matrix, which the compatibility report shows as a finding; the sweep goes on. At the end
+the per-version matrices are merged into `compatibility.{md,json,html}` (see `harness.compat`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+from .load import FAILURE_FILE, MATRIX_FILE
+from .model import VersionFailure
+
+ROOT = Path(__file__).resolve().parents[2]
+PYPI_JSON = "https://pypi.org/pypi/cozepy/json"
+OLDEST = Version("0.2.0")  # the first release with chat and workflows
+DEFAULT_TIMEOUT = 300.0
+LOG_FILE = "sweep.log"
+
+
+def httpx_line(version: Version) -> str:
+    """The httpx series a cozepy release accepts (CONTRACT.md): ^0.24 (0.2-0.5), ^0.27 (0.6-0.19), ^0.28 (0.20+)."""
+    if version < Version("0.6.0"):
+        return "0.24"
+    if version < Version("0.20.0"):
+        return "0.27"
+    return "0.28"
+
+
+def keep(versions: Sequence[str], oldest: Version = OLDEST) -> list[str]:
+    """Releases from `oldest` on, final releases only, sorted oldest first."""
+    kept: list[Version] = []
+    for text in versions:
+        try:
+            version = Version(text)
+        except InvalidVersion:
+            continue
+        if version >= oldest and not version.is_prerelease and not version.is_devrelease:
+            kept.append(version)
+    return [str(version) for version in sorted(set(kept))]
+
+
+def _from_pypi() -> list[str]:
+    import httpx
+
+    response = httpx.get(PYPI_JSON, timeout=30.0, follow_redirects=True)
+    response.raise_for_status()
+    releases: dict[str, list[dict[str, object]]] = response.json()["releases"]
+    # a release whose every file is yanked is not installable by `==` without a warning: leave it out
+    return [name for name, files in releases.items() if files and not all(item.get("yanked") for item in files)]
+
+
+def _from_pip() -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "index", "versions", "cozepy"], capture_output=True, text=True, timeout=120
+    )
+    for line in done.stdout.splitlines():
+        if line.strip().startswith("Available versions:"):
+            return [part.strip() for part in line.split(":", 1)[1].split(",") if part.strip()]
+    raise RuntimeError(f"`pip index versions cozepy` listed no versions: {done.stderr.strip()[-500:]}")
+
+
+def discover(oldest: Version = OLDEST) -> tuple[list[str], str]:
+    """The releases to sweep and where the list came from."""
+    try:
+        return keep(_from_pypi(), oldest), PYPI_JSON
+    except Exception as exc:  # an offline mirror, a proxy: fall back to pip's own index configuration
+        print(f"PyPI JSON unavailable ({type(exc).__name__}: {exc}); asking `pip index versions`", flush=True)
+        return keep(_from_pip(), oldest), "pip index versions cozepy"
+
+
+def _project_dependencies() -> list[str]:
+    """The project's own dependencies, cozepy and httpx left out: the sweep pins those per release."""
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        deps: list[str] = tomllib.loads(text)["project"]["dependencies"]
+    else:  # no tomllib: the list is one simple array of strings
+        block = re.search(r"^dependencies\s*=\s*\[(.*?)\]", text, re.S | re.M)
+        deps = re.findall(r'"([^"]+)"', block.group(1)) if block else []
+    return [dep for dep in deps if not dep.replace(" ", "").lower().startswith(("cozepy", "httpx"))]
+
+
+def _pip(python: Path, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    command = [str(python), "-m", "pip", "--disable-pip-version-check", "--no-input", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+class SweepError(Exception):
+    """A step of one release failed; its message becomes that release's finding."""
+
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(message)
+        self.stage = stage
+
+
+def _checked(done: subprocess.CompletedProcess[str], stage: str) -> None:
+    if done.returncode != 0:
+        raise SweepError(stage, (done.stderr or done.stdout).strip()[-2000:])
+
+
+def ensure_venv(venvs: Path, line: str, timeout: float) -> Path:
+    """The venv of one httpx line, made and given the project's dependencies once, then reused."""
+    venv = venvs / f"httpx-{line}"
+    python = venv / "bin" / "python"
+    deps = [f"httpx=={line}.*", *_project_dependencies()]
+    stamp = venv / ".coze-harness-deps"
+    if python.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == "\n".join(deps):
+        return python
+    if not python.exists():
+        done = subprocess.run(
+            [sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True, timeout=timeout
+        )
+        _checked(done, "venv")
+    _checked(_pip(python, "install", "--quiet", *deps, timeout=timeout), "install dependencies")
+    stamp.write_text("\n".join(deps), encoding="utf-8")
+    return python
+
+
+def install_cozepy(python: Path, version: str, line: str, timeout: float) -> str:
+    """Install one release into its line's venv: without dependencies when they are all there."""
+    _checked(_pip(python, "install", "--quiet", "--no-deps", f"cozepy=={version}", timeout=timeout), "install")
+    check = _pip(python, "check", timeout=timeout)
+    missing = [row for row in check.stdout.splitlines() if row.lower().startswith("cozepy ")]
+    if not missing:
+        return "--no-deps"
+    _checked(_pip(python, "install", "--quiet", f"cozepy=={version}", f"httpx=={line}.*", timeout=timeout), "install")
+    return "with dependencies (" + "; ".join(missing) + ")"
+
+
+def run_report(python: Path, version: str, folder: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+    command = [
+        str(python),
+        "-m",
+        "harness.cli",
+        "report",
+        "--out",
+        str(folder),
+        "--format",
+        "json",
+        "--sdk-label",
+        f"sdk-{version}",
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
+
+
+def _summary(path: Path) -> str:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    counts: dict[str, int] = {}
+    for cell in data.get("cells", []):
+        counts[cell["verdict"]] = counts.get(cell["verdict"], 0) + 1
+    crashes = len(data.get("crashes", []))
+    text = ", ".join(f"{count} {verdict}" for verdict, count in sorted(counts.items()))
+    return text + (f"; {crashes} probe(s) crashed" if crashes else "")
+
+
+def sweep_one(version: str, venvs: Path, sdk_root: Path, timeout: float) -> tuple[bool, str]:
+    """Install and report one release; on failure write its `failure.json`. Returns (ok, one line)."""
+    folder = sdk_root / version
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in (MATRIX_FILE, FAILURE_FILE, LOG_FILE):
+        (folder / stale).unlink(missing_ok=True)
+    line = httpx_line(Version(version))
+    deadline = time.monotonic() + timeout
+    stage = "venv"
+    log: list[str] = []
+    try:
+        python = ensure_venv(venvs, line, timeout)
+        stage = "install"
+        how = install_cozepy(python, version, line, max(1.0, deadline - time.monotonic()))
+        log.append(f"installed cozepy {version} {how} into {python.parent.parent}")
+        stage = "report"
+        done = run_report(python, version, folder, max(1.0, deadline - time.monotonic()))
+        log += [done.stdout, done.stderr]
+        if not (folder / MATRIX_FILE).exists():
+            raise SweepError("report", f"exit {done.returncode}, no {MATRIX_FILE}: {done.stderr.strip()[-2000:]}")
+        note = f" (exit {done.returncode})" if done.returncode else ""
+        return True, _summary(folder / MATRIX_FILE) + note
+    except subprocess.TimeoutExpired:
+        failure = VersionFailure(version=version, stage=stage, error=f"timed out after {timeout:g} s")
+    except SweepError as exc:
+        failure = VersionFailure(version=version, stage=exc.stage, error=str(exc))
+    except Exception as exc:  # a finding, not an abort: the next release still runs
+        failure = VersionFailure(version=version, stage=stage, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        (folder / LOG_FILE).write_text("\n".join(log), encoding="utf-8")
+    failure.httpx = line
+    (folder / FAILURE_FILE).write_text(failure.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    return False, f"FAILED at {failure.stage}: {failure.error.splitlines()[-1] if failure.error else ''}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m harness.compat.sweep", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="reports", help="reports folder; releases go to OUT/sdk/<version>/")
+    parser.add_argument(
+        "--venvs", default=".tox/compat-venvs", help="where the per-httpx-line venvs live (default .tox/compat-venvs)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds per release (default {DEFAULT_TIMEOUT:g})"
+    )
+    parser.add_argument("--oldest", default=str(OLDEST), help=f"oldest release to sweep (default {OLDEST})")
+    parser.add_argument(
+        "--versions",
+        default="",
+        help="comma-separated releases to sweep instead of asking the index, e.g. 0.2.0,0.20.0",
+    )
+    parser.add_argument("--baseline", default=None, metavar="FILE", help="gate the merge against this baseline")
+    parser.add_argument("--no-merge", action="store_true", help="only run the releases; do not write compatibility.*")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = Path(args.out)
+    venvs = Path(args.venvs).resolve()
+    if args.versions:
+        versions, source = keep([part.strip() for part in args.versions.split(",")], Version("0")), "--versions"
+    else:
+        versions, source = discover(Version(args.oldest))
+    if not versions:
+        print("no cozepy release to sweep", file=sys.stderr)
+        return 2
+    print(f"sweeping {len(versions)} cozepy releases ({versions[0]} .. {versions[-1]}, from {source})", flush=True)
+    started = time.monotonic()
+    failed: list[str] = []
+    # Version order is also httpx-line order, so each venv is set up once and then reused.
+    order = sorted(versions, key=Version)
+    for number, version in enumerate(order, start=1):
+        prefix = f"[{number}/{len(order)}] cozepy {version}"
+        print(f"{prefix} (httpx {httpx_line(Version(version))}.*) ...", flush=True)
+        begun = time.monotonic()
+        ok, line = sweep_one(version, venvs, out / "sdk", args.timeout)
+        print(f"{prefix} {'done' if ok else 'failed'} in {time.monotonic() - begun:.1f} s: {line}", flush=True)
+        if not ok:
+            failed.append(version)
+    print(f"swept {len(versions)} releases in {time.monotonic() - started:.0f} s; {len(failed)} failed", flush=True)
+    if args.no_merge:
+        return 0
+    from .._compat_cli import main as compat_main
+
+    compat_args = [str(out / "sdk"), "--out", str(out)]
+    if args.baseline:
+        compat_args += ["--baseline", args.baseline]
+    return compat_main(compat_args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

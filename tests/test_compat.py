@@ -1,0 +1,309 @@
+"""The cross-version compatibility report: merge, regressions, the baseline gate, request contracts.
+
+One real report of the installed cozepy is made once per module (`coze-harness report`). The other
+"releases" in these tests are SYNTHETIC: copies of that real matrix given a made-up version number
+(0.0.1, 100.0.0) and one deliberately degraded cell or request, each labelled `SYNTHETIC` in its
+`sdk_label`. They exercise the merge logic; the real cross-release data comes from the sweep.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import sdk
+from harness.cli import main
+from harness.compat import CompatError, gate, load_compatibility, load_dir, merge, sweep, write_compatibility
+from harness.compat.contracts import shapes, template_path
+from harness.compat.load import FAILURE_FILE, MATRIX_FILE
+from harness.compat.model import VersionFailure
+from harness.matrix import Capability, Matrix, Mode, Verdict
+from simulators.coze import DEFAULT_TOKEN
+
+pytestmark = pytest.mark.e2e
+
+OLDER, NEWER, FAILED = "0.0.1", "100.0.0", "99.0.0"  # synthetic version numbers, never real releases
+DEGRADED = (Capability.LOCAL_CODE, Mode.WORKFLOW_BRIDGE)  # workaround on every release that has workflows
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The installed cozepy's real capability matrix, as `coze-harness report --format json` wrote it."""
+    out = tmp_path_factory.mktemp("real")
+    assert main(["report", "--out", str(out), "--format", "json", "--sdk-label", "installed"]) == 0
+    data: dict[str, Any] = json.loads((out / MATRIX_FILE).read_text(encoding="utf-8"))
+    return data
+
+
+def _write(root: Path, data: dict[str, Any]) -> Path:
+    folder = root / data["sdk_version"]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MATRIX_FILE).write_text(json.dumps(data), encoding="utf-8")
+    return folder
+
+
+def synthetic(real: dict[str, Any], version: str, note: str, verdict: Verdict | None = None) -> dict[str, Any]:
+    """A SYNTHETIC release: the real matrix under a made-up version, with the DEGRADED cell set to `verdict`."""
+    data: dict[str, Any] = json.loads(json.dumps(real))
+    data["sdk_version"] = version
+    data["sdk_label"] = f"SYNTHETIC {version}: copy of cozepy {real['sdk_version']}; {note}"
+    if verdict is not None:
+        for cell in data["cells"]:
+            if (cell["capability"], cell["mode"]) == (DEGRADED[0].value, DEGRADED[1].value):
+                cell["verdict"] = verdict.value
+                cell["reason"] = f"SYNTHETIC: degraded to {verdict.value} by the test"
+    return data
+
+
+def _exchanges(data: dict[str, Any], flow: str) -> list[dict[str, Any]]:
+    exchanges: list[dict[str, Any]] = data["evidence"][flow]["exchanges"]
+    return exchanges
+
+
+@pytest.fixture
+def degraded_cell_is_available(real: dict[str, Any]) -> None:
+    verdict = Matrix.model_validate(real).cell(*DEGRADED)
+    if verdict is None or verdict.verdict not in (Verdict.SUPPORTED, Verdict.WORKAROUND):
+        pytest.skip(f"{DEGRADED[1].value} / {DEGRADED[0].value} is not available with cozepy {sdk.version()}")
+
+
+@pytest.fixture
+def three(tmp_path: Path, real: dict[str, Any], degraded_cell_is_available: None) -> Path:
+    """0.0.1 (SYNTHETIC, cell absent) < the real installed release < 100.0.0 (SYNTHETIC, cell broken)."""
+    root = tmp_path / "sdk"
+    _write(root, real)
+    _write(root, synthetic(real, OLDER, "bridge cell set to absent", Verdict.ABSENT))
+    _write(root, synthetic(real, NEWER, "bridge cell set to broken", Verdict.BROKEN))
+    return root
+
+
+def test_merge_sorts_releases_as_versions_and_tracks_first_appearance_and_changes(three: Path) -> None:
+    compat = merge(load_dir(three))
+    real_version = sdk.version()
+    assert compat.version_names == [OLDER, real_version, NEWER]
+    assert compat.versions[-1].label.startswith("SYNTHETIC")
+    assert len(compat.rows) == len(Capability) * len(Mode)
+    row = compat.row(*DEGRADED)
+    assert row is not None
+    assert row.first_appeared == real_version
+    assert [(c.previous, c.version, c.before, c.after, c.regression) for c in row.changes] == [
+        (OLDER, real_version, Verdict.ABSENT, row.cells[real_version].verdict, False),
+        (real_version, NEWER, row.cells[real_version].verdict, Verdict.BROKEN, True),
+    ]
+    # every other row is the same in all three: no change, no regression
+    assert [(r.name, r.version) for r in compat.regressions] == [(row.name, NEWER)]
+    assert all(not other.changes for other in compat.rows if other is not row)
+
+
+def test_reports_put_regressions_first_and_html_is_self_contained(three: Path, tmp_path: Path) -> None:
+    compat = merge(load_dir(three))
+    written = write_compatibility(compat, tmp_path / "out")
+    assert [path.name for path in written] == ["compatibility.md", "compatibility.json", "compatibility.html"]
+    markdown = written[0].read_text(encoding="utf-8")
+    assert markdown.index("## Regressions") < markdown.index("## Verdicts by release")
+    assert "| workflow-bridge / local-code-reachable | " + sdk.version() + f" | {NEWER} |" in markdown
+    html = written[2].read_text(encoding="utf-8")
+    assert html.index("Regressions (1)") < html.index("Verdicts by release")
+    assert 'class="regression"' in html and "SYNTHETIC: degraded to broken" in html
+    assert "<script" not in html and "<link" not in html and "src=" not in html  # self-contained
+    assert load_compatibility(written[1]).model_dump() == compat.model_dump()
+    assert DEFAULT_TOKEN not in written[1].read_text(encoding="utf-8")
+
+
+def test_baseline_gate_names_the_cell_that_got_worse_in_the_newest_release(
+    tmp_path: Path, real: dict[str, Any], degraded_cell_is_available: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = tmp_path / "before"
+    _write(before, real)
+    assert main(["compat", str(before), "--out", str(tmp_path / "baseline")]) == 0
+    baseline = tmp_path / "baseline" / "compatibility.json"
+
+    after = tmp_path / "after"
+    _write(after, real)
+    _write(after, synthetic(real, NEWER, "bridge cell set to broken", Verdict.BROKEN))
+    capsys.readouterr()
+    assert main(["compat", str(after), "--out", str(tmp_path / "new"), "--baseline", str(baseline)]) == 1
+    err = capsys.readouterr().err
+    assert "1 cell(s) got worse" in err
+    assert f"workflow-bridge / local-code-reachable at cozepy {NEWER} (newest)" in err
+    assert "now broken" in err
+    # the same merge gated against itself passes
+    again = tmp_path / "new" / "compatibility.json"
+    assert main(["compat", str(after), "--no-write", "--baseline", str(again)]) == 0
+
+
+def test_baseline_gate_fails_when_the_same_release_got_worse(
+    tmp_path: Path, real: dict[str, Any], degraded_cell_is_available: None
+) -> None:
+    good = tmp_path / "good"
+    _write(good, real)
+    baseline = merge(load_dir(good))
+    worse = tmp_path / "worse"
+    data = json.loads(json.dumps(real))
+    data["cells"] = [c for c in data["cells"] if (c["capability"], c["mode"]) != (DEGRADED[0].value, DEGRADED[1].value)]
+    _write(worse, data)  # the cell has no verdict at all now: ranks below every verdict
+    [failure] = gate(baseline, merge(load_dir(worse)))
+    assert (failure.mode, failure.capability, failure.version) == (DEGRADED[1].value, DEGRADED[0].value, sdk.version())
+    assert failure.after is None and "no verdict" in failure.line()
+
+
+def test_a_deliberately_broken_simulator_fails_the_gate(
+    tmp_path: Path, real: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A simulator whose requires_action event loses `required_action`: the real report turns the chat
+    cells broken, and the gate against the healthy baseline exits 1 naming them."""
+    if sdk.tool_call_gap() is not None:
+        pytest.skip(f"the chat cells are not supported to begin with: {sdk.tool_call_gap()}")
+    from simulators.coze.state import ChatRecord
+
+    healthy = tmp_path / "healthy"
+    _write(healthy, real)
+    assert main(["compat", str(healthy), "--out", str(tmp_path / "baseline")]) == 0
+
+    wire = ChatRecord.wire
+
+    def without_required_action(self: ChatRecord) -> dict[str, object]:
+        body = wire(self)
+        body.pop("required_action", None)
+        return body
+
+    monkeypatch.setattr(ChatRecord, "wire", without_required_action)
+    broken = tmp_path / "broken"
+    version = sdk.version()
+    assert main(["report", "--out", str(broken / version), "--format", "json", "--sdk-label", "broken-sim"]) == 0
+    capsys.readouterr()
+    baseline = str(tmp_path / "baseline" / "compatibility.json")
+    assert main(["compat", str(broken), "--no-write", "--baseline", baseline]) == 1
+    err = capsys.readouterr().err
+    assert f"chat-stream / local-code-reachable at cozepy {version}: baseline supported, now broken" in err
+    assert "workflow-bridge" not in err
+
+
+def test_request_contracts_keep_shapes_not_values_and_diff_consecutive_releases(
+    tmp_path: Path, real: dict[str, Any]
+) -> None:
+    matrix = Matrix.model_validate(real)
+    found = {shape.key: shape for shape in shapes(matrix)}
+    run = found[("workflow-run", "/v1/workflow/run")]
+    assert run.methods == ["POST"] and "workflow_id" in run.body_keys
+    assert run.headers["authorization"] == "present" and run.headers["user-agent"] == "cozepy"
+    assert run.headers["content-type"] == "application/json"
+    assert template_path("/v1/workflows/7440000000000000002/run_histories/7448910954954924836") == (
+        "/v1/workflows/{id}/run_histories/{id}"
+    )
+
+    newer = synthetic(real, NEWER, "workflow-run request given an extra body key")
+    for exchange in _exchanges(newer, "workflow-run"):
+        body = json.loads(exchange["request_body"])
+        body["synthetic_key"] = None
+        exchange["request_body"] = json.dumps(body)
+    root = tmp_path / "sdk"
+    _write(root, real)
+    _write(root, newer)
+    compat = merge(load_dir(root))
+    [change] = compat.contract_changes
+    assert (change.flow, change.path, change.kind, change.version) == (
+        "workflow-run",
+        "/v1/workflow/run",
+        "changed",
+        NEWER,
+    )
+    assert change.details == ["body +synthetic_key", "null in body +synthetic_key"]
+    assert "synthetic_key" in write_compatibility(compat, tmp_path / "out")[0].read_text(encoding="utf-8")
+
+
+def test_a_rejected_request_and_a_failed_release_are_findings_not_crashes(
+    tmp_path: Path, real: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    newer = synthetic(real, NEWER, "workflow-run answered with a 4000 envelope")
+    exchange = _exchanges(newer, "workflow-run")[0]
+    exchange["status"] = 400
+    exchange["response_headers"]["content-type"] = "application/json"
+    exchange["response_body"] = json.dumps({"code": 4000, "msg": "SYNTHETIC: workflow_id is required"})
+    root = tmp_path / "sdk"
+    _write(root, real)
+    _write(root, newer)
+    (root / FAILED).mkdir()
+    failure = VersionFailure(version=FAILED, stage="install", error="SYNTHETIC: no matching distribution")
+    (root / FAILED / FAILURE_FILE).write_text(failure.model_dump_json(), encoding="utf-8")
+
+    assert main(["compat", str(root), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"finding: cozepy {NEWER}: request-rejected: workflow-run: POST /v1/workflow/run was refused (code 4000)" in out
+    )
+    assert f"finding: cozepy {FAILED}: release-failed" in out
+    compat = load_compatibility(tmp_path / "out" / "compatibility.json")
+    assert compat.version_names == [sdk.version(), FAILED, NEWER]  # 99 < 100 as versions, not as strings
+    assert [r.code for r in compat.rejections] == [4000]
+    row = compat.row(*DEGRADED)
+    assert row is not None and row.cells[FAILED].verdict is None and not row.changes  # no verdict is no change
+    assert "release-failed" in (tmp_path / "out" / "compatibility.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("missing", "no such folder"),
+        ("empty", "no capability-matrix.json under"),
+        ("old-schema", "has schema_version 1; this coze-harness reads"),
+        ("not-json", "not readable JSON"),
+    ],
+)
+def test_clear_usage_errors_exit_2(
+    tmp_path: Path, real: dict[str, Any], setup: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "sdk"
+    if setup != "missing":
+        root.mkdir()
+    if setup == "old-schema":
+        _write(root, {**real, "schema_version": 1})
+    if setup == "not-json":
+        (root / "0.2.0").mkdir()
+        (root / "0.2.0" / MATRIX_FILE).write_text("{not json", encoding="utf-8")
+    assert main(["compat", str(root), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("coze-harness compat: ") and message in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_unusable_baselines_are_usage_errors(
+    tmp_path: Path, real: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "sdk"
+    _write(root, real)
+    assert main(["compat", str(root), "--no-write", "--baseline", str(tmp_path / "nope.json")]) == 2
+    assert "no such baseline file" in capsys.readouterr().err
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"schema_version": 0}), encoding="utf-8")
+    assert main(["compat", str(root), "--no-write", "--baseline", str(old)]) == 2
+    assert "regenerate the baseline" in capsys.readouterr().err
+    with pytest.raises(CompatError, match="two results for cozepy"):
+        shutil.copytree(root / sdk.version(), root / "copy")
+        load_dir(root)
+
+
+def test_sweep_keeps_final_releases_from_the_oldest_and_picks_httpx_per_release() -> None:
+    listed = ["0.1.0", "0.10.0", "0.2.0", "0.20.0", "0.21.0rc1", "0.9.1", "0.6.0", "0.5.0", "nonsense", "0.19.0"]
+    assert sweep.keep(listed) == ["0.2.0", "0.5.0", "0.6.0", "0.9.1", "0.10.0", "0.19.0", "0.20.0"]
+    lines = {
+        version: sweep.httpx_line(sweep.Version(version)) for version in ["0.2.0", "0.5.0", "0.6.0", "0.19.0", "0.20.0"]
+    }
+    assert lines == {"0.2.0": "0.24", "0.5.0": "0.24", "0.6.0": "0.27", "0.19.0": "0.27", "0.20.0": "0.28"}
+
+
+def test_a_release_that_fails_in_the_sweep_becomes_a_failure_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_venv(venvs: Path, line: str, timeout: float) -> Path:
+        raise sweep.SweepError("venv", "SYNTHETIC: venv creation failed")
+
+    monkeypatch.setattr(sweep, "ensure_venv", no_venv)
+    ok, line = sweep.sweep_one("0.2.0", tmp_path / "venvs", tmp_path / "sdk", timeout=5)
+    assert not ok and "FAILED at venv" in line
+    [loaded] = load_dir(tmp_path / "sdk")
+    assert loaded.failure is not None and loaded.failure.httpx == "0.24" and loaded.matrix is None
