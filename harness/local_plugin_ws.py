@@ -44,6 +44,8 @@ DEFAULT_CHAT_TIMEOUT = 60.0
 """Seconds a whole chat may take, tool calls included, before the runner gives up and closes."""
 
 _OBSERVED = (
+    "chat.created",
+    "chat.updated",
     "conversation.chat.created",
     "conversation.chat.in_progress",
     "conversation.message.delta",
@@ -159,7 +161,9 @@ class _Base:
         max_rounds: int = DEFAULT_MAX_ROUNDS,
         tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
         chat_timeout: float = DEFAULT_CHAT_TIMEOUT,
+        observer: Callable[[str, Any], None] | None = None,
     ) -> None:
+        """`observer(event_type, event)` sees every event the SDK dispatched, in order (for logs, evidence)."""
         if chat_timeout <= 0:
             raise ValueError(f"chat_timeout must be positive, not {chat_timeout}")
         self.coze = coze
@@ -168,6 +172,13 @@ class _Base:
         self.max_rounds = _check_max_rounds(max_rounds)
         self.tool_timeout = tool_timeout
         self.chat_timeout = chat_timeout
+        self.observer = observer
+
+    def _observe(self, event: Any) -> str:
+        name = enum_value(event.event_type)
+        if self.observer is not None:
+            self.observer(name, event)
+        return name
 
     @staticmethod
     def _check_sdk() -> None:
@@ -195,7 +206,7 @@ class WebsocketLocalPluginRunner(_Base):
 
         def on_event(client: Any, event: Any) -> None:
             try:
-                calls = chat.step(enum_value(event.event_type), getattr(event, "data", None))
+                calls = chat.step(self._observe(event), getattr(event, "data", None))
                 if calls is not None:
                     outputs = chat.answered([(call, self._run(call)) for call in calls])
                     data = chat_module.ConversationChatSubmitToolOutputsEvent.Data(
@@ -255,7 +266,7 @@ class AsyncWebsocketLocalPluginRunner(_Base):
 
         async def on_event(client: Any, event: Any) -> None:
             try:
-                calls = chat.step(enum_value(event.event_type), getattr(event, "data", None))
+                calls = chat.step(self._observe(event), getattr(event, "data", None))
                 if calls is not None:
                     results = await asyncio.gather(*(self._run(call) for call in calls))
                     outputs = chat.answered(list(zip(calls, results, strict=True)))

@@ -42,6 +42,7 @@ VERDICT_RANK = {
 class Mode(str, Enum):
     CHAT_STREAM = "chat-stream"
     CHAT_POLL = "chat-poll"
+    WEBSOCKET_CHAT = "websocket-chat"
     WORKFLOW_RUN = "workflow-run"
     WORKFLOW_STREAM = "workflow-stream"
     WORKFLOW_RESUME = "workflow-resume"
@@ -52,6 +53,7 @@ class Mode(str, Enum):
 MODE_TITLES = {
     Mode.CHAT_STREAM: "bot chat (stream)",
     Mode.CHAT_POLL: "bot chat (non-stream, polled)",
+    Mode.WEBSOCKET_CHAT: "bot chat (websocket)",
     Mode.WORKFLOW_RUN: "workflow run (sync)",
     Mode.WORKFLOW_STREAM: "workflow stream",
     Mode.WORKFLOW_RESUME: "workflow stream + resume",

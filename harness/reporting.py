@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from simulators.coze import DEFAULT_TOKEN, Catalogue, coverage, create_app, running
+from simulators.coze import DEFAULT_TOKEN, Catalogue, coverage, create_app, local_tls, running
 
 from .bridge import create_bridge_app
 from .matrix import CAPABILITY_TITLES, MODE_TITLES, Capability, CoverageNote, Matrix, Mode
@@ -48,10 +48,18 @@ def run_report(
     catalogue = Catalogue.builtin()
     ids = {entry["name"]: entry["id"] for entry in catalogue.entries()}
     bridge_app = create_bridge_app(demo_tools.bridged, token=BRIDGE_TOKEN, errors="body")
-    with running(create_app(catalogue)) as sim, running(bridge_app) as bridge:
+    app = create_app(catalogue)
+    with local_tls() as tls, running(app) as sim, running(app, tls=tls) as secure, running(bridge_app) as bridge:
         if progress:
-            progress(f"simulator on {sim.base_url}, bridge on {bridge.base_url}")
-        ctx = ProbeContext(base_url=sim.base_url, token=DEFAULT_TOKEN, bridge_url=bridge.base_url, scenario_ids=ids)
+            progress(f"simulator on {sim.base_url} and {secure.base_url}, bridge on {bridge.base_url}")
+        ctx = ProbeContext(
+            base_url=sim.base_url,
+            token=DEFAULT_TOKEN,
+            bridge_url=bridge.base_url,
+            scenario_ids=ids,
+            secure_url=secure.base_url,
+            ca_file=tls.ca_file,
+        )
         matrix = run_probes(ctx, probes, progress)
     matrix.sdk_label = sdk_label
     matrix.coverage = coverage_notes()

@@ -119,4 +119,20 @@ WORKFLOW = Grammar(
 )
 WORKFLOW_AFTER_RESUME = Grammar("workflow after resume", WORKFLOW.edges, WORKFLOW.accepting)
 
-GRAMMARS = {g.name: g for g in (CHAT, CHAT_AFTER_SUBMIT, CHATFLOW, WORKFLOW, WORKFLOW_AFTER_RESUME)}
+
+def _websocket_chat() -> Grammar:
+    """One socket, every round: no `done`; requires_action is answered on the socket and the chat goes on."""
+    chat = _chat("websocket chat", "conversation.chat.created")
+    edges = dict(chat.edges)
+    edges[START] = frozenset({"chat.created"})
+    edges["chat.created"] = frozenset({"chat.updated", "conversation.chat.created"})
+    edges["chat.updated"] = frozenset({"conversation.chat.created"})
+    edges["conversation.chat.requires_action"] = frozenset({"conversation.chat.in_progress"})
+    for terminal in ("conversation.chat.completed", "conversation.chat.failed"):
+        edges.pop(terminal, None)
+    return Grammar("websocket chat", edges, frozenset({"conversation.chat.completed", "conversation.chat.failed"}))
+
+
+WEBSOCKET_CHAT = _websocket_chat()
+
+GRAMMARS = {g.name: g for g in (CHAT, CHAT_AFTER_SUBMIT, CHATFLOW, WORKFLOW, WORKFLOW_AFTER_RESUME, WEBSOCKET_CHAT)}

@@ -282,3 +282,42 @@ def test_junit_has_one_case_per_cell(report: tuple[Path, Matrix]) -> None:
         assert (case.find("failure") is not None) == (cell.verdict is Verdict.BROKEN)
         assert (case.find("skipped") is not None) == (cell.verdict in (Verdict.UNKNOWN, Verdict.NOT_APPLICABLE))
     assert int(suite.get("failures", "-1")) == sum(cell.verdict is Verdict.BROKEN for cell in matrix.cells)
+
+
+def test_websocket_chat_column_follows_the_sdk_and_its_streams_follow_the_grammar(
+    report: tuple[Path, Matrix],
+) -> None:
+    _, matrix = report
+    cells = {cell.capability: cell for cell in matrix.cells if cell.mode is Mode.WEBSOCKET_CHAT}
+    assert set(cells) == set(Capability)
+    gap = sdk.websocket_chat_gap()
+    if gap is None:
+        assert cells[Capability.LOCAL_CODE].verdict is Verdict.SUPPORTED
+        assert cells[Capability.ROUNDS].verdict is Verdict.SUPPORTED
+        evidence = matrix.evidence[cells[Capability.LOCAL_CODE].evidence[0]]
+        assert "conversation.chat.requires_action" in evidence.sdk_events
+        assert evidence.exchanges and evidence.exchanges[0].url.startswith("wss://127.0.0.1:")
+        assert "websocket chat" in matrix.grammar
+    else:
+        assert cells[Capability.LOCAL_CODE].verdict is Verdict.ABSENT
+        assert gap in cells[Capability.LOCAL_CODE].reason
+
+
+def test_breaking_requires_action_breaks_websocket_chat_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if sdk.websocket_chat_gap() is not None:
+        pytest.skip(f"websocket chat is not supported to begin with: {sdk.websocket_chat_gap()}")
+    from simulators.coze.state import ChatRecord
+
+    wire = ChatRecord.wire
+
+    def without_required_action(self: ChatRecord) -> dict[str, object]:
+        body = wire(self)
+        body.pop("required_action", None)
+        return body
+
+    monkeypatch.setattr(ChatRecord, "wire", without_required_action)
+    assert main(["report", "--probe", "websocket-chat:local-code-reachable"]) == 0
+    out = capsys.readouterr().out
+    assert "websocket-chat / local-code-reachable: **broken**" in out

@@ -12,11 +12,13 @@ from ..matrix import Matrix, ProbeCrash
 from ._base import Probe, ProbeContext, ProbeResult
 from .bridge import probe_workflow_bridge
 from .chat import probe_chat_poll, probe_chat_stream
+from .websocket import probe_websocket_chat
 from .workflow import probe_chatflow, probe_workflow_resume, probe_workflow_run, probe_workflow_stream
 
 PROBES: dict[str, Probe] = {
     "chat-stream": probe_chat_stream,
     "chat-poll": probe_chat_poll,
+    "websocket-chat": probe_websocket_chat,
     "workflow-run": probe_workflow_run,
     "workflow-stream": probe_workflow_stream,
     "workflow-resume": probe_workflow_resume,

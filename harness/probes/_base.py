@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +26,8 @@ class ProbeContext:
     bridge_url: str | None = None
     bridge_token: str | None = None
     scenario_ids: dict[str, str] = field(default_factory=dict)
+    secure_url: str | None = None  # the same simulator over TLS (https/wss), for websocket chat
+    ca_file: Path | None = None  # the authority that signed secure_url's certificate
 
     def coze(self) -> tuple[Any, RecordingTransport]:
         """A real `cozepy.Coze` whose HTTP goes through a recording transport."""
