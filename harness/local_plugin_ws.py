@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from . import sdk
@@ -69,6 +69,17 @@ def _event_types() -> Any:
     from cozepy.websockets.ws import WebsocketsEventType
 
     return WebsocketsEventType
+
+
+def _handlers(types: Any, on_event: Any, on_error: Any, on_closed: Any) -> dict[Any, Any]:
+    """Handlers keyed by the release's own enum members, for the event types it has.
+
+    Releases differ in which events they know (0.14 to 0.16 have no `conversation.chat.failed`);
+    an event a release cannot name is one it cannot dispatch, so there is nothing to subscribe to.
+    """
+    wanted = {name: on_event for name in _OBSERVED}
+    wanted.update({_ERROR: on_error, _CLIENT_ERROR: on_error, _CLOSED: on_closed})
+    return {member: wanted[member.value] for member in types if member.value in wanted}
 
 
 def _describe(error: Any) -> str:
@@ -228,10 +239,7 @@ class WebsocketLocalPluginRunner(_Base):
             chat.closed()
             done.set()
 
-        handlers: dict[Any, Callable[..., None]] = {types(name): on_event for name in _OBSERVED}
-        handlers[types(_ERROR)] = on_error
-        handlers[types(_CLIENT_ERROR)] = on_error
-        handlers[types(_CLOSED)] = on_closed
+        handlers = _handlers(types, on_event, on_error, on_closed)
         update, create = _opening(chat_module, message, user_id or self.user_id, conversation_id, custom_variables)
         client = self.coze.websockets.chat.create(bot_id=bot_id, on_event=handlers)
         with client() as connection:
@@ -289,10 +297,7 @@ class AsyncWebsocketLocalPluginRunner(_Base):
             chat.closed()
             done.set()
 
-        handlers: dict[Any, Callable[..., Awaitable[None]]] = {types(name): on_event for name in _OBSERVED}
-        handlers[types(_ERROR)] = on_error
-        handlers[types(_CLIENT_ERROR)] = on_error
-        handlers[types(_CLOSED)] = on_closed
+        handlers = _handlers(types, on_event, on_error, on_closed)
         update, create = _opening(chat_module, message, user_id or self.user_id, conversation_id, custom_variables)
         client = self.coze.websockets.chat.create(bot_id=bot_id, on_event=handlers)
         async with client() as connection:

@@ -227,6 +227,23 @@ def websocket_chat_gap() -> str | None:
     return tool_call_gap()
 
 
+def websocket_chat_is_audio_only() -> bool:
+    """True for releases whose websocket chat can answer tool calls but start a chat only with audio.
+
+    0.10 to 0.13 have requires_action and submit_tool_outputs on the socket but no
+    `conversation.message.create`: a chat begins with `input_audio_buffer.*`, which the simulator
+    does not model, so their loop can be neither shown working nor shown broken here.
+    """
+    module = _websocket_chat_module()
+    client = getattr(module, "WebsocketsChatClient", None)
+    return (
+        client is not None
+        and hasattr(client, "conversation_chat_submit_tool_outputs")
+        and not hasattr(module, "ConversationMessageCreateEvent")
+        and "conversation.chat.requires_action" in websocket_event_types()
+    )
+
+
 def websocket_event_types() -> set[str]:
     """The event names the installed websocket client knows (empty before websockets existed)."""
     try:

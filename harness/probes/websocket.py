@@ -128,6 +128,15 @@ def probe_websocket_chat(ctx: ProbeContext) -> ProbeResult:
         "Coze streaming-chat event list (the simulator models text, not audio).",
     )
     gap = sdk.websocket_chat_gap()
+    if gap is not None and sdk.websocket_chat_is_audio_only():
+        evidence.error = gap
+        reason = (
+            "this release's websocket chat has requires_action and submit_tool_outputs but starts a chat only "
+            "with audio, which the simulator does not model (coverage ceiling): not shown either way."
+        )
+        verdicts = {capability: (Verdict.UNKNOWN, reason) for capability in Capability}
+        verdicts[Capability.INTERRUPT_RESUME] = (Verdict.NOT_APPLICABLE, "bot chat has no interrupts.")
+        return ProbeResult(cells=cells_for(_MODE, evidence.id, verdicts), evidence=[evidence])
     if gap is not None:
         evidence.error = gap
         return _absent(f"{gap}.", evidence)
