@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -38,10 +39,26 @@ from .local_plugin import (
 from .sdk import enum_value
 from .tools import DEFAULT_TOOL_TIMEOUT, ToolRegistry, ToolResult
 
-__all__ = ["DEFAULT_CHAT_TIMEOUT", "AsyncWebsocketLocalPluginRunner", "WebsocketLocalPluginRunner"]
+_log = logging.getLogger("harness.local_plugin_ws")
+
+__all__ = [
+    "CLOSE_TIMEOUT",
+    "DEFAULT_CHAT_TIMEOUT",
+    "AsyncWebsocketLocalPluginRunner",
+    "CloseTimeout",
+    "WebsocketLocalPluginRunner",
+]
 
 DEFAULT_CHAT_TIMEOUT = 60.0
 """Seconds a whole chat may take, tool calls included, before the runner gives up and closes."""
+
+CLOSE_TIMEOUT = 5.0
+"""Seconds the SDK's close() may take before the runner stops waiting for it."""
+
+
+class CloseTimeout(LocalPluginError):
+    """The chat ran (its result is attached) but the SDK's connection could not be closed at all."""
+
 
 _OBSERVED = (
     "chat.created",
@@ -184,6 +201,7 @@ class _Base:
         self.tool_timeout = tool_timeout
         self.chat_timeout = chat_timeout
         self.observer = observer
+        self.close_issues: list[str] = []  # SDK close() hangs the runner had to work around
 
     def _observe(self, event: Any) -> str:
         name = enum_value(event.event_type)
@@ -242,11 +260,52 @@ class WebsocketLocalPluginRunner(_Base):
         handlers = _handlers(types, on_event, on_error, on_closed)
         update, create = _opening(chat_module, message, user_id or self.user_id, conversation_id, custom_variables)
         client = self.coze.websockets.chat.create(bot_id=bot_id, on_event=handlers)
-        with client() as connection:
+        session = client()
+        connection = session.__enter__()
+        try:
             connection.chat_update(update)
             connection.conversation_message_create(create)
             done.wait(self.chat_timeout)
-        return chat.outcome(self.chat_timeout)
+        finally:
+            closed = self._close(session, client, lambda: connection.chat_update(update))
+        result = chat.outcome(self.chat_timeout)
+        if not closed:
+            raise CloseTimeout(
+                f"chat {result.chat_id} {result.status}, but the SDK's close() did not return within "
+                f"{2 * CLOSE_TIMEOUT} s even after the socket was closed under it; its threads are left behind",
+                result,
+            )
+        return result
+
+    def _close(self, session: Any, client: Any, nudge: Callable[[], None]) -> bool:
+        """Close on a helper thread, bounded, and rescue the releases whose close() never returns.
+
+        cozepy 0.14 to 0.16's sync client joins a send thread blocked on a queue with no timeout.
+        After `CLOSE_TIMEOUT` the runner closes the socket under the SDK and sends one more event:
+        the send thread wakes, fails on the closed socket and ends, and so does close(). This reads
+        the client's private `_ws`; the hang is recorded in `close_issues` and logged.
+        """
+        closer = threading.Thread(
+            target=session.__exit__, args=(None, None, None), name="cozepy-websocket-close", daemon=True
+        )
+        closer.start()
+        closer.join(CLOSE_TIMEOUT)
+        if not closer.is_alive():
+            return True
+        issue = (
+            f"cozepy {sdk.version()}'s sync websocket close() did not return within {CLOSE_TIMEOUT} s "
+            "(it joins threads that block without a timeout); the runner closed the socket under it"
+        )
+        self.close_issues.append(issue)
+        _log.warning(issue)
+        socket = getattr(client, "_ws", None)
+        if socket is not None:
+            with contextlib.suppress(Exception):
+                socket.close()
+        with contextlib.suppress(Exception):
+            nudge()
+        closer.join(CLOSE_TIMEOUT)
+        return not closer.is_alive()
 
     def _run(self, call: _Call) -> ToolResult:
         refused = _unsupported_call(call)

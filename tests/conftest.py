@@ -28,6 +28,21 @@ def coze(sim: RunningServer) -> cozepy.Coze:
 
 
 @pytest.fixture
+def without_required_action(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Break the simulator the way the gates must catch: requires_action events lose their tool calls."""
+    from simulators.coze.state import ChatRecord
+
+    wire = ChatRecord.wire
+
+    def stripped(self: ChatRecord) -> dict[str, object]:
+        body = wire(self)
+        body.pop("required_action", None)
+        return body
+
+    monkeypatch.setattr(ChatRecord, "wire", stripped)
+
+
+@pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
 

@@ -152,26 +152,17 @@ def test_baseline_gate_fails_when_the_same_release_got_worse(
 
 
 def test_a_deliberately_broken_simulator_fails_the_gate(
-    tmp_path: Path, real: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, real: dict[str, Any], request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A simulator whose requires_action event loses `required_action`: the real report turns the chat
     cells broken, and the gate against the healthy baseline exits 1 naming them."""
     if sdk.tool_call_gap() is not None:
         pytest.skip(f"the chat cells are not supported to begin with: {sdk.tool_call_gap()}")
-    from simulators.coze.state import ChatRecord
-
     healthy = tmp_path / "healthy"
     _write(healthy, real)
     assert main(["compat", str(healthy), "--out", str(tmp_path / "baseline")]) == 0
 
-    wire = ChatRecord.wire
-
-    def without_required_action(self: ChatRecord) -> dict[str, object]:
-        body = wire(self)
-        body.pop("required_action", None)
-        return body
-
-    monkeypatch.setattr(ChatRecord, "wire", without_required_action)
+    request.getfixturevalue("without_required_action")
     broken = tmp_path / "broken"
     version = sdk.version()
     assert main(["report", "--out", str(broken / version), "--format", "json", "--sdk-label", "broken-sim"]) == 0

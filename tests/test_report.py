@@ -148,22 +148,13 @@ def test_committed_expectation_holds_for_its_release(report: tuple[Path, Matrix]
 
 
 def test_breaking_requires_action_flips_the_chat_cells_and_fails_expect(
-    report: tuple[Path, Matrix], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    report: tuple[Path, Matrix], tmp_path: Path, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The gate works: a simulator that loses `required_action` turns supported chat cells into broken ones."""
     if sdk.tool_call_gap() is not None:
         pytest.skip(f"the chat cells are not supported to begin with: {sdk.tool_call_gap()}")
-    from simulators.coze.state import ChatRecord
-
     out, _ = report
-    wire = ChatRecord.wire
-
-    def without_required_action(self: ChatRecord) -> dict[str, object]:
-        body = wire(self)
-        body.pop("required_action", None)
-        return body
-
-    monkeypatch.setattr(ChatRecord, "wire", without_required_action)
+    request.getfixturevalue("without_required_action")
     argv = ["report", "--probe", "chat-stream", "--out", str(tmp_path), "--format", "json"]
     assert main([*argv, "--expect", str(out / "expect.json")]) == 1
     err = capsys.readouterr().err
@@ -304,20 +295,11 @@ def test_websocket_chat_column_follows_the_sdk_and_its_streams_follow_the_gramma
 
 
 def test_breaking_requires_action_breaks_websocket_chat_too(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
 ) -> None:
     if sdk.websocket_chat_gap() is not None:
         pytest.skip(f"websocket chat is not supported to begin with: {sdk.websocket_chat_gap()}")
-    from simulators.coze.state import ChatRecord
-
-    wire = ChatRecord.wire
-
-    def without_required_action(self: ChatRecord) -> dict[str, object]:
-        body = wire(self)
-        body.pop("required_action", None)
-        return body
-
-    monkeypatch.setattr(ChatRecord, "wire", without_required_action)
+    request.getfixturevalue("without_required_action")
     assert main(["report", "--probe", "websocket-chat:local-code-reachable"]) == 0
     out = capsys.readouterr().out
     assert "websocket-chat / local-code-reachable: **broken**" in out

@@ -31,6 +31,7 @@ class _Run:
         self.answer = ""
         self.status = ""
         self.error: str | None = None
+        self.close_error: str | None = None  # the flow ran but the client could not be closed
         self.stage = "start"
 
     @property

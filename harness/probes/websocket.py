@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import sdk
 from ..local_plugin import LocalPluginError, LocalPluginResult
-from ..local_plugin_ws import WebsocketLocalPluginRunner
+from ..local_plugin_ws import CloseTimeout, WebsocketLocalPluginRunner
 from ..matrix import Capability, Evidence, Mode, SdkFact, Verdict
 from ..recorder import Exchange
 from ..streams import GRAMMARS
@@ -103,11 +103,17 @@ def _drive(ctx: ProbeContext, coze: Any, bot: str, text: str, registry: ToolRegi
     )
     try:
         result = runner.run(ctx.scenario_ids[bot], text)
+    except CloseTimeout as exc:  # the chat itself ran: judge it, and keep the hang as a finding
+        run = _as_run(exc.result, events, None)
+        run.close_error = describe_error(exc)
+        return run
     except LocalPluginError as exc:
         return _as_run(exc.result, events, describe_error(exc))
     except Exception as exc:  # the SDK itself failed: a finding for the evidence, not a crash
         return _as_run(None, events, describe_error(exc))
-    return _as_run(result, events, None)
+    run = _as_run(result, events, None)
+    run.close_error = "; ".join(runner.close_issues) or None
+    return run
 
 
 def _absent(reason: str, evidence: Evidence) -> ProbeResult:
@@ -169,6 +175,11 @@ def probe_websocket_chat(ctx: ProbeContext) -> ProbeResult:
             StreamCheck(grammar="websocket chat", events=run.events, transitions=transitions, violation=violation)
         )
     verdicts = _verdicts(single, chain, failing, True, "over the websocket")
+    hang = next((run.close_error for run in (single, chain, failing) if run.close_error), None)
+    if hang:
+        evidence.error = evidence.error or hang
+        verdict, reason = verdicts[Capability.LOCAL_CODE]
+        verdicts[Capability.LOCAL_CODE] = (verdict, f"{reason} But the SDK's close() hangs: {hang}")
     if single.saw_tool_event:
         verdicts[Capability.TOOL_CALL_EVENT] = (
             Verdict.SUPPORTED,
