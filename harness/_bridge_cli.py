@@ -37,7 +37,17 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     registry = _load(args)
     if registry is None:
         return 2
-    app = create_bridge_app(registry, token=args.token, errors=args.errors, tool_timeout=args.tool_timeout)
+    slow: dict[str, float] = {}
+    for item in args.slow_tool:
+        name, _, seconds = item.partition("=")
+        try:
+            slow[name] = float(seconds)
+        except ValueError:
+            print(f"coze-harness bridge: --slow-tool wants NAME=SECONDS, got {item!r}", file=sys.stderr)
+            return 2
+    app = create_bridge_app(
+        registry, token=args.token, errors=args.errors, tool_timeout=args.tool_timeout, slow_tools=slow
+    )
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
@@ -103,6 +113,13 @@ def add_bridge_command(commands: Any) -> None:
         default=DEFAULT_TOOL_TIMEOUT,
         metavar="SECONDS",
         help=f"limit for tools that set none (default {DEFAULT_TOOL_TIMEOUT:g})",
+    )
+    serve_cmd.add_argument(
+        "--slow-tool",
+        action="append",
+        default=[],
+        metavar="NAME=SECONDS",
+        help="fault: wait SECONDS before running tool NAME (a slow tool); repeatable",
     )
     serve_cmd.set_defaults(func=_cmd_serve)
 

@@ -15,8 +15,10 @@ or for the whole app.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hmac
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -43,7 +45,14 @@ OPENAPI_VERSION = "3.0.1"
 
 UNAUTHORIZED = "unauthorized"
 NOT_FOUND = "not_found"
+TOO_LARGE = "too_large"
+BODY_TIMEOUT = "body_timeout"
 _STATUS = {INVALID_ARGUMENTS: 422, UNKNOWN_TOOL: 404, TIMEOUT: 504, UNAUTHORIZED: 401, NOT_FOUND: 404}
+
+DEFAULT_MAX_BODY_BYTES = 1 << 20
+"""Tool arguments larger than this are refused (413) before they are parsed."""
+DEFAULT_BODY_TIMEOUT = 10.0
+"""Seconds a caller has to send the whole body; a trickling sender gets a 408 instead of a held worker."""
 _TOOL_FAILURE_STATUS = 500
 _SECURITY_SCHEME = "bearerAuth"
 
@@ -78,6 +87,34 @@ def _answer(result: ToolResult, mode: ErrorMode) -> Response:
     return _json(answer, 200 if mode == "body" else _STATUS.get(error.code, _TOOL_FAILURE_STATUS))
 
 
+class _BodyRefused(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+async def _bounded_body(request: Request, max_bytes: int, timeout: float | None) -> bytes:
+    """The request body, refused early: by Content-Length before reading, by size while reading, by time."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise _BodyRefused(413, TOO_LARGE, f"the body is {declared} bytes; the bridge takes at most {max_bytes}")
+
+    async def read() -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise _BodyRefused(413, TOO_LARGE, f"the body is over {max_bytes} bytes, the most the bridge takes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    try:
+        return await asyncio.wait_for(read(), timeout)
+    except asyncio.TimeoutError:
+        raise _BodyRefused(408, BODY_TIMEOUT, f"the body did not arrive within {timeout:g} s") from None
+
+
 def _authorized(request: Request, token: str | None) -> bool:
     if token is None:
         return True
@@ -91,6 +128,9 @@ def create_bridge_app(
     token: str | None = None,
     errors: ErrorMode = "http",
     tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
+    slow_tools: Mapping[str, float] | None = None,
     server_url: str | None = None,
     title: str = "coze-harness local tools",
     description: str = "Local Python functions served over HTTP for Coze workflows and plugins.",
@@ -100,8 +140,11 @@ def create_bridge_app(
 
     `token` turns on bearer-token auth for the tool routes (the OpenAPI document stays public, so
     Coze can import it by URL). `errors` is how failures are reported for tools that do not choose
-    themselves. `server_url` is the URL the OpenAPI document advertises; by default, the URL the
-    document was fetched from.
+    themselves. `max_body_bytes` and `body_timeout` bound what a caller may send and how slowly
+    (413 and 408, before any tool runs). `server_url` is the URL the OpenAPI document advertises; by
+    default, the URL the document was fetched from. `slow_tools` (tool name -> seconds) is a fault
+    for tests: the bridge waits that long before running the tool, outside its timeout, to stand
+    for a slow local tool that a workflow's http node gives up on.
     """
     if token is not None and not token.strip():
         raise ValueError("token must be a non-empty string or None")
@@ -119,7 +162,14 @@ def create_bridge_app(
                     message="send 'Authorization: Bearer <token>' with the bridge's token",
                 )
                 return _json(answer, 401, {"WWW-Authenticate": "Bearer"})
-            body = await request.body()
+            try:
+                body = await _bounded_body(request, max_body_bytes, body_timeout)
+            except _BodyRefused as refused:
+                answer = BridgeAnswer(success=False, error_code=refused.code, message=refused.message)
+                return _json(answer, refused.status)  # not a tool failure: a real status in both modes
+            delay = (slow_tools or {}).get(item.name, 0.0)
+            if delay > 0:
+                await asyncio.sleep(delay)
             return _answer(await item.ainvoke(body, timeout=tool_timeout), mode)
 
         call_tool.__name__ = f"call_{item.name}"

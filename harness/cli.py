@@ -44,13 +44,22 @@ def _add_catalogue_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    from ._fault_cli import faults_of, framing_of
+
     catalogue = _catalogue(args)
     tokens = args.token or [DEFAULT_TOKEN]
+    try:
+        faults, framing = faults_of(args), framing_of(args)
+    except ValueError as exc:
+        print(f"coze-harness serve: {exc}", file=sys.stderr)
+        return 2
     config = SimConfig(
         seed=args.seed,
         tokens=[TokenGrant(token=token) for token in tokens],
         wall_clock=args.wall_clock,
         event_delay_seconds=args.event_delay,
+        faults=faults,
+        framing=framing,
     )
     try:
         sock = bind(args.host, args.port)
@@ -60,6 +69,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     print(f"Coze simulator listening on {base_url_of(sock)}", flush=True)
     if not args.token:
         print(f"Token: {DEFAULT_TOKEN} (pass --token to choose your own)", flush=True)
+    for line in config.faults.model_dump(exclude_none=True).items() if config.faults else ():
+        print(f"Fault on every stream: {line[0]} = {line[1]}", flush=True)
+    if config.framing is not None:
+        print(f"Framing variant on every stream: {config.framing.model_dump(exclude_defaults=True)}", flush=True)
     print(
         f"Serving {len(catalogue.bots)} bots and {len(catalogue.workflows)} workflows; "
         "list them with `coze-harness catalogue`. Stop with Ctrl-C.",
@@ -110,7 +123,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(f"coze-harness report: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
-    matrix = run_report(probes or None, sdk_label=args.sdk_label, progress=_progress)
+    matrix = run_report(probes or None, sdk_label=args.sdk_label, progress=_progress, token=args.token)
     print(summary_table(matrix))
     if single_cells:
         print()
@@ -127,7 +140,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     status = EXIT_OK
     if expectation is not None:
-        modes = {Mode(name) for name in probes} if probes else None
+        modes = {Mode(name) for name in probes if name in {m.value for m in Mode}} if probes else None
         differences = compare(expectation, matrix, modes)
         if expectation.sdk_version != matrix.sdk_version:
             print(
@@ -183,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--event-delay", type=float, default=0.0, metavar="SECONDS", help="pause between stream events"
     )
     _add_catalogue_options(serve_cmd)
+    from ._fault_cli import add_fault_options
+
+    add_fault_options(serve_cmd)
     serve_cmd.set_defaults(func=_cmd_serve)
 
     report_cmd = commands.add_parser(
@@ -197,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated: md, json, html, junit (default all four)",
     )
     report_cmd.add_argument("--sdk-label", default="", metavar="L", help="a name for this run, shown in the reports")
+    report_cmd.add_argument(
+        "--token", default=DEFAULT_TOKEN, metavar="T", help="the token the embedded simulator accepts (never reported)"
+    )
     report_cmd.add_argument(
         "--probe",
         action="append",

@@ -35,6 +35,7 @@ __all__ = [
     "LocalPluginResult",
     "LocalPluginRunner",
     "RoundLimitExceeded",
+    "StreamBrokenError",
     "StreamEndedError",
     "ToolCallRecord",
     "UnsupportedSDKError",
@@ -122,6 +123,11 @@ class StreamEndedError(LocalPluginError):
     """A chat stream ended without saying whether the chat completed, failed or needs tool outputs."""
 
 
+class StreamBrokenError(LocalPluginError):
+    """A chat stream broke midway: the connection dropped or timed out, a frame did not parse, or the
+    server sent an `error` event. The original exception is the `__cause__`."""
+
+
 # --- reading events the same way on every release ----------------------------------------------
 
 
@@ -173,6 +179,7 @@ class _Progress:
         self.records: list[ToolCallRecord] = []
         self.terminal: str | None = None
         self.chat: Any = None
+        self.events = 0
         self._answers: list[str] = []
         self._deltas: dict[str, list[str]] = {}
 
@@ -180,10 +187,12 @@ class _Progress:
         """Only the last stream's answer is the chat's answer; earlier rounds may have said things too."""
         self.terminal = None
         self.chat = None
+        self.events = 0
         self._answers = []
         self._deltas = {}
 
     def feed(self, event: Any) -> None:
+        self.events += 1
         name = event_name(event)
         if name in _CHAT_EVENTS:
             self.observe(name, event.chat)
@@ -232,6 +241,20 @@ class _Progress:
 
     def partial(self) -> LocalPluginResult:
         return self.result("incomplete")
+
+    def broken(self, exc: Exception) -> StreamBrokenError | None:
+        """The error to raise for an exception out of a stream: None for API errors (an envelope, with
+        its code), which are raised as they are; else a StreamBrokenError saying where it broke."""
+        import cozepy
+
+        if isinstance(exc, cozepy.CozeAPIError):
+            return None
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        return StreamBrokenError(
+            f"the chat stream of chat {self.chat_id or '(not started)'} broke after {self.events} event(s) "
+            f"(round {self.rounds}): {type(exc).__name__}: {text}"[:600],
+            self.partial(),
+        )
 
     def after_stream(self, max_rounds: int) -> LocalPluginResult | list[_Call]:
         """The chat's result, or the calls of the next round; raises when the flow cannot go on."""
@@ -368,8 +391,14 @@ class LocalPluginRunner:
         stream = self.coze.chat.stream(**options)
         while True:
             progress.start_stream()
-            for event in stream:
-                progress.feed(event)
+            try:
+                for event in stream:
+                    progress.feed(event)
+            except Exception as exc:
+                broken = progress.broken(exc)
+                if broken is None:
+                    raise
+                raise broken from exc
             try:
                 step = progress.after_stream(self.max_rounds)
             except RoundLimitExceeded:
@@ -437,8 +466,14 @@ class AsyncLocalPluginRunner:
         stream: AsyncIterator[Any] = await _maybe_await(self.coze.chat.stream(**options))
         while True:
             progress.start_stream()
-            async for event in stream:
-                progress.feed(event)
+            try:
+                async for event in stream:
+                    progress.feed(event)
+            except Exception as exc:
+                broken = progress.broken(exc)
+                if broken is None:
+                    raise
+                raise broken from exc
             try:
                 step = progress.after_stream(self.max_rounds)
             except RoundLimitExceeded:

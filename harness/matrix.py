@@ -9,7 +9,7 @@ from __future__ import annotations
 import platform
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -131,6 +131,25 @@ class CoverageNote(BaseModel):
     modes: list[str] = Field(default_factory=list, description="columns whose verdicts this limits")
 
 
+FramingOutcome = Literal["survives", "fails", "misreads", "not-run"]
+
+
+class FramingResult(BaseModel):
+    """One spec-legal SSE framing variant on one kind of stream, read by the installed SDK."""
+
+    variant: str
+    stream: Literal["chat", "workflow"]
+    description: str
+    outcome: FramingOutcome = Field(
+        description="survives: the same events and text as the canonical framing; fails: the SDK raised; "
+        "misreads: no error, but events or text differ; not-run: the canonical stream itself failed"
+    )
+    error: str | None = None
+    events: list[str] = Field(default_factory=list, description="events as the SDK parsed them")
+    detail: str = ""
+    sample: str = Field("", description="the start of the stream as received (CR shown as \\r)")
+
+
 class Matrix(BaseModel):
     schema_version: int = SCHEMA_VERSION
     sdk: str = "cozepy"
@@ -147,6 +166,9 @@ class Matrix(BaseModel):
     )
     crashes: list[ProbeCrash] = Field(default_factory=list, description="probes that raised: their cells are missing")
     coverage: list[CoverageNote] = Field(default_factory=list, description="the simulator's coverage ceiling")
+    framing: list[FramingResult] = Field(
+        default_factory=list, description="framing robustness: each SSE framing variant, survived or not"
+    )
 
     def cell(self, capability: Capability, mode: Mode) -> Cell | None:
         for cell in self.cells:

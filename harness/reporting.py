@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from simulators.coze import DEFAULT_TOKEN, Catalogue, coverage, create_app, local_tls, running
+from simulators.coze import DEFAULT_TOKEN, Catalogue, SimConfig, TokenGrant, coverage, create_app, local_tls, running
 
 from .bridge import create_bridge_app
 from .matrix import CAPABILITY_TITLES, MODE_TITLES, Capability, CoverageNote, Matrix, Mode
@@ -43,18 +43,22 @@ def run_report(
     probes: list[str] | None = None,
     sdk_label: str = "",
     progress: Callable[[str], None] | None = None,
+    token: str = DEFAULT_TOKEN,
 ) -> Matrix:
-    """Start the simulator and the bridge on loopback, run the probes, stop both, return the matrix."""
+    """Start the simulator and the bridge on loopback, run the probes, stop both, return the matrix.
+
+    `token` is the one the simulator accepts and the probes send; it never appears in the matrix.
+    """
     catalogue = Catalogue.builtin()
     ids = {entry["name"]: entry["id"] for entry in catalogue.entries()}
     bridge_app = create_bridge_app(demo_tools.bridged, token=BRIDGE_TOKEN, errors="body")
-    app = create_app(catalogue)
+    app = create_app(catalogue, SimConfig(tokens=[TokenGrant(token=token)]))
     with local_tls() as tls, running(app) as sim, running(app, tls=tls) as secure, running(bridge_app) as bridge:
         if progress:
             progress(f"simulator on {sim.base_url} and {secure.base_url}, bridge on {bridge.base_url}")
         ctx = ProbeContext(
             base_url=sim.base_url,
-            token=DEFAULT_TOKEN,
+            token=token,
             bridge_url=bridge.base_url,
             scenario_ids=ids,
             secure_url=secure.base_url,

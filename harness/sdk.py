@@ -251,3 +251,18 @@ def websocket_event_types() -> set[str]:
     except ImportError:
         return set()
     return {member.value for member in ws.WebsocketsEventType}
+
+
+# --- streaming ----------------------------------------------------------------------------------
+
+
+def sync_stream_is_incremental() -> bool:
+    """Does the sync client hand over a stream's events as they arrive (0.6.0+)?
+
+    Before 0.6 the sync client sends every request with `stream=False`: httpx reads the whole body
+    before the first event is parsed, so a stalled stream blocks the call itself and a caller cannot
+    stop reading early. Read from the request module's source.
+    """
+    import cozepy.request
+
+    return "sync_client.send(request.as_httpx, stream=False)" not in inspect.getsource(cozepy.request)

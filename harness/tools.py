@@ -173,6 +173,8 @@ class LocalTool(Generic[P, R]):
                 decoded = json.loads(arguments)
             except ValueError as exc:
                 raise _Failure(self._invalid(f"arguments are not valid JSON ({exc})")) from None
+            except RecursionError:
+                raise _Failure(self._invalid("arguments nest too deeply to decode")) from None
             if not isinstance(decoded, dict):
                 raise _Failure(self._invalid(f"arguments must be a JSON object, not {type(decoded).__name__}"))
             return self.arguments_model.model_validate_json(arguments)

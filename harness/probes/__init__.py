@@ -12,6 +12,7 @@ from ..matrix import Matrix, ProbeCrash
 from ._base import Probe, ProbeContext, ProbeResult
 from .bridge import probe_workflow_bridge
 from .chat import probe_chat_poll, probe_chat_stream
+from .framing import probe_framing
 from .websocket import probe_websocket_chat
 from .workflow import probe_chatflow, probe_workflow_resume, probe_workflow_run, probe_workflow_stream
 
@@ -24,6 +25,7 @@ PROBES: dict[str, Probe] = {
     "workflow-resume": probe_workflow_resume,
     "chatflow": probe_chatflow,
     "workflow-bridge": probe_workflow_bridge,
+    "framing": probe_framing,
 }
 
 
@@ -50,8 +52,10 @@ def run_probes(
                 progress(f"[{number}/{len(chosen)}] {name} CRASHED after {time.monotonic() - started:.1f} s: {exc!r}")
             continue
         matrix.add(result.cells, result.evidence)
+        matrix.framing.extend(result.framing)
         if progress:
             counts = Counter(cell.verdict.value for cell in result.cells)
+            counts.update(item.outcome for item in result.framing)
             tally = ", ".join(f"{count} {verdict}" for verdict, count in sorted(counts.items()))
             progress(f"[{number}/{len(chosen)}] {name} done in {time.monotonic() - started:.1f} s: {tally}")
         for stream in result.streams:

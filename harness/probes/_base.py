@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, Field
 
-from ..matrix import Capability, Cell, Evidence, Mode, SdkFact, Verdict
+from ..matrix import Capability, Cell, Evidence, FramingResult, Mode, SdkFact, Verdict
 from ..recorder import Exchange, RecordingTransport
 from ..streams import GRAMMARS, parse_sse
 
@@ -50,6 +50,7 @@ class ProbeResult(BaseModel):
     cells: list[Cell] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
     streams: list[StreamCheck] = Field(default_factory=list)
+    framing: list[FramingResult] = Field(default_factory=list)
 
 
 Probe = Callable[[ProbeContext], ProbeResult]

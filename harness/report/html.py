@@ -6,10 +6,12 @@ page still reads in greyscale print and for colour-blind readers.
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..matrix import CAPABILITY_TITLES, MODE_TITLES, Capability, Evidence, Matrix, Mode
 from ._html import esc, legend, page, verdict_badge
+from .benchmarks_html import benchmarks_section
 
 
 def _short_url(url: str) -> str:
@@ -110,6 +112,39 @@ def _crashes(matrix: Matrix) -> str:
     return "\n".join(parts)
 
 
+_OUTCOME_COLOURS = {"survives": "#1a7f37", "misreads": "#9a6700", "fails": "#cf222e", "not-run": "#6e7781"}
+
+
+def _framing(matrix: Matrix) -> str:
+    if not matrix.framing:
+        return ""
+    rows = []
+    for variant in dict.fromkeys(item.variant for item in matrix.framing):
+        by_stream = {item.stream: item for item in matrix.framing if item.variant == variant}
+        cells = []
+        for kind in ("chat", "workflow"):
+            item = by_stream.get(kind)
+            if item is None:
+                cells.append('<td class="muted">not applicable</td>')
+                continue
+            badge = (
+                f'<span class="v" style="background:{_OUTCOME_COLOURS[item.outcome]}" title="{esc(item.detail)}">'
+                f"{esc(item.outcome)}</span>"
+            )
+            error = f"<br><small><code>{esc(item.error)}</code></small>" if item.error else ""
+            sample = f"<details><summary>bytes</summary>{_pre(item.sample)}</details>" if item.sample else ""
+            cells.append(f"<td>{badge}{error}{sample}</td>")
+        description = esc(next(iter(by_stream.values())).description)
+        rows.append(f"<tr><th><code>{esc(variant)}</code></th><td>{description}</td>{''.join(cells)}</tr>")
+    return (
+        "<h2>Framing robustness</h2><p>Spec-legal SSE framing variants the server may start sending, each read by "
+        "this SDK. <em>survives</em>: the same events and text as the canonical framing; <em>fails</em>: the SDK "
+        "raised; <em>misreads</em>: no error but different events or text. Findings about the SDK, not the "
+        "platform.</p><table><tr><th>variant</th><th>what changes</th><th>chat stream</th><th>workflow stream</th>"
+        "</tr>\n" + "\n".join(rows) + "</table>"
+    )
+
+
 def _coverage(matrix: Matrix) -> str:
     if not matrix.coverage:
         return ""
@@ -126,7 +161,7 @@ def _coverage(matrix: Matrix) -> str:
     return "\n".join(parts)
 
 
-def render_html(matrix: Matrix) -> str:
+def render_html(matrix: Matrix, benchmarks: Path | None = None) -> str:
     modes = [mode for mode in Mode if any(cell.mode == mode for cell in matrix.cells)]
     label = f" ({matrix.sdk_label})" if matrix.sdk_label else ""
     title = f"Capability matrix: {matrix.sdk} {matrix.sdk_version}{label} on {matrix.platform} Coze"
@@ -148,6 +183,8 @@ def render_html(matrix: Matrix) -> str:
             _table(matrix, modes),
             _reasons(matrix, modes),
             _grammar(matrix),
+            _framing(matrix),
+            benchmarks_section(benchmarks) if benchmarks is not None else "",
             _coverage(matrix),
             "<h2>Evidence</h2>",
             *(_evidence(item) for item in matrix.evidence.values()),

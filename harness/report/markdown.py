@@ -89,6 +89,7 @@ def render_markdown(matrix: Matrix) -> str:
             lines.append(f"- {kind}: " + ", ".join(f"`{t}`" for t in transitions))
         lines.append("")
     lines += _crashes(matrix)
+    lines += _framing(matrix)
     lines += _coverage(matrix)
     lines += ["## Evidence", ""]
     for item in matrix.evidence.values():
@@ -102,6 +103,35 @@ def _crashes(matrix: Matrix) -> list[str]:
     lines = ["## Probes that crashed", "", "Their cells are missing: this is a bug to fix, not a verdict.", ""]
     for crash in matrix.crashes:
         lines += [f"### {crash.probe}", "", f"`{crash.error}`", "", _fence(crash.traceback), ""]
+    return lines
+
+
+def _framing(matrix: Matrix) -> list[str]:
+    if not matrix.framing:
+        return []
+    lines = [
+        "## Framing robustness",
+        "",
+        "Spec-legal SSE framing variants the server may start sending, each read by this SDK (chat stream and",
+        "workflow stream). `survives`: the same events and text as the canonical framing; `fails`: the SDK",
+        "raised; `misreads`: no error but different events or text. Findings about the SDK, not the platform.",
+        "",
+        "| variant | what changes | chat stream | workflow stream |",
+        "|---|---|---|---|",
+    ]
+    variants = list(dict.fromkeys(item.variant for item in matrix.framing))
+    for variant in variants:
+        by_stream = {item.stream: item for item in matrix.framing if item.variant == variant}
+        description = next(iter(by_stream.values())).description
+        cells = [by_stream[kind].outcome if kind in by_stream else "" for kind in ("chat", "workflow")]
+        lines.append(f"| `{variant}` | {description} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for item in matrix.framing:
+        if item.outcome != "survives":
+            lines.append(
+                f"- `{item.variant}` ({item.stream}): {item.detail}" + (f"; `{item.error}`" if item.error else "")
+            )
+    lines.append("")
     return lines
 
 

@@ -7,12 +7,14 @@ import logging
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import chat, workflow, ws_chat
 from .context import SimConfig, Simulator
 from .envelope import LOGID_HEADER, Code, CozeError, error
+from .faults import StreamAborted, quiet_deliberate_resets
+from .journal import ADMIN_PREFIX, JournalMiddleware
 from .scenarios import Catalogue
 
 _log = logging.getLogger("simulators.coze")
@@ -64,6 +66,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     """A bug in the simulator: logged here, answered with a 5000 envelope and no stack trace."""
+    if isinstance(exc, StreamAborted):  # a reset fault, mid-body: nothing to answer and nothing to log
+        return Response(status_code=500)
     _log.exception("simulator error on %s %s", request.method, request.url.path)
     return error(request, CozeError(Code.INTERNAL, "internal error in the simulator; see its log"))
 
@@ -80,4 +84,12 @@ def create_app(catalogue: Catalogue | None = None, config: SimConfig | None = No
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(_LogIdMiddleware, simulator=simulator)
+    app.add_middleware(JournalMiddleware, journal=simulator.journal)
+
+    async def journal(request: Request) -> Response:
+        """The stream journal (not a Coze API): every response's timing, size and who closed it."""
+        return JSONResponse(simulator.journal.wire())
+
+    app.add_api_route(f"{ADMIN_PREFIX}journal", journal, methods=["GET"], include_in_schema=False)
+    quiet_deliberate_resets()
     return app

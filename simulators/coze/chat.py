@@ -16,7 +16,7 @@ from .conversations import InputMessage, open_conversation, user_text
 from .envelope import not_found, ok
 from .inputs import Lenient, json_body, optional_id, required_id, validate
 from .scenarios import BotScenario
-from .sse import chat_done, chat_frame, paced, stream_response
+from .sse import chat_done, chat_frame, paced
 from .state import ChatRecord
 
 router = APIRouter()
@@ -47,8 +47,8 @@ def _frames(events: list[Event]) -> list[bytes]:
     return [chat_frame(name, data) for name, data in events] + [chat_done()]
 
 
-def _stream(sim: Simulator, events: list[Event]) -> Response:
-    return stream_response(paced(_frames(events), sim.config.event_delay_seconds))
+def _stream(request: Request, sim: Simulator, bot: BotScenario, events: list[Event]) -> Response:
+    return sim.stream(request, paced(_frames(events), sim.config.event_delay_seconds), bot)
 
 
 def bot_of(sim: Simulator, bot_id: str) -> BotScenario:
@@ -110,11 +110,12 @@ async def create_chat(request: Request) -> Response:
     conversation_id = optional_id(request, body, "conversation_id")
     bot = bot_of(sim, req.bot_id)
     sim.auth.require_bot(grant, bot.id)
+    sim.check_request(bot)
     _, events = start_chat(
         sim, bot, conversation_id, req.additional_messages or [], req.custom_variables, req.parameters
     )
     if req.stream:
-        return _stream(sim, events)
+        return _stream(request, sim, bot, events)
     return ok(request, _snapshot_in_progress(events))
 
 
@@ -156,10 +157,10 @@ async def submit_tool_outputs(request: Request) -> Response:
     body = await json_body(request)
     sim, chat = await _authorized_chat(request, body)
     req = validate(SubmitRequest, body)
+    bot = bot_of(sim, chat.bot_id)
+    sim.check_request(bot)
     with sim.store.lock:
-        events = sim.bots.submit(
-            bot_of(sim, chat.bot_id), chat, [(item.tool_call_id, item.output) for item in req.tool_outputs]
-        )
+        events = sim.bots.submit(bot, chat, [(item.tool_call_id, item.output) for item in req.tool_outputs])
     if req.stream:
-        return _stream(sim, events)
+        return _stream(request, sim, bot, events)
     return ok(request, _snapshot_in_progress(events))

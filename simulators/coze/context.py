@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
+from starlette.responses import StreamingResponse
 
 from .auth import Authenticator, TokenGrant
 from .bots import BotEngine
+from .faults import FaultInjector, Faults, OnError
 from .flows import FlowEngine
+from .framing import Framing
 from .ids import Clock, IdSource
-from .scenarios import Catalogue
+from .journal import Journal
+from .scenarios import BotScenario, Catalogue, WorkflowScenario
+from .sse import stream_response
 from .state import Store
 
 DEFAULT_TOKEN = "coze-harness-dev-token"
@@ -28,6 +34,8 @@ class SimConfig(BaseModel):
     wall_clock: bool = Field(False, description="use real time instead of the logical clock")
     event_delay_seconds: float = Field(0.0, ge=0, le=60, description="pause between stream events")
     debug_url_base: str = "https://www.coze.com/work_flow"
+    faults: Faults | None = Field(None, description="faults for every stream (a scenario's own block wins)")
+    framing: Framing | None = Field(None, description="framing variant for every stream (a scenario's own wins)")
 
 
 @dataclass
@@ -42,6 +50,29 @@ class Simulator:
         self.auth = Authenticator(self.config.tokens)
         self.bots = BotEngine(self.ids, self.clock)
         self.flows = FlowEngine(self.store, self.ids, self.clock, self.config.debug_url_base)
+        self.faults = FaultInjector(self.config.faults, self.config.framing, self.config.seed)
+        self.journal = Journal()
+
+    def check_request(self, scenario: BotScenario | WorkflowScenario) -> None:
+        """Refuse the request now (5xx, rate limit) if the faults in force ask for it."""
+        self.faults.check_request(scenario.id, scenario.faults)
+
+    def stream(
+        self,
+        request: Request,
+        frames: AsyncIterator[bytes],
+        scenario: BotScenario | WorkflowScenario,
+        on_error: OnError | None = None,
+    ) -> StreamingResponse:
+        """The response for a stream of frames, with the scenario's (or the global) faults and framing."""
+        plan = self.faults.plan(scenario.faults, scenario.framing, on_error)
+        if plan is None:
+            return stream_response(frames)
+        entry = request.scope.get("state", {}).get("journal_entry")
+        if entry is not None:
+            entry.faults = plan.describe()
+            entry.delays = plan.delays
+        return stream_response(plan.shape(frames))
 
 
 def simulator_of(request: Request) -> Simulator:

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from .faults import Faults
+from .framing import Framing
 from .templates import references, references_in
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
@@ -61,6 +63,8 @@ class BotScenario(_Strict):
     rounds: list[ToolRound] = Field(default_factory=list, description="tool-call rounds before the answer")
     fail: ChatFailure | None = None
     chunk_size: int = Field(8, gt=0, description="characters per message delta")
+    faults: Faults | None = Field(None, description="faults for this bot's streams and requests")
+    framing: Framing | None = Field(None, description="a spec-legal SSE framing variant for this bot's streams")
 
     @model_validator(mode="after")
     def _check_references(self) -> BotScenario:
@@ -282,6 +286,8 @@ class WorkflowScenario(_Strict):
     ping_interval_seconds: float | None = Field(
         None, gt=0, description="send PING events this often while a node waits (workflow streams only)"
     )
+    faults: Faults | None = Field(None, description="faults for this workflow's streams and requests")
+    framing: Framing | None = Field(None, description="a spec-legal SSE framing variant for this workflow's streams")
 
     def node_id(self, index: int) -> str:
         """The wire id of node `index`: its declared id, 900001 for the end node, else 100002 onwards."""

@@ -21,6 +21,25 @@ CONTENT_TYPE = "text/event-stream"
 CHAT_DONE_DATA = '"[DONE]"'
 
 
+class Frame(bytes):
+    """The canonical bytes of one event, remembering what they encode.
+
+    To every reader a frame is just its bytes; framing variants and faults
+    (`simulators.coze.faults`) read `kind`, `event`, `data` and `position` to re-encode it.
+    """
+
+    kind: str  # "chat" or "workflow"
+    event: str
+    data: str
+    position: int  # the id a workflow frame carries; -1 on chat frames
+
+    @classmethod
+    def of(cls, encoded: bytes, kind: str, event: str, data: str, index: int) -> Frame:
+        frame = cls(encoded)
+        frame.kind, frame.event, frame.data, frame.position = kind, event, data, index
+        return frame
+
+
 def _one_line(data: str) -> str:
     if "\n" in data or "\r" in data:
         raise ValueError("an SSE data value must be one line; encode newlines inside the JSON")
@@ -29,8 +48,8 @@ def _one_line(data: str) -> str:
 
 def chat_frame(event: str, data: Any) -> bytes:
     """`event:NAME\\ndata:JSON\\n\\n`; `data` may be pre-encoded JSON text or a value to encode."""
-    text = data if isinstance(data, str) else dumps(data)
-    return f"event:{event}\ndata:{_one_line(text)}\n\n".encode()
+    text = _one_line(data if isinstance(data, str) else dumps(data))
+    return Frame.of(f"event:{event}\ndata:{text}\n\n".encode(), "chat", event, text, -1)
 
 
 def chat_done() -> bytes:
@@ -39,8 +58,8 @@ def chat_done() -> bytes:
 
 def workflow_frame(index: int, event: str, data: Any) -> bytes:
     """`id: N\\nevent: NAME\\ndata: JSON\\n\\n`; ids count from 0 within one stream."""
-    text = data if isinstance(data, str) else dumps(data)
-    return f"id: {index}\nevent: {event}\ndata: {_one_line(text)}\n\n".encode()
+    text = _one_line(data if isinstance(data, str) else dumps(data))
+    return Frame.of(f"id: {index}\nevent: {event}\ndata: {text}\n\n".encode(), "workflow", event, text, index)
 
 
 async def paced(frames: Iterable[bytes], delay: float) -> AsyncIterator[bytes]:

@@ -37,7 +37,7 @@ from .flows import (
 )
 from .inputs import Lenient, json_body, optional_id, validate
 from .scenarios import WorkflowScenario
-from .sse import chat_frame, stream_response, workflow_frame
+from .sse import chat_frame, workflow_frame
 from .state import Conversation, ExecutionRecord
 
 router = APIRouter()
@@ -114,6 +114,7 @@ async def _start(request: Request, *, stream: bool) -> tuple[WorkflowScenario, E
     grant = sim.auth.authenticate(request)
     req = validate(RunRequest, await json_body(request))
     workflow = _runnable(sim, grant, req.workflow_id, "workflow")
+    sim.check_request(workflow)
     parameters = sim.flows.check_parameters(workflow, req.parameters)
     run_mode = RUN_MODE_STREAM if stream else RUN_MODE_ASYNC if req.is_async else RUN_MODE_SYNC
     execution = sim.flows.start(
@@ -191,7 +192,15 @@ async def run_workflow(request: Request) -> Response:
 async def stream_run(request: Request) -> Response:
     sim = simulator_of(request)
     workflow, execution, _ = await _start(request, stream=True)
-    return stream_response(_workflow_frames(sim, execution, sim.flows.run(workflow, execution)))
+    return _workflow_stream(request, sim, workflow, execution)
+
+
+def _workflow_stream(
+    request: Request, sim: Simulator, workflow: WorkflowScenario, execution: ExecutionRecord
+) -> Response:
+    """A workflow stream; an injected `Error` fault fails the execution with the fault's code."""
+    frames = _workflow_frames(sim, execution, sim.flows.run(workflow, execution))
+    return sim.stream(request, frames, workflow, lambda code, msg: sim.flows.fail(execution, code, msg))
 
 
 @router.post("/v1/workflow/stream_resume")
@@ -207,8 +216,9 @@ async def stream_resume(request: Request) -> Response:
     req = validate(ResumeRequest, body)
     workflow = _workflow(sim, req.workflow_id)
     sim.auth.require_workflow(grant, workflow.id)
+    sim.check_request(workflow)
     execution = sim.flows.claim_resume(workflow, req.event_id, req.interrupt_type, req.resume_data)
-    return stream_response(_workflow_frames(sim, execution, sim.flows.run(workflow, execution)))
+    return _workflow_stream(request, sim, workflow, execution)
 
 
 @router.get("/v1/workflows/{workflow_id}/run_histories/{execute_id}")
@@ -330,6 +340,7 @@ async def chatflow(request: Request) -> Response:
     req = validate(ChatflowRequest, body)
     conversation_id = optional_id(request, body, "conversation_id")
     workflow = _runnable(sim, grant, req.workflow_id, "chatflow")
+    sim.check_request(workflow)
     parameters = sim.flows.check_parameters(workflow, req.parameters)
     messages = req.additional_messages or []
     text = user_text(messages)
@@ -352,5 +363,5 @@ async def chatflow(request: Request) -> Response:
         bot_id=req.bot_id,
         created_at=sim.clock.now(),
     )
-    events = sim.flows.run(workflow, execution)
-    return stream_response(_chatflow_frames(sim, execution, chat, conversation, events))
+    frames = _chatflow_frames(sim, execution, chat, conversation, sim.flows.run(workflow, execution))
+    return sim.stream(request, frames, workflow, lambda code, msg: sim.flows.fail(execution, code, msg))

@@ -11,7 +11,6 @@ refused with an error that says so, never ignored.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any, Literal
 
 from fastapi import APIRouter
@@ -24,7 +23,7 @@ from .chat import ToolOutput, bot_of, start_chat
 from .context import Simulator
 from .conversations import InputMessage
 from .envelope import LOGID_HEADER, Code, CozeError, bad_request, dumps
-from .inputs import Lenient, validate
+from .inputs import Lenient, parse_json, validate
 from .scenarios import BotScenario
 from .state import ChatRecord
 
@@ -125,10 +124,7 @@ class _Session:
     async def handle(self, raw: str) -> None:
         if len(raw.encode("utf-8")) > MAX_MESSAGE_BYTES:
             raise bad_request(f"message is larger than {MAX_MESSAGE_BYTES} bytes; send smaller messages")
-        try:
-            message = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise bad_request(f"message is not valid JSON ({exc}); send one JSON object per message") from None
+        message = parse_json(raw, "message")  # not JSON, or nested too deeply: a 4000 error event
         if not isinstance(message, dict) or not isinstance(message.get("event_type"), str):
             raise bad_request("message must be a JSON object with a string event_type")
         event_type: str = message["event_type"]

@@ -1,0 +1,169 @@
+"""Harness speed: how long `coze-harness report` takes for the installed cozepy, and how the in-process
+transport (harness.inprocess) compares with a plain respx mock answering the same stream.
+
+    python -m benchmarks.harness_speed [--runs 3] [--streams 200] [--write]
+
+The report is timed as a user runs it (a fresh `coze-harness report --out TMP`, interpreter start
+included; target under 5 s). The transports are timed reading the same chat stream with cozepy:
+the weather bot's first stream (a short one, 5 events) and the stream bot's (2,000 deltas). The respx
+mock is the baseline: canned bytes, no app at all (target: in-process within 1.5x of it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks._common import ROOT, SCENARIOS, STREAM_BOT, WEATHER_BOT, quiet_cozepy, summary, write_section
+from simulators.coze import DEFAULT_TOKEN, Catalogue, create_app
+from simulators.coze.scenarios import BUILTIN_DIR
+
+REPORT_TARGET_SECONDS = 5.0
+TRANSPORT_TARGET_RATIO = 1.5
+BASE_URL = "https://api.coze.com"
+
+
+def time_report(runs: int) -> dict[str, Any]:
+    executable = shutil.which("coze-harness") or str(Path(sys.executable).parent / "coze-harness")
+    seconds = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as out:
+            started = time.perf_counter()
+            done = subprocess.run([executable, "report", "--out", out], cwd=ROOT, capture_output=True, text=True)
+            seconds.append(time.perf_counter() - started)
+            if done.returncode not in (0, 1):
+                raise RuntimeError(f"coze-harness report exited {done.returncode}: {done.stderr[-2000:]}")
+    figures = summary([-s for s in seconds])  # best = shortest
+    return {
+        "command": "coze-harness report --out TMP",
+        "seconds": {"median": -figures["median"], "best": -figures["best"], "worst": -figures["worst"]},
+        "runs": runs,
+        "target_seconds": REPORT_TARGET_SECONDS,
+    }
+
+
+def _message(text: str) -> Any:
+    import cozepy
+
+    return cozepy.Message(role="user", type="question", content=text, content_type="text")
+
+
+def _read(coze: Any, bot: str, text: str) -> int:
+    return sum(1 for _ in coze.chat.stream(bot_id=bot, user_id="bench", additional_messages=[_message(text)]))
+
+
+def _capture(app: Any, bot: str, text: str) -> bytes:
+    """The bytes the simulator streams for this chat, from a fresh app (as each transport sees them)."""
+    from harness.inprocess import InProcessTransport
+
+    transport = InProcessTransport(app)
+    try:
+        with httpx.Client(transport=transport, base_url=BASE_URL) as client:
+            body = {
+                "bot_id": bot,
+                "user_id": "bench",
+                "stream": True,
+                "additional_messages": [{"role": "user", "content": text, "content_type": "text"}],
+            }
+            response = client.post("/v3/chat", json=body, headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"})
+            return response.content
+    finally:
+        transport.close()
+
+
+def time_transports(streams: int) -> dict[str, Any]:
+    import cozepy
+    import respx
+
+    from harness.inprocess import InProcessTransport, coze_over
+
+    catalogue = Catalogue.load(BUILTIN_DIR, SCENARIOS)
+    cases = {
+        "weather-bot (5 events)": (WEATHER_BOT, "Paris", streams),
+        "stream-bot (2,000 deltas)": (STREAM_BOT, ("abcdefghij" * 200), max(5, streams // 20)),
+    }
+    results: dict[str, Any] = {}
+    for label, (bot, text, count) in cases.items():
+        canned = _capture(create_app(catalogue), bot, text)
+        transport = InProcessTransport(create_app(catalogue))
+        inprocess = coze_over(transport, base_url=BASE_URL)
+        timings: dict[str, list[float]] = {"inprocess": [], "respx": []}
+        events: dict[str, int] = {}
+        try:
+            for _round in range(3):
+                started = time.perf_counter()
+                for _ in range(count):
+                    events["inprocess"] = _read(inprocess, bot, text)
+                timings["inprocess"].append((time.perf_counter() - started) / count)
+                with respx.mock(assert_all_called=False) as mock:
+                    mock.post(f"{BASE_URL}/v3/chat").mock(
+                        side_effect=lambda request, body=canned: httpx.Response(
+                            200, headers={"content-type": "text/event-stream"}, content=body
+                        )
+                    )
+                    plain = cozepy.Coze(auth=cozepy.TokenAuth(DEFAULT_TOKEN), base_url=BASE_URL)
+                    started = time.perf_counter()
+                    for _ in range(count):
+                        events["respx"] = _read(plain, bot, text)
+                    timings["respx"].append((time.perf_counter() - started) / count)
+        finally:
+            transport.close()
+        inproc, mocked = min(timings["inprocess"]), min(timings["respx"])
+        results[label] = {
+            "streams_per_round": count,
+            "events_per_stream": events,
+            "inprocess_ms_per_stream": inproc * 1000,
+            "respx_ms_per_stream": mocked * 1000,
+            "ratio": inproc / mocked,
+        }
+    return {"target_ratio": TRANSPORT_TARGET_RATIO, "cases": results}
+
+
+def run(runs: int = 3, streams: int = 200) -> dict[str, Any]:
+    quiet_cozepy()
+    return {
+        "description": "wall time of `coze-harness report`, and the in-process transport against a respx mock",
+        "command": f"python -m benchmarks.harness_speed --runs {runs} --streams {streams}",
+        "report": time_report(runs),
+        "transports": time_transports(streams),
+    }
+
+
+def report(result: dict[str, Any]) -> str:
+    timed = result["report"]
+    lines = [
+        f"coze-harness report: median {timed['seconds']['median']:.2f} s, best {timed['seconds']['best']:.2f} s "
+        f"over {timed['runs']} runs (target < {timed['target_seconds']:g} s)"
+    ]
+    target = result["transports"]["target_ratio"]
+    for label, case in result["transports"]["cases"].items():
+        lines.append(
+            f"{label:<26} in-process {case['inprocess_ms_per_stream']:7.2f} ms   "
+            f"respx {case['respx_ms_per_stream']:7.2f} ms   ratio {case['ratio']:.2f} (target <= {target})"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.harness_speed", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="report runs (default 3)")
+    parser.add_argument("--streams", type=int, default=200, help="short streams per timing round (default 200)")
+    parser.add_argument("--write", action="store_true", help="merge the figures into reports/benchmarks.json")
+    args = parser.parse_args(argv)
+    result = run(args.runs, args.streams)
+    print(report(result))
+    if args.write:
+        print(f"wrote {write_section('harness_speed', result)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

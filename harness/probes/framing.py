@@ -1,0 +1,180 @@
+"""Framing robustness: each spec-legal SSE framing variant, read by the installed cozepy.
+
+The real server may start sending what the SSE specification allows and the canonical framing does
+not use: comment keep-alives, `retry:` lines, CRLF or CR line ends, `id:` lines on chat events, a
+space after the colon (or none), `data:` over several lines, events of unknown names, `[DONE]`
+spelled differently. For every variant this probe serves the echo bot's chat stream and the joke
+workflow's stream in that framing (scenario data: a copy of each with a `framing` block, on a
+simulator of its own) and compares what the SDK parsed with what it parsed from the canonical
+framing. These are findings about the SDK, not verdicts about the platform: no Coze server is
+known to send these variants today.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Literal
+
+from simulators.coze import Catalogue, SimConfig, TokenGrant, create_app, running
+from simulators.coze.framing import CANONICAL, VARIANTS, Framing
+
+from ..matrix import FramingOutcome, FramingResult
+from ..recorder import RecordingTransport
+from ..sdk import enum_value, event_name
+from ._base import ProbeContext, ProbeResult, describe_error
+
+ECHO_BOT = "7390000000000000001"
+JOKE_WORKFLOW = "7440000000000000001"
+_BOT_BASE = 7398000000000000000
+_WORKFLOW_BASE = 7448000000000000000
+_SAMPLE_CHARS = 320
+_UNKNOWN = {"unknown", "coze.unknown"}
+
+StreamKind = Literal["chat", "workflow"]
+
+
+def _catalogue(variants: list[tuple[str, Framing]]) -> tuple[Catalogue, dict[str, tuple[str, str]]]:
+    """The echo bot and the joke workflow once per framing, under fresh ids: name -> (bot id, workflow id)."""
+    builtin = Catalogue.builtin()
+    bot, workflow = builtin.bots[ECHO_BOT], builtin.workflows[JOKE_WORKFLOW]
+    bots, workflows, ids = {}, {}, {}
+    for number, (name, framing) in enumerate(variants):
+        bot_id, workflow_id = str(_BOT_BASE + number), str(_WORKFLOW_BASE + number)
+        bots[bot_id] = bot.model_copy(update={"id": bot_id, "name": f"echo-bot-{name}", "framing": framing})
+        workflows[workflow_id] = workflow.model_copy(
+            update={"id": workflow_id, "name": f"joke-workflow-{name}", "framing": framing}
+        )
+        ids[name] = (bot_id, workflow_id)
+    return Catalogue(bots=bots, workflows=workflows), ids
+
+
+class _Read:
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.text: list[str] = []
+        self.error: str | None = None
+        self.raw = ""
+
+
+def _chat(coze: Any, bot_id: str) -> _Read:
+    import cozepy
+
+    read = _Read()
+    message = cozepy.Message(role="user", type="question", content="framing", content_type="text")
+    try:
+        for event in coze.chat.stream(bot_id=bot_id, user_id="framing-probe", additional_messages=[message]):
+            name = event_name(event)
+            read.events.append(name)
+            payload = getattr(event, "message", None)
+            if name == "conversation.message.delta" and enum_value(getattr(payload, "type", "")) == "answer":
+                read.text.append(str(getattr(payload, "content", "") or ""))
+    except Exception as exc:
+        read.error = describe_error(exc)
+    return read
+
+
+def _workflow(coze: Any, workflow_id: str) -> _Read:
+    read = _Read()
+    try:
+        for event in coze.workflows.runs.stream(workflow_id=workflow_id, parameters={"topic": "framing"}):
+            name = event_name(event)
+            read.events.append(name)
+            message = getattr(event, "message", None)
+            if message is not None:
+                read.text.append(str(getattr(message, "content", "") or ""))
+    except Exception as exc:
+        read.error = describe_error(exc)
+    return read
+
+
+def _read(ctx: ProbeContext, kind: StreamKind, scenario_id: str) -> _Read:
+    coze, transport = ctx.coze()
+    read = _chat(coze, scenario_id) if kind == "chat" else _workflow(coze, scenario_id)
+    read.raw = _raw(transport)
+    return read
+
+
+def _raw(transport: RecordingTransport) -> str:
+    streams = [e for e in transport.exchanges if "event-stream" in e.response_headers.get("content-type", "")]
+    body = (
+        streams[-1].response_body if streams else (transport.exchanges[-1].response_body if transport.exchanges else "")
+    )
+    return body[:_SAMPLE_CHARS].replace("\r", "\\r")
+
+
+def _judge(read: _Read, baseline: _Read) -> tuple[FramingOutcome, str]:
+    if baseline.error is not None:
+        return "not-run", f"the canonical stream itself failed with this SDK: {baseline.error}"
+    if read.error is not None:
+        return "fails", f"the SDK raised after {len(read.events)} event(s)"
+    known = [name for name in read.events if name not in _UNKNOWN]
+    unknown = len(read.events) - len(known)
+    extra = f"; {unknown} event(s) delivered as unknown" if unknown else ""
+    if known != baseline.events:
+        return "misreads", f"events differ from the canonical stream's: {known} vs {baseline.events}{extra}"
+    if read.text != baseline.text:
+        return "misreads", f"same events but the text differs: {''.join(read.text)!r} vs {''.join(baseline.text)!r}"
+    return "survives", f"the same {len(known)} events and text as the canonical framing{extra}"
+
+
+class _LateWrites(logging.Filter):
+    """asyncio's warning when the server writes to a client that has already given up on a stream."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "socket.send() raised exception" not in record.getMessage()
+
+
+@contextmanager
+def _quiet_late_writes() -> Iterator[None]:
+    """An SDK that fails on the first event closes the connection while the rest is still going out:
+    expected here, so the server's warnings about it are not printed over the report's progress."""
+    logger, late = logging.getLogger("asyncio"), _LateWrites()
+    logger.addFilter(late)
+    try:
+        yield
+    finally:
+        logger.removeFilter(late)
+
+
+def probe_framing(ctx: ProbeContext) -> ProbeResult:
+    framings = [("canonical", CANONICAL)] + [(name, variant.framing) for name, variant in VARIANTS.items()]
+    catalogue, ids = _catalogue(framings)
+    results: list[FramingResult] = []
+    app = create_app(catalogue, SimConfig(tokens=[TokenGrant(token=ctx.token)]))  # the token the probes send
+    with _quiet_late_writes(), running(app) as sim:
+        local = ProbeContext(base_url=sim.base_url, token=ctx.token)
+        for kind in ("chat", "workflow"):
+            stream: StreamKind = "chat" if kind == "chat" else "workflow"
+            baseline = _read(local, stream, ids["canonical"][0 if stream == "chat" else 1])
+            results.append(
+                FramingResult(
+                    variant="canonical",
+                    stream=stream,
+                    description="the framing CONTRACT.md describes (the control)",
+                    outcome="fails" if baseline.error else "survives",
+                    error=baseline.error,
+                    events=baseline.events,
+                    detail=f"{len(baseline.events)} events",
+                    sample=baseline.raw,
+                )
+            )
+            for name, variant in VARIANTS.items():
+                if stream not in variant.kinds:
+                    continue
+                read = _read(local, stream, ids[name][0 if stream == "chat" else 1])
+                outcome, detail = _judge(read, baseline)
+                results.append(
+                    FramingResult(
+                        variant=name,
+                        stream=stream,
+                        description=variant.description,
+                        outcome=outcome,
+                        error=read.error,
+                        events=read.events,
+                        detail=detail,
+                        sample=read.raw,
+                    )
+                )
+    return ProbeResult(framing=results)
