@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fastapi import APIRouter
@@ -43,8 +43,11 @@ class SubmitRequest(Lenient):
     stream: bool | None = False
 
 
-def _frames(events: list[Event]) -> list[bytes]:
-    return [chat_frame(name, data) for name, data in events] + [chat_done()]
+def _frames(events: list[Event]) -> Iterator[bytes]:
+    """Encoded one at a time as the socket takes them: the first byte leaves before the last is built."""
+    for name, data in events:
+        yield chat_frame(name, data)
+    yield chat_done()
 
 
 def _stream(request: Request, sim: Simulator, bot: BotScenario, events: list[Event]) -> Response:
