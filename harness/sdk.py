@@ -187,6 +187,15 @@ def stream_error_envelopes_raise() -> bool:
     return "event-stream" in source and "response.read()" in source
 
 
+def async_stream_error_envelopes_raise() -> bool:
+    """The same for the async client, which lagged: it reads the unread body (`aread()`) only from 0.17.0;
+    before, a JSON error answering an async stream call raises `httpx.ResponseNotRead`."""
+    import cozepy.request
+
+    source = inspect.getsource(cozepy.request)
+    return "event-stream" in source and "response.aread()" in source
+
+
 def workflow_resume_sends_event_id() -> bool:
     """Does `workflows.runs.resume` send the interrupt's id as `event_id`?
 
