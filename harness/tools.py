@@ -27,6 +27,7 @@ from typing import Any, Generic, Literal, ParamSpec, TypeVar, get_type_hints, ov
 
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic.fields import FieldInfo
 
 __all__ = [
     "DEFAULT_TOOL_TIMEOUT",
@@ -375,6 +376,12 @@ def _arguments_model(
         options: dict[str, Any] = {}
         if param.name in docs:
             options["description"] = docs[param.name]
+        if isinstance(param.default, FieldInfo):  # `days: int = Field(1, ge=1)`: keep its constraints
+            info = param.default
+            if options and not info.description:
+                info = FieldInfo.merge_field_infos(info, **options)
+            fields[param.name] = (hints.get(param.name, Any), info)
+            continue
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[param.name] = (hints.get(param.name, Any), Field(default, **options))
     built: type[BaseModel] = create_model(

@@ -418,3 +418,18 @@ def test_load_registry_explains_what_is_wrong(tool_module: str) -> None:
         load_registry(f"{tool_module}:not_a_tool")
     with pytest.raises(LookupError, match="defines no tools"):
         load_registry("json")
+
+
+def test_a_field_default_keeps_its_value_and_constraints() -> None:
+    """`days: int = Field(1, ge=1)` is a default of 1 with a bound, not a FieldInfo handed to the function."""
+    from pydantic import Field
+
+    registry = ToolRegistry()
+
+    @registry.tool
+    def forecast(city: str, days: int = Field(1, ge=1, le=7)) -> dict[str, object]:
+        return {"city": city, "days": days}
+
+    assert registry.invoke("forecast", '{"city": "Oslo"}').output == '{"city":"Oslo","days":1}'
+    refused = registry.invoke("forecast", '{"city": "Oslo", "days": 9}')
+    assert not refused.ok and refused.error is not None and "days" in refused.error.message
