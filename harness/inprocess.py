@@ -21,8 +21,8 @@ when the request has none (cozepy 0.2 builds requests with no timeout at all). A
 nothing for that long is treated as gone, so an abandoned response cannot hold the app forever.
 
 `coze_over(transport)` / `async_coze_over(transport)` build a real `cozepy.Coze` / `AsyncCoze` on
-top, for every cozepy release: `Coze(..., http_client=...)` takes cozepy's own `httpx.Client`
-subclass (`HTTPClient` before 0.6, `SyncHTTPClient` from then on), built with `transport=`.
+top, for every cozepy release, with `harness._client` (which also provides `sync_http_client` and
+`async_http_client`, re-exported here).
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import httpx
+
+from ._client import CLIENT_TIMEOUT, async_coze_client, async_http_client, coze_client, sync_http_client
 
 __all__ = [
     "CLIENT_TIMEOUT",
@@ -74,9 +76,6 @@ CLOSE_GRACE_SECONDS = 5.0
 
 QUEUE_CHUNKS = 16
 """Response parts held between the app and the caller; a full queue makes the app's `send` wait."""
-
-CLIENT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
-"""The timeout of the clients built here: cozepy's own default read timeout is 600 s."""
 
 
 # --- one request, on the loop that runs the app ---------------------------------------------------
@@ -449,31 +448,6 @@ class InProcessTransport(httpx.BaseTransport):
 # --- cozepy on top --------------------------------------------------------------------------------
 
 
-def sync_http_client(transport: httpx.BaseTransport | None = None, *, timeout: httpx.Timeout = CLIENT_TIMEOUT) -> Any:
-    """cozepy's own `httpx.Client` subclass (`HTTPClient` up to 0.5, `SyncHTTPClient` from 0.6), which
-    `Coze(http_client=...)` is typed for, over `transport` (httpx's socket transport when None)."""
-    import cozepy
-
-    client_class = getattr(cozepy, "SyncHTTPClient", None) or getattr(cozepy, "HTTPClient")  # noqa: B009
-    return client_class(transport=transport, timeout=timeout)
-
-
-def async_http_client(
-    transport: httpx.AsyncBaseTransport | None = None,
-    *,
-    timeout: httpx.Timeout = CLIENT_TIMEOUT,
-    limits: httpx.Limits | None = None,
-) -> Any:
-    """cozepy's `httpx.AsyncClient` subclass (`AsyncHTTPClient`, 0.6+; a plain `AsyncClient` before)."""
-    import cozepy
-
-    client_class: Any = getattr(cozepy, "AsyncHTTPClient", None) or httpx.AsyncClient
-    options: dict[str, Any] = {"transport": transport, "timeout": timeout}
-    if limits is not None:
-        options["limits"] = limits
-    return client_class(**options)
-
-
 def coze_over(
     transport: httpx.BaseTransport,
     *,
@@ -486,10 +460,7 @@ def coze_over(
     `token` defaults to the simulator's dev token; `timeout` bounds every wait. cozepy keeps its
     client private, so close `transport` when done (`InProcessTransport.close()` stops its loop).
     """
-    import cozepy
-
-    client = sync_http_client(transport, timeout=timeout)
-    return cozepy.Coze(auth=cozepy.TokenAuth(token or dev_token()), base_url=base_url, http_client=client)
+    return coze_client(transport, base_url=base_url, token=token or dev_token(), timeout=timeout)
 
 
 def async_coze_over(
@@ -500,13 +471,7 @@ def async_coze_over(
     timeout: httpx.Timeout = CLIENT_TIMEOUT,
 ) -> Any:
     """A real `cozepy.AsyncCoze` (0.3.0+) whose HTTP goes through `transport`."""
-    import cozepy
-
-    if not hasattr(cozepy, "AsyncCoze"):
-        raise RuntimeError("this cozepy has no AsyncCoze (it arrived in 0.3.0)")
-    auth = getattr(cozepy, "AsyncTokenAuth", cozepy.TokenAuth)(token or dev_token())
-    client = async_http_client(transport, timeout=timeout)
-    return cozepy.AsyncCoze(auth=auth, base_url=base_url, http_client=client)
+    return async_coze_client(transport, base_url=base_url, token=token or dev_token(), timeout=timeout)
 
 
 def dev_token() -> str:

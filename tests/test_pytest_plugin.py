@@ -140,23 +140,181 @@ def test_bad_config(coze_sim):
     result.stdout.fnmatch_lines(["*takes a simulators.coze.SimConfig, not str*"])
 
 
-def test_cassette_mode_is_reserved_and_says_so(run: pytest.Pytester) -> None:
+def test_unknown_modes_are_refused(run: pytest.Pytester) -> None:
     run.makepyfile(
         """
 import pytest
 
-@pytest.mark.coze(mode="cassette")
-def test_replay(coze_client):
-    pass
-
 @pytest.mark.coze(mode="carrier-pigeon")
 def test_unknown(coze_client):
+    pass
+
+@pytest.mark.coze(mode="cassette", cassette="c.yaml", replay="sideways")
+def test_bad_replay(coze_client):
+    pass
+
+def test_cassette_fixture_outside_cassette_mode(coze_cassette):
     pass
 """
     )
     result = _run(run)
-    result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines(["*mode='cassette') is not available yet*", "*unknown mode 'carrier-pigeon'*"])
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*unknown mode 'carrier-pigeon'*",
+            "*unknown replay mode 'sideways'*",
+            "*coze_cassette needs @pytest.mark.coze(mode='cassette'*",
+        ]
+    )
+
+
+_CASSETTE_TESTS = (
+    _CHAT
+    + """
+import asyncio
+import socket
+
+@pytest.fixture
+def no_socket(monkeypatch, coze_cassette):
+    if not coze_cassette.recording:
+        def refuse(self, address):
+            raise AssertionError(f"replay opened a socket to {address}")
+        monkeypatch.setattr(socket.socket, "connect", refuse)
+
+@pytest.mark.coze(mode="cassette", cassette="cassettes/echo.yaml")
+def test_echo(coze_client, coze_cassette, no_socket):
+    assert ask(coze_client)[-1] == "conversation.chat.completed"
+    if not coze_cassette.recording:
+        assert coze_cassette.transport.playbacks and not coze_cassette.transport.unplayed()
+
+@pytest.mark.coze(mode="cassette", replay="rechunked")
+def test_default_path(coze_client, coze_cassette, no_socket):
+    assert coze_cassette.path.name == "test_default_path.yaml"
+    assert coze_cassette.path.parent.name == "test_replayed"
+    assert ask(coze_client)[-1] == "conversation.chat.completed"
+
+async def ask_async(coze):
+    message = cozepy.Message(role="user", type="question", content="hello", content_type="text")
+    stream = coze.chat.stream(bot_id=ECHO_BOT, user_id="u", additional_messages=[message])
+    if not hasattr(stream, "__aiter__"):
+        stream = await stream
+    return [event_name(e) async for e in stream]
+
+@pytest.mark.coze(mode="cassette", cassette="cassettes/both.yaml")
+def test_sync_and_async(async_coze_client, coze_client, coze_cassette, no_socket):  # skipped first without AsyncCoze
+    assert ask(coze_client)[-1] == "conversation.chat.completed"
+    assert asyncio.run(ask_async(async_coze_client))[-1] == "conversation.chat.completed"
+"""
+)
+
+
+def _timeless(cassette: str) -> list[str]:
+    return [line for line in cassette.splitlines() if not line.strip().startswith(("at:", "- at:"))]
+
+
+def test_cassette_mode_records_once_then_replays_with_no_server(run: pytest.Pytester) -> None:
+    from harness import sdk
+
+    run.makepyfile(test_replayed=_CASSETTE_TESTS)
+    expected = {"passed": 3} if sdk.has_async_client() else {"passed": 2, "skipped": 1}
+    _run(run, "--coze-record=once").assert_outcomes(**expected)
+    echo = run.path / "cassettes" / "echo.yaml"
+    default = run.path / "cassettes" / "test_replayed" / "test_default_path.yaml"
+    assert echo.is_file() and default.is_file()
+    text = echo.read_text()
+    assert "source: simulator" in text and "coze-harness-dev-token" not in text
+    if sdk.has_async_client():
+        assert (run.path / "cassettes" / "both.yaml").read_text().count("/v3/chat") >= 2
+
+    before = echo.stat().st_mtime_ns
+    _run(run).assert_outcomes(**expected)  # record mode none: replay only, no socket
+    _run(run, "--coze-record=once").assert_outcomes(**expected)  # exists: replayed, not rewritten
+    assert echo.stat().st_mtime_ns == before
+    _run(run, "--coze-record=all").assert_outcomes(**expected)  # recorded again: the same bytes, new timings
+    assert _timeless(echo.read_text()) == _timeless(text)
+
+
+def test_cassette_mode_without_a_cassette_says_how_to_record_it(run: pytest.Pytester) -> None:
+    run.makepyfile(
+        """
+import pytest
+
+@pytest.mark.coze(mode="cassette", cassette="cassettes/missing.yaml")
+def test_replay(coze_client):
+    pass
+"""
+    )
+    result = _run(run)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*no cassette at *missing.yaml: record it*--coze-record=once*"])
+
+
+def test_a_failing_test_writes_no_cassette(run: pytest.Pytester) -> None:
+    run.makepyfile(
+        _CHAT
+        + """
+@pytest.mark.coze(mode="cassette", cassette="cassettes/failed.yaml")
+def test_fails(coze_client):
+    ask(coze_client)
+    assert False, "on purpose"
+"""
+    )
+    result = _run(run, "--coze-record=all")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*failed.yaml not written: the test did not pass*"])
+    assert not (run.path / "cassettes" / "failed.yaml").exists()
+
+
+def test_recording_against_a_base_url_from_the_environment(
+    run: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$COZE_API_BASE + $COZE_API_TOKEN: the path that records real Coze, here pointed at a loopback server."""
+    from simulators.coze import SimConfig, TokenGrant, create_app, running
+
+    secret = "pat_not-a-real-token-0123456789"
+    run.makepyfile(
+        _CHAT
+        + """
+@pytest.mark.coze(mode="cassette", cassette="cassettes/real.yaml")
+def test_real(coze_client, coze_cassette):
+    assert coze_cassette.source == "coze"
+    assert ask(coze_client)[-1] == "conversation.chat.completed"
+"""
+    )
+    with running(create_app(config=SimConfig(tokens=[TokenGrant(token=secret)]))) as server:
+        monkeypatch.setenv("COZE_API_BASE", server.base_url)
+        monkeypatch.setenv("COZE_API_TOKEN", secret)
+        _run(run, "--coze-record=once").assert_outcomes(passed=1)
+    text = (run.path / "cassettes" / "real.yaml").read_text()
+    assert "source: coze" in text and secret not in text and "REDACTED-TOKEN-1" in text
+    monkeypatch.delenv("COZE_API_BASE")
+    monkeypatch.delenv("COZE_API_TOKEN")
+    run.makepyfile(
+        _CHAT
+        + """
+@pytest.mark.coze(mode="cassette", cassette="cassettes/real.yaml")
+def test_real(coze_client):
+    assert ask(coze_client)[-1] == "conversation.chat.completed"
+"""
+    )
+    _run(run).assert_outcomes(passed=1)  # the server is gone: replayed
+
+
+def test_recording_against_a_base_url_needs_a_token(run: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COZE_API_BASE", "https://api.coze.com")
+    monkeypatch.delenv("COZE_API_TOKEN", raising=False)
+    run.makepyfile(
+        """
+import pytest
+
+@pytest.mark.coze(mode="cassette", cassette="cassettes/x.yaml")
+def test_real(coze_client):
+    pass
+"""
+    )
+    result = _run(run, "--coze-record=all")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*recording against $COZE_API_BASE (https://api.coze.com) needs a token*"])
 
 
 def test_scenarios_from_the_marker_and_the_ini_option(run: pytest.Pytester) -> None:
@@ -270,11 +428,48 @@ def test_lifted_after(no_wire):
     _run(run).assert_outcomes(passed=2)
 
 
-def test_record_modes_other_than_none_are_not_available_yet(run: pytest.Pytester) -> None:
+def test_new_episodes_is_refused_with_the_reason(run: pytest.Pytester) -> None:
     run.makepyfile("def test_nothing():\n    pass\n")
-    result = _run(run, "--coze-record=once")
+    result = _run(run, "--coze-record=new_episodes")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--coze-record=once is not available yet*"])
+    result.stderr.fnmatch_lines(["*--coze-record=new_episodes is not supported*cannot be appended*"])
+
+
+def test_a_recording_run_may_reach_only_the_host_of_coze_api_base(
+    run: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COZE_API_BASE", "https://api.coze.example")
+    run.makepyfile(
+        """
+import socket
+import pytest
+from harness.pytest_plugin import NetworkBlockedError
+
+@pytest.fixture
+def fake_dns(monkeypatch):
+    def answer(host, port, *args, **kwargs):
+        address = "192.0.2.7" if host == "api.coze.example" else host
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+    monkeypatch.setattr(socket, "getaddrinfo", answer)
+
+@pytest.fixture
+def no_wire(monkeypatch):
+    def connect(self, address):
+        raise ConnectionAbortedError(f"reached the wire: {address[0]}")
+    monkeypatch.setattr(socket.socket, "connect", connect)
+
+def test_only_that_host(fake_dns, no_wire, coze_network_guard):
+    assert socket.getaddrinfo("api.coze.example", 443)[0][4][0] == "192.0.2.7"
+    with pytest.raises(ConnectionAbortedError, match="reached the wire: 192.0.2.7"):
+        socket.create_connection(("192.0.2.7", 443), timeout=1)
+    with pytest.raises(NetworkBlockedError):
+        socket.getaddrinfo("example.org", 443)
+    with pytest.raises(NetworkBlockedError):
+        socket.create_connection(("192.0.2.8", 443), timeout=1)
+"""
+    )
+    _run(run, "--coze-record=once").assert_outcomes(passed=1)
+    _run(run).assert_outcomes(failed=1)  # not recording: that host is refused like any other
 
 
 def test_loading_the_plugin_imports_nothing_heavy(run: pytest.Pytester) -> None:

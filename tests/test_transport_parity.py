@@ -1,6 +1,12 @@
-"""Transport parity: the same flows through a real loopback socket, the in-process transport and respx
-must look the same to the SDK: the same events with the same parsed payloads, the same results, the
-same exceptions with the same codes. Any difference is a bug in a transport.
+"""Transport parity: the same flows through a real loopback socket, the in-process transport, respx and
+cassette replay must look the same to the SDK: the same events with the same parsed payloads, the
+same results, the same exceptions with the same codes. Any difference is a bug in a transport.
+
+Cassette replay: each flow is first recorded from a fresh seeded simulator over a socket with
+`harness.cassettes.CassetteRecorder`, written to `tmp_path`, read back, and replayed with no server
+(faithful chunks, then adversarially rechunked). The recording redacts only the token: the default
+rules would also turn log ids into pseudonyms, which the SDK then quotes in its exceptions (that
+redaction is tested in test_cassettes.py). Every recording must be played.
 
 Each run gets a fresh simulator with the same seed, so ids, log ids and timestamps match too and the
 comparison is exact. Flows are compared within one client kind (sync with sync, async with async).
@@ -10,6 +16,7 @@ bug) still has to fail the same way everywhere.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -23,6 +30,14 @@ import pytest
 from conftest import ECHO_BOT, FAILING_BOT, WEATHER_BOT
 
 from harness import sdk
+from harness._client import async_coze_client_and_http, coze_client_and_http
+from harness.cassettes import (
+    SIMULATOR_BASE_URL,
+    AsyncCassetteTransport,
+    CassetteRecorder,
+    CassetteTransport,
+    RedactionRules,
+)
 from harness.inprocess import (
     INPROCESS_BASE_URL,
     AsyncInProcessTransport,
@@ -46,7 +61,8 @@ QUESTION_WORKFLOW = "7440000000000000002"
 FAILING_WORKFLOW = "7440000000000000004"
 UNKNOWN_BOT = "7390000000000009999"
 RESPX_BASE = "https://api.coze.com"
-TRANSPORTS = ("socket", "inprocess", "respx")
+TRANSPORTS = ("socket", "inprocess", "respx", "cassette", "cassette-rechunked")
+_RECORD_ONLY_THE_TOKEN = RedactionRules(headers={"authorization": "TOKEN"}, keys={})
 _TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 
@@ -224,9 +240,30 @@ SYNC_FLOWS = [
 ]
 
 
+def _record_sync(flow: SyncFlow, path: Any) -> Any:
+    """Record `flow` from a fresh seeded simulator over a socket; the cassette file."""
+    inner = httpx.HTTPTransport()
+    recorder = CassetteRecorder(inner, rules=_RECORD_ONLY_THE_TOKEN, secrets=[DEFAULT_TOKEN])
+    with running(create_app(config=SimConfig(seed=SEED))) as sim:
+        coze, http = coze_client_and_http(
+            recorder.transport, base_url=sim.base_url, token=DEFAULT_TOKEN, timeout=_TIMEOUT
+        )
+        # An exception is recorded like everything else; the replay must raise it again.
+        with http, contextlib.suppress(Exception):
+            flow(coze, Seen())
+    cassette = recorder.cassette(
+        source="simulator", base_url=sim.base_url, written_base_url=SIMULATOR_BASE_URL, simulator_seed=SEED
+    )
+    return cassette.save(path)
+
+
+def _replay_mode(transport: str) -> str:
+    return "rechunked" if transport == "cassette-rechunked" else "faithful"
+
+
 @contextmanager
-def sync_coze(transport: str) -> Iterator[Any]:
-    """A `cozepy.Coze` on a fresh, seeded simulator, reached through `transport`."""
+def sync_coze(transport: str, cassette: Any = None) -> Iterator[Any]:
+    """A `cozepy.Coze` on a fresh, seeded simulator, reached through `transport` (or replaying `cassette`)."""
     app = create_app(config=SimConfig(seed=SEED))
     auth = cozepy.TokenAuth(DEFAULT_TOKEN)
     if transport == "socket":
@@ -235,14 +272,20 @@ def sync_coze(transport: str) -> Iterator[Any]:
     elif transport == "inprocess":
         with sync_http_client(InProcessTransport(app), timeout=_TIMEOUT) as http:
             yield cozepy.Coze(auth=auth, base_url=INPROCESS_BASE_URL, http_client=http)
+    elif transport.startswith("cassette"):
+        replay = CassetteTransport(cassette, mode=_replay_mode(transport))
+        coze, http = coze_client_and_http(replay, base_url=SIMULATOR_BASE_URL, token="replayed", timeout=_TIMEOUT)
+        with http:
+            yield coze
+        replay.assert_all_played()
     else:
         with mock_coze(app, base_url=RESPX_BASE), sync_http_client(timeout=_TIMEOUT) as http:
             yield cozepy.Coze(auth=auth, base_url=RESPX_BASE, http_client=http)
 
 
-def _run_sync(flow: SyncFlow, transport: str) -> Seen:
+def _run_sync(flow: SyncFlow, transport: str, cassette: Any = None) -> Seen:
     seen = Seen()
-    with sync_coze(transport) as coze:
+    with sync_coze(transport, cassette) as coze:
         try:
             flow(coze, seen)
         except Exception as exc:
@@ -285,8 +328,9 @@ def _assert_meaningful(flow: str, seen: Seen, *, asynchronous: bool = False) -> 
 
 
 @pytest.mark.parametrize("flow", SYNC_FLOWS)
-def test_sync_transports_agree(flow: SyncFlow) -> None:
-    outcomes = {transport: _run_sync(flow, transport) for transport in TRANSPORTS}
+def test_sync_transports_agree(flow: SyncFlow, tmp_path: Any) -> None:
+    cassette = _record_sync(flow, tmp_path / f"{flow.__name__}.yaml")
+    outcomes = {transport: _run_sync(flow, transport, cassette) for transport in TRANSPORTS}
     _assert_meaningful(flow.__name__, outcomes["socket"])
     _assert_agree(outcomes)
 
@@ -356,7 +400,28 @@ ASYNC_FLOWS = [
 ]
 
 
-def async_coze(transport: str) -> AbstractContextManager[tuple[Any, Any]]:
+async def _record_async(flow: AsyncFlow, path: Any) -> Any:
+    """Record async `flow` (through the recorder's async face) from a fresh seeded simulator over a socket."""
+    inner = httpx.HTTPTransport()
+    recorder = CassetteRecorder(inner, rules=_RECORD_ONLY_THE_TOKEN, secrets=[DEFAULT_TOKEN])
+    with running(create_app(config=SimConfig(seed=SEED))) as sim:
+        coze, http = async_coze_client_and_http(
+            recorder.async_transport(), base_url=sim.base_url, token=DEFAULT_TOKEN, timeout=_TIMEOUT
+        )
+        try:
+            await flow(coze, Seen())
+        except Exception:  # recorded like everything else; the replay must raise it again
+            pass
+        finally:
+            await http.aclose()
+            inner.close()
+    cassette = recorder.cassette(
+        source="simulator", base_url=sim.base_url, written_base_url=SIMULATOR_BASE_URL, simulator_seed=SEED
+    )
+    return cassette.save(path)
+
+
+def async_coze(transport: str, cassette: Any = None) -> AbstractContextManager[tuple[Any, Any]]:
     """(AsyncCoze, its httpx client to close) on a fresh, seeded simulator, through `transport`."""
 
     @contextmanager
@@ -370,6 +435,10 @@ def async_coze(transport: str) -> AbstractContextManager[tuple[Any, Any]]:
         elif transport == "inprocess":
             http = async_http_client(AsyncInProcessTransport(app), timeout=_TIMEOUT)
             yield cozepy.AsyncCoze(auth=auth, base_url=INPROCESS_BASE_URL, http_client=http), http
+        elif transport.startswith("cassette"):
+            replay = AsyncCassetteTransport(cassette, mode=_replay_mode(transport))
+            yield async_coze_client_and_http(replay, base_url=SIMULATOR_BASE_URL, token="replayed", timeout=_TIMEOUT)
+            replay.assert_all_played()
         else:
             with mock_coze(app, base_url=RESPX_BASE):
                 http = async_http_client(timeout=_TIMEOUT)
@@ -378,9 +447,9 @@ def async_coze(transport: str) -> AbstractContextManager[tuple[Any, Any]]:
     return build()
 
 
-async def _run_async(flow: AsyncFlow, transport: str) -> Seen:
+async def _run_async(flow: AsyncFlow, transport: str, cassette: Any = None) -> Seen:
     seen = Seen()
-    with async_coze(transport) as (coze, http):
+    with async_coze(transport, cassette) as (coze, http):
         try:
             await flow(coze, seen)
         except Exception as exc:
@@ -392,7 +461,8 @@ async def _run_async(flow: AsyncFlow, transport: str) -> Seen:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("flow", ASYNC_FLOWS)
-async def test_async_transports_agree(flow: AsyncFlow) -> None:
-    outcomes = {transport: await _run_async(flow, transport) for transport in TRANSPORTS}
+async def test_async_transports_agree(flow: AsyncFlow, tmp_path: Any) -> None:
+    cassette = await _record_async(flow, tmp_path / f"{flow.__name__}.yaml")
+    outcomes = {transport: await _run_async(flow, transport, cassette) for transport in TRANSPORTS}
     _assert_meaningful(flow.__name__.removeprefix("async_"), outcomes["socket"], asynchronous=True)
     _assert_agree(outcomes)

@@ -14,14 +14,16 @@ the cassette's notes instead.
 
 from __future__ import annotations
 
+import asyncio
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from importlib import metadata
 from typing import Any
 
 import httpx
 
 from .. import sdk
+from .._client import async_coze_client, coze_client
 from ..recorder import Exchange, RecordingTransport
 from .model import (
     Body,
@@ -119,6 +121,49 @@ def interaction_of(exchange: Exchange, base_url: str | None = None, written_base
     return Interaction(request=request, response=response)
 
 
+class _AsyncOverSyncStream(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.SyncByteStream) -> None:
+        self._inner = inner
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunks = iter(self._inner)
+        while True:
+            chunk = await asyncio.to_thread(next, chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self._inner.close)
+
+
+class AsyncOverSyncTransport(httpx.AsyncBaseTransport):
+    """Serves an async httpx client through a sync transport (a recorder), off the event loop.
+
+    The request body is read on the loop; sending, each chunk of the answer and closing it run in
+    worker threads, so the loop never blocks on the network. `aclose` does not close `inner`.
+    """
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        response = await asyncio.to_thread(self.inner.handle_request, request)
+        stream = response.stream
+        if not isinstance(stream, httpx.SyncByteStream):  # pragma: no cover - sync transports give one
+            raise TypeError(f"{type(self.inner).__name__} answered with a stream that is not synchronous")
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_AsyncOverSyncStream(stream),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        return None
+
+
 class CassetteRecorder:
     """Records through `transport`; `cassette()` gives the redacted result.
 
@@ -139,6 +184,14 @@ class CassetteRecorder:
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(transport=self.transport, **kwargs)
+
+    def async_transport(self) -> httpx.AsyncBaseTransport:
+        """The same recording for an async client: each blocking step runs in a worker thread.
+
+        Closing it leaves the recorder's transport open (a sync client may share it): close
+        `transport` when done.
+        """
+        return AsyncOverSyncTransport(self.transport)
 
     def cassette(
         self,
@@ -186,22 +239,12 @@ class FlowUnavailableError(CassetteError):
 
 def cozepy_client(transport: httpx.BaseTransport, base_url: str, token: str) -> Any:
     """A real `cozepy.Coze` whose HTTP goes through `transport` (recording or replaying)."""
-    import cozepy
-
-    # cozepy's own subclass of httpx.Client: SyncHTTPClient from 0.9, HTTPClient before.
-    client_class = getattr(cozepy, "SyncHTTPClient", None) or getattr(cozepy, "HTTPClient")  # noqa: B009
-    client = client_class(transport=transport, timeout=CLIENT_TIMEOUT)
-    return cozepy.Coze(auth=cozepy.TokenAuth(token), base_url=base_url, http_client=client)
+    return coze_client(transport, base_url=base_url, token=token, timeout=CLIENT_TIMEOUT)
 
 
 def async_cozepy_client(transport: httpx.AsyncBaseTransport, base_url: str, token: str) -> Any:
     """A real `cozepy.AsyncCoze` (0.3.0+) whose HTTP goes through `transport`."""
-    import cozepy
-
-    auth = getattr(cozepy, "AsyncTokenAuth", cozepy.TokenAuth)(token)
-    client_class: Any = getattr(cozepy, "AsyncHTTPClient", None) or httpx.AsyncClient
-    client = client_class(transport=transport, timeout=CLIENT_TIMEOUT)
-    return cozepy.AsyncCoze(auth=auth, base_url=base_url, http_client=client)
+    return async_coze_client(transport, base_url=base_url, token=token, timeout=CLIENT_TIMEOUT)
 
 
 def record_flow(

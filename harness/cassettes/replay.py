@@ -338,6 +338,14 @@ class CassetteTransport(_ReplayBase, httpx.BaseTransport):
         self._player = _Player(cassette, mode, clock, seed, allow_repeats)
         self._sleep = sleep
 
+    def async_twin(self, *, sleep: Callable[[float], Awaitable[None]] | None = None) -> AsyncCassetteTransport:
+        """An `AsyncCassetteTransport` over the same playback: one cassette, its recordings played
+        once across both transports, one clock (a test using a sync and an async client at once)."""
+        twin = AsyncCassetteTransport.__new__(AsyncCassetteTransport)
+        twin._player = self._player
+        twin._sleep = sleep
+        return twin
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
         interaction, playback, headers_at, plan = self._player.start(request, body)

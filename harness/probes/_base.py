@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, Field
 
+from .._client import coze_client
 from ..matrix import Capability, Cell, Evidence, FramingResult, Mode, SdkFact, Verdict
 from ..recorder import Exchange, RecordingTransport
 from ..streams import GRAMMARS, parse_sse
@@ -31,12 +32,8 @@ class ProbeContext:
 
     def coze(self) -> tuple[Any, RecordingTransport]:
         """A real `cozepy.Coze` whose HTTP goes through a recording transport."""
-        import cozepy
-
         transport = RecordingTransport()
-        client_class = getattr(cozepy, "SyncHTTPClient", None) or getattr(cozepy, "HTTPClient")  # noqa: B009
-        client = client_class(transport=transport, timeout=CLIENT_TIMEOUT)
-        return cozepy.Coze(auth=cozepy.TokenAuth(self.token), base_url=self.base_url, http_client=client), transport
+        return coze_client(transport, base_url=self.base_url, token=self.token, timeout=CLIENT_TIMEOUT), transport
 
 
 class StreamCheck(BaseModel):
