@@ -8,8 +8,8 @@
     version), and those events include the ones the sequence says the simulator must send.
 (c) Any generated scenario file, written as YAML or JSON, loads as the same scenario.
 
-Plus one pinned finding: U+2028, U+2029 and U+0085 inside a data line (the simulator encodes JSON
-with them raw) are not SSE line ends, but cozepy over httpx (0.24 to 0.28) splits lines at them.
+Plus one pinned finding: U+0085 inside a data line (sent raw, as Go's JSON encoder does; U+2028 and
+U+2029 are escaped like Go) is not an SSE line end, but cozepy over httpx (0.24 to 0.28) splits there.
 """
 
 from __future__ import annotations

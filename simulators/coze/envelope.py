@@ -66,8 +66,16 @@ deltas encodes 20,000 times, so that alone cost about a fifth of the encoding)."
 
 
 def dumps(value: Any) -> str:
-    """Compact, UTF-8 JSON on one line: the form Coze sends and SSE `data:` lines require."""
-    return _ENCODER.encode(value)
+    """Compact, UTF-8 JSON on one line: the form Coze sends and SSE `data:` lines require.
+
+    U+2028 and U+2029 are escaped, as Go's encoding/json (the open-source server's) does: raw, they
+    end lines for readers that split like `str.splitlines` (httpx's `iter_lines`, hence cozepy).
+    U+0085, which Go sends raw, is sent raw here too: that finding stays visible.
+    """
+    text = _ENCODER.encode(value)
+    if "\u2028" in text or "\u2029" in text:
+        text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return text
 
 
 def logid_of(request: Request) -> str:
