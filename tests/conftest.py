@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import cozepy
 import pytest
 
+from harness.tools import ToolRegistry
 from simulators.coze import DEFAULT_TOKEN, RunningServer, create_app, running
 
 WEATHER_BOT = "7390000000000000002"
@@ -45,6 +46,21 @@ def without_required_action(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def weather_tools() -> ToolRegistry:
+    """The two tools weather-bot calls in one round, answering with text that names their arguments."""
+    tools = ToolRegistry()
+
+    @tools.tool
+    def get_weather(city: str, unit: str = "celsius") -> str:
+        return f"20 degrees {unit} in {city}"
+
+    @tools.tool
+    def get_time(timezone: str) -> str:
+        return f"noon in {timezone}"
+
+    return tools
 
 
 def user_message(text: str) -> cozepy.Message:

@@ -13,7 +13,7 @@ import anyio
 import cozepy
 import httpx
 import pytest
-from conftest import ECHO_BOT, WEATHER_BOT, user_message
+from conftest import ECHO_BOT, WEATHER_BOT, user_message, weather_tools
 
 from harness import sdk
 from harness._fault_cli import faults_of, framing_of
@@ -112,20 +112,6 @@ def _coze(sim: RunningServer) -> Any:
     )
 
 
-def _weather_tools() -> ToolRegistry:
-    tools = ToolRegistry()
-
-    @tools.tool
-    def get_weather(city: str, unit: str = "celsius") -> str:
-        return f"20 degrees {unit} in {city}"
-
-    @tools.tool
-    def get_time(timezone: str) -> str:
-        return "12:00"
-
-    return tools
-
-
 # --- the runner ------------------------------------------------------------------------------
 
 # What the runner ends with: an exception type and a text it must mention, or "ok".
@@ -146,7 +132,7 @@ RUNNER_OUTCOMES: dict[str, tuple[str, str]] = {
 @pytest.mark.parametrize("fault", list(FAULTS))
 @pytest.mark.anyio
 async def test_runner_ends_every_fault_with_a_clear_error(fresh: RunningServer, fault: str) -> None:
-    runner = LocalPluginRunner(_coze(fresh), _weather_tools())
+    runner = LocalPluginRunner(_coze(fresh), weather_tools())
     kind, mention = RUNNER_OUTCOMES[fault]
     with anyio.fail_after(_BOUND):
         try:

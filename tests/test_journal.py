@@ -15,7 +15,7 @@ import anyio
 import cozepy
 import httpx
 import pytest
-from conftest import ECHO_BOT, WEATHER_BOT, user_message
+from conftest import ECHO_BOT, WEATHER_BOT, user_message, weather_tools
 
 from harness import sdk
 from harness.bridge import create_bridge_app
@@ -97,15 +97,7 @@ def test_journal_records_a_stream_and_serves_it_off_the_api(sim: RunningServer) 
 @pytest.mark.skipif(sdk.tool_call_gap() is not None, reason=str(sdk.tool_call_gap()))
 @pytest.mark.anyio
 async def test_runner_leaves_no_stream_open(sim: RunningServer) -> None:
-    tools = ToolRegistry()
-
-    @tools.tool
-    def get_weather(city: str, unit: str = "celsius") -> str:
-        return f"20 degrees {unit} in {city}"
-
-    @tools.tool
-    def get_time(timezone: str) -> str:
-        return "12:00"
+    tools = weather_tools()
 
     journal = _journal(sim)
     before = len(journal.entries())

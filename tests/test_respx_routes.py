@@ -10,13 +10,12 @@ from typing import Any
 import cozepy
 import httpx
 import pytest
-from conftest import ECHO_BOT, WEATHER_BOT, user_message
+from conftest import ECHO_BOT, WEATHER_BOT, user_message, weather_tools
 
 from harness import sdk
 from harness.inprocess import async_http_client, sync_http_client
 from harness.local_plugin import AsyncLocalPluginRunner, LocalPluginRunner
 from harness.sdk import event_name
-from harness.tools import ToolRegistry
 from simulators.coze import DEFAULT_TOKEN, Catalogue, create_app
 
 respx = pytest.importorskip("respx", reason="respx is not installed")
@@ -147,15 +146,7 @@ def test_a_router_can_be_entered_again() -> None:
 
 @pytest.mark.skipif(sdk.tool_call_gap() is not None, reason=str(sdk.tool_call_gap()))
 def test_cozepy_runs_the_local_plugin_loop_through_respx() -> None:
-    tools = ToolRegistry()
-
-    @tools.tool
-    def get_weather(city: str, unit: str = "celsius") -> str:
-        return f"20 degrees {unit} in {city}"
-
-    @tools.tool
-    def get_time(timezone: str) -> str:
-        return f"noon in {timezone}"
+    tools = weather_tools()
 
     with mock_coze(create_app(), base_url=BASE) as router:
         coze = cozepy.Coze(
@@ -170,15 +161,7 @@ def test_cozepy_runs_the_local_plugin_loop_through_respx() -> None:
 @pytest.mark.skipif(sdk.async_tool_call_gap() is not None, reason=str(sdk.async_tool_call_gap()))
 @pytest.mark.anyio
 async def test_async_cozepy_runs_the_local_plugin_loop_through_respx() -> None:
-    tools = ToolRegistry()
-
-    @tools.tool
-    def get_weather(city: str, unit: str = "celsius") -> str:
-        return f"20 degrees {unit} in {city}"
-
-    @tools.tool
-    def get_time(timezone: str) -> str:
-        return f"noon in {timezone}"
+    tools = weather_tools()
 
     with mock_coze(create_app(), base_url=BASE):
         auth = getattr(cozepy, "AsyncTokenAuth", cozepy.TokenAuth)(DEFAULT_TOKEN)

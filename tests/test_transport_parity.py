@@ -27,7 +27,7 @@ from typing import Any
 import cozepy
 import httpx
 import pytest
-from conftest import ECHO_BOT, FAILING_BOT, WEATHER_BOT
+from conftest import ECHO_BOT, FAILING_BOT, WEATHER_BOT, weather_tools
 
 from harness import sdk
 from harness._client import async_coze_client_and_http, coze_client_and_http
@@ -47,7 +47,6 @@ from harness.inprocess import (
 )
 from harness.local_plugin import AsyncLocalPluginRunner, LocalPluginResult, LocalPluginRunner
 from harness.sdk import event_name
-from harness.tools import ToolRegistry
 from simulators.coze import DEFAULT_TOKEN, SimConfig, create_app, running
 
 respx = pytest.importorskip("respx", reason="respx is not installed")
@@ -104,20 +103,6 @@ def _plain(value: Any) -> Any:
 
 def _code(exc: BaseException) -> Any:
     return getattr(exc, "code", None)
-
-
-def _tools() -> ToolRegistry:
-    tools = ToolRegistry()
-
-    @tools.tool
-    def get_weather(city: str, unit: str = "celsius") -> str:
-        return f"20 degrees {unit} in {city}"
-
-    @tools.tool
-    def get_time(timezone: str) -> str:
-        return f"noon in {timezone}"
-
-    return tools
 
 
 def _message(text: str) -> Any:
@@ -179,7 +164,7 @@ async def _maybe_await(value: Any) -> Any:
 
 def chat_local_plugin(coze: Any, seen: Seen) -> None:
     """A chat stopping on requires_action, answered by the real LocalPluginRunner with local tools."""
-    result = LocalPluginRunner(_CozeSpy(coze, _ChatSpy(coze.chat, seen)), _tools()).run(WEATHER_BOT, "Paris")
+    result = LocalPluginRunner(_CozeSpy(coze, _ChatSpy(coze.chat, seen)), weather_tools()).run(WEATHER_BOT, "Paris")
     seen.result(result)
 
 
@@ -345,7 +330,7 @@ async def _events(stream: Any) -> AsyncIterator[Any]:
 
 async def async_chat_local_plugin(coze: Any, seen: Seen) -> None:
     spy = _CozeSpy(coze, _AsyncChatSpy(coze.chat, seen))
-    seen.result(await AsyncLocalPluginRunner(spy, _tools()).run(WEATHER_BOT, "Paris"))
+    seen.result(await AsyncLocalPluginRunner(spy, weather_tools()).run(WEATHER_BOT, "Paris"))
 
 
 async def async_workflow_interrupt_resume(coze: Any, seen: Seen) -> None:

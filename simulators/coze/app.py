@@ -18,6 +18,7 @@ from .journal import ADMIN_PREFIX, JournalMiddleware
 from .scenarios import Catalogue
 
 _log = logging.getLogger("simulators.coze")
+_LOGID_KEY = LOGID_HEADER.encode()
 
 
 class _LogIdMiddleware:
@@ -39,8 +40,8 @@ class _LogIdMiddleware:
 
         async def send_with_logid(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != LOGID_HEADER.encode()]
-                headers.append((LOGID_HEADER.encode(), logid.encode()))
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != _LOGID_KEY]
+                headers.append((_LOGID_KEY, logid.encode()))
                 message["headers"] = headers
             await send(message)
 

@@ -49,6 +49,70 @@ class JournalEntry(BaseModel):
         return self.closed_at is None
 
 
+class _Live:
+    """One response as it is recorded: plain attributes, so that counting a chunk costs two additions.
+
+    `Journal` hands out `JournalEntry` snapshots built from these only when asked.
+    """
+
+    __slots__ = (
+        "id",
+        "method",
+        "path",
+        "client",
+        "status",
+        "stream",
+        "opened_at",
+        "first_byte_at",
+        "closed_at",
+        "bytes_sent",
+        "chunks_sent",
+        "closed_by",
+        "complete",
+        "error",
+        "faults",
+        "delays",
+    )
+
+    def __init__(self, id: int, method: str, path: str, client: str, opened_at: float) -> None:
+        self.id = id
+        self.method = method
+        self.path = path
+        self.client = client
+        self.status: int | None = None
+        self.stream = False
+        self.opened_at = opened_at
+        self.first_byte_at: float | None = None
+        self.closed_at: float | None = None
+        self.bytes_sent = 0
+        self.chunks_sent = 0
+        self.closed_by: Literal["server", "client"] | None = None
+        self.complete = False
+        self.error: str | None = None
+        self.faults: list[str] = []
+        self.delays: list[float] = []
+
+    def view(self) -> JournalEntry:
+        return JournalEntry.model_construct(
+            id=self.id,
+            method=self.method,
+            path=self.path,
+            client=self.client,
+            status=self.status,
+            stream=self.stream,
+            opened_at=self.opened_at,
+            first_byte_at=self.first_byte_at,
+            closed_at=self.closed_at,
+            bytes_sent=self.bytes_sent,
+            chunks_sent=self.chunks_sent,
+            closed_by=self.closed_by,
+            complete=self.complete,
+            error=self.error,
+            faults=list(self.faults),
+            delays=list(self.delays),
+        )
+
+
 class Journal:
     """The last `MAX_ENTRIES` responses, and the ones still open. Safe to read from any thread."""
 
@@ -56,28 +120,22 @@ class Journal:
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self._next = 0
-        self._entries: deque[JournalEntry] = deque(maxlen=MAX_ENTRIES)
-        self._open: dict[int, JournalEntry] = {}
+        self._entries: deque[_Live] = deque(maxlen=MAX_ENTRIES)
+        self._open: dict[int, _Live] = {}
 
     def now(self) -> float:
         return round(time.monotonic() - self._started, 6)
 
-    def open(self, scope: Scope) -> JournalEntry:
+    def open(self, scope: Scope) -> _Live:
         client = scope.get("client") or ("", 0)
         with self._lock:
-            entry = JournalEntry(
-                id=self._next,
-                method=scope["method"],
-                path=scope["path"],
-                client=f"{client[0]}:{client[1]}",
-                opened_at=self.now(),
-            )
+            entry = _Live(self._next, scope["method"], scope["path"], f"{client[0]}:{client[1]}", self.now())
             self._next += 1
             self._entries.append(entry)
             self._open[entry.id] = entry
         return entry
 
-    def close(self, entry: JournalEntry, by: Literal["server", "client"], error: str | None = None) -> None:
+    def close(self, entry: _Live, by: Literal["server", "client"], error: str | None = None) -> None:
         with self._lock:
             if entry.closed_at is not None:
                 return
@@ -88,7 +146,7 @@ class Journal:
 
     def entries(self) -> list[JournalEntry]:
         with self._lock:
-            return [entry.model_copy(deep=True) for entry in self._entries]
+            return [entry.view() for entry in self._entries]
 
     def streams(self) -> list[JournalEntry]:
         return [entry for entry in self.entries() if entry.stream]
@@ -96,7 +154,7 @@ class Journal:
     def open_entries(self) -> list[JournalEntry]:
         """Responses not closed yet: after a client is done, there should be none."""
         with self._lock:
-            return [entry.model_copy(deep=True) for entry in self._open.values()]
+            return [entry.view() for entry in self._open.values()]
 
     def wait_closed(self, timeout: float = 5.0) -> list[JournalEntry]:
         """Wait (bounded) until no response is open; the ones still open when the time is up."""
@@ -138,12 +196,9 @@ class JournalMiddleware:
             return message
 
         async def watch_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                entry.status = int(message["status"])
-                headers = dict(message.get("headers", []))
-                entry.stream = headers.get(b"content-type", b"").startswith(b"text/event-stream")
-            elif message["type"] == "http.response.body":
-                body = message.get("body", b"")
+            # Per chunk: plain attribute updates only (the pydantic view is built when someone reads).
+            if message["type"] == "http.response.body":
+                body = message.get("body")
                 if body:
                     if entry.first_byte_at is None:
                         entry.first_byte_at = journal.now()
@@ -154,6 +209,11 @@ class JournalMiddleware:
                     entry.complete = True
                     journal.close(entry, "server")
                 return
+            if message["type"] == "http.response.start":
+                entry.status = int(message["status"])
+                for key, value in message.get("headers", ()):
+                    if key == b"content-type":
+                        entry.stream = value.startswith(b"text/event-stream")
             await send(message)
 
         try:

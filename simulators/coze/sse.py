@@ -64,6 +64,10 @@ def workflow_frame(index: int, event: str, data: Any) -> bytes:
 
 async def paced(frames: Iterable[bytes], delay: float) -> AsyncIterator[bytes]:
     """Yield precomputed frames with `delay` seconds between them (0: as fast as the socket takes them)."""
+    if not delay:
+        for frame in frames:
+            yield frame
+        return
     for position, frame in enumerate(frames):
         if delay and position:
             await asyncio.sleep(delay)
