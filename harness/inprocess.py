@@ -108,7 +108,10 @@ class _AppRun:
         self.request = request
         self.request_body = body
         self.wait = wait
-        self.queue: asyncio.Queue[_Part] = asyncio.Queue(maxsize=QUEUE_CHUNKS)
+        # Unbounded as a queue; `_offer` keeps queued + `held` within QUEUE_CHUNKS.
+        self.queue: asyncio.Queue[_Part] = asyncio.Queue()
+        self.held = 0  # parts handed to a sync caller in one batch and not yet taken by it
+        self.room = asyncio.Event()  # set whenever the caller takes parts or goes
         self.gone = asyncio.Event()  # the client closed the response, or stopped reading
         self.finished = asyncio.Event()  # the app sent its last body chunk
         self.body_delivered = False
@@ -182,16 +185,25 @@ class _AppRun:
         socket whose peer stopped reading, so an abandoned response cannot hold the app forever."""
         if self.gone.is_set():
             return
-        try:
+        if not self._full():
             self.queue.put_nowait(part)  # no suspension point when there is room
             return
-        except asyncio.QueueFull:
-            pass
         try:
-            await asyncio.wait_for(self.queue.put(part), self.wait)
+            await asyncio.wait_for(self._room(), self.wait)
         except asyncio.TimeoutError:
             _log.warning("%s %s: the client read nothing for %g s; disconnecting", *self._what(), self.wait)
             self.gone.set()
+            return
+        if not self.gone.is_set():
+            self.queue.put_nowait(part)
+
+    def _full(self) -> bool:
+        return self.queue.qsize() + self.held >= QUEUE_CHUNKS
+
+    async def _room(self) -> None:
+        while self._full() and not self.gone.is_set():
+            self.room.clear()
+            await self.room.wait()
 
     async def _serve(self) -> None:
         try:
@@ -223,13 +235,27 @@ class _AppRun:
     async def next_part(self) -> _Part:
         """The next part the app sent, waiting at most `wait` seconds (`httpx.ReadTimeout` after)."""
         try:
-            return await asyncio.wait_for(self.queue.get(), self.wait)
+            part = await asyncio.wait_for(self.queue.get(), self.wait)
         except asyncio.TimeoutError:
             self.abort()
             raise httpx.ReadTimeout(
                 f"the in-process app sent nothing for {self.wait:g} s ({self.request.method} {self.request.url})",
                 request=self.request,
             ) from None
+        self.room.set()
+        return part
+
+    async def next_parts(self) -> list[_Part]:
+        """Every part queued so far, at least one (waiting like `next_part`), for a caller on another thread:
+        one hop per batch instead of per part. The caller asks again only when it has taken the whole
+        previous batch, which until then counts against QUEUE_CHUNKS as if still queued."""
+        self.held = 0
+        self.room.set()
+        parts = [await self.next_part()]
+        while not self.queue.empty():
+            parts.append(self.queue.get_nowait())
+        self.held = len(parts)
+        return parts
 
     async def response_start(self) -> _Start:
         try:
@@ -262,6 +288,7 @@ class _AppRun:
     def _leave(self) -> None:
         # Draining the queue wakes a `send` waiting for room; it then sees `gone` and drops the rest.
         self.gone.set()
+        self.room.set()
         while not self.queue.empty():
             self.queue.get_nowait()
 
@@ -384,13 +411,13 @@ class _SyncBody(httpx.SyncByteStream):
         # The loop-side wait is bounded by the run's `wait`; the margin only covers a stuck loop.
         limit = self._run.wait + CLOSE_GRACE_SECONDS * 3
         while True:
-            part = self._loop.call(self._run.next_part(), limit)
-            if isinstance(part, _End):
-                if part.error is not None:
-                    raise part.error
-                return
-            if isinstance(part, bytes):
-                yield part
+            for part in self._loop.call(self._run.next_parts(), limit):
+                if isinstance(part, _End):
+                    if part.error is not None:
+                        raise part.error
+                    return
+                if isinstance(part, bytes):
+                    yield part
 
     def close(self) -> None:
         if self._closed or self._loop.loop.is_closed():

@@ -76,6 +76,14 @@ _CLIENT_ERROR = "client_error"
 _CLOSED = "closed"
 
 
+def _close_timeout(result: LocalPluginResult) -> CloseTimeout:
+    return CloseTimeout(
+        f"chat {result.chat_id} {result.status}, but the SDK's close() did not return within "
+        f"{2 * CLOSE_TIMEOUT} s even after the socket was closed under it; its threads are left behind",
+        result,
+    )
+
+
 def _classes() -> Any:
     import cozepy.websockets.chat as chat
 
@@ -216,8 +224,28 @@ class _Base:
             raise UnsupportedSDKError(f"cannot run local plugins over websocket chat: {gap}")
 
 
+class _Closing:
+    """A chat whose connection is being closed on a helper thread (`WebsocketLocalPluginRunner.settle`)."""
+
+    def __init__(
+        self, closer: threading.Thread, client: Any, nudge: Callable[[], None], result: LocalPluginResult
+    ) -> None:
+        self.closer, self.client, self.nudge, self.result = closer, client, nudge, result
+
+
 class WebsocketLocalPluginRunner(_Base):
-    """Runs a bot chat over `coze.websockets.chat` (sync client), answering tool calls from `registry`."""
+    """Runs a bot chat over `coze.websockets.chat` (sync client), answering tool calls from `registry`.
+
+    With `close_later=True`, a chat that completed or failed returns without waiting for the SDK's
+    close() (cozepy's threads poll with 0.5 s timeouts, so it takes up to half a second): the close goes
+    on in the background, bounded as usual, and `settle()` waits for every pending one, recording hangs
+    in `close_issues` and returning what `run` would have raised as `CloseTimeout`.
+    """
+
+    def __init__(self, *args: Any, close_later: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.close_later = close_later
+        self._closing: list[_Closing] = []
 
     def run(
         self,
@@ -262,20 +290,40 @@ class WebsocketLocalPluginRunner(_Base):
         client = self.coze.websockets.chat.create(bot_id=bot_id, on_event=handlers)
         session = client()
         connection = session.__enter__()
+        deferred: threading.Thread | None = None
         try:
             connection.chat_update(update)
             connection.conversation_message_create(create)
             done.wait(self.chat_timeout)
         finally:
-            closed = self._close(session, client, lambda: connection.chat_update(update))
+            if self.close_later and chat.result is not None:  # settled: closing cannot change the outcome
+                deferred = self._start_close(session)
+                closed = True
+            else:
+                closed = self._close(session, client, lambda: connection.chat_update(update))
         result = chat.outcome(self.chat_timeout)
+        if deferred is not None:
+            self._closing.append(_Closing(deferred, client, lambda: connection.chat_update(update), result))
         if not closed:
-            raise CloseTimeout(
-                f"chat {result.chat_id} {result.status}, but the SDK's close() did not return within "
-                f"{2 * CLOSE_TIMEOUT} s even after the socket was closed under it; its threads are left behind",
-                result,
-            )
+            raise _close_timeout(result)
         return result
+
+    def settle(self) -> list[CloseTimeout]:
+        """Wait (bounded) for the closes `close_later` left running; the ones that never returned."""
+        stuck = []
+        pending, self._closing = self._closing, []
+        for closing in pending:
+            if not self._finish_close(closing.closer, closing.client, closing.nudge):
+                stuck.append(_close_timeout(closing.result))
+        return stuck
+
+    @staticmethod
+    def _start_close(session: Any) -> threading.Thread:
+        closer = threading.Thread(
+            target=session.__exit__, args=(None, None, None), name="cozepy-websocket-close", daemon=True
+        )
+        closer.start()
+        return closer
 
     def _close(self, session: Any, client: Any, nudge: Callable[[], None]) -> bool:
         """Close on a helper thread, bounded, and rescue the releases whose close() never returns.
@@ -285,10 +333,9 @@ class WebsocketLocalPluginRunner(_Base):
         the send thread wakes, fails on the closed socket and ends, and so does close(). This reads
         the client's private `_ws`; the hang is recorded in `close_issues` and logged.
         """
-        closer = threading.Thread(
-            target=session.__exit__, args=(None, None, None), name="cozepy-websocket-close", daemon=True
-        )
-        closer.start()
+        return self._finish_close(self._start_close(session), client, nudge)
+
+    def _finish_close(self, closer: threading.Thread, client: Any, nudge: Callable[[], None]) -> bool:
         closer.join(CLOSE_TIMEOUT)
         if not closer.is_alive():
             return True

@@ -13,6 +13,8 @@ is written; the wire record is never part of an exchange's dump.
 from __future__ import annotations
 
 import contextlib
+import os
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -142,6 +144,26 @@ class _SyncTee(httpx.SyncByteStream):
         self._inner.close()
 
 
+_TLS_LOCK = threading.Lock()
+_TLS_CONTEXTS: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
+
+
+def default_transport() -> httpx.HTTPTransport:
+    """httpx's default transport, sharing one default SSL context instead of making one each time.
+
+    Making one loads the certificate bundle (about 50 ms here) and a report makes a client for every
+    run it drives (25 of them), nearly all over plain HTTP. The context is the one httpx would make,
+    once per process and per `SSL_CERT_FILE` / `SSL_CERT_DIR` in force (httpx reads both when it makes
+    one, and `harness.trust` sets the first around a run).
+    """
+    key = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    with _TLS_LOCK:
+        context = _TLS_CONTEXTS.get(key)
+        if context is None:
+            context = _TLS_CONTEXTS[key] = httpx.create_ssl_context()
+    return httpx.HTTPTransport(verify=context)
+
+
 class RecordingTransport(httpx.BaseTransport):
     """Wraps a sync transport; `exchanges` grows as requests go out and bytes come back.
 
@@ -150,7 +172,7 @@ class RecordingTransport(httpx.BaseTransport):
     """
 
     def __init__(self, inner: httpx.BaseTransport | None = None, *, wire: bool = False) -> None:
-        self._inner = inner or httpx.HTTPTransport()
+        self._inner = inner or default_transport()
         self._log = _Log(wire)
         self._wire = wire
         self._tees: list[_SyncTee] = []

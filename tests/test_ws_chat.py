@@ -212,6 +212,19 @@ async def test_one_round_two_calls(mode: Literal["sync", "async"], coze_wss: tup
     assert result.chat_id.isdigit() and result.conversation_id.isdigit()
 
 
+@needs_ws_sdk
+def test_close_later_returns_before_the_sdk_closes_and_settle_waits(coze_wss: tuple[Any, Any]) -> None:
+    """`close_later`: chats run back to back on one runner while each close goes on in the background;
+    `settle()` waits for all of them (bounded) and reports none stuck."""
+    runner = WebsocketLocalPluginRunner(coze_wss[0], _weather_tools(), chat_timeout=20, close_later=True)
+    results = [runner.run(WEATHER_BOT, city) for city in ("Paris", "Oslo")]
+    assert [result.status for result in results] == ["completed", "completed"]
+    closers = [closing.closer for closing in runner._closing]
+    assert len(closers) == 2
+    assert runner.settle() == [] and runner.close_issues == []
+    assert not any(closer.is_alive() for closer in closers) and runner._closing == []
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", MODES)
 async def test_two_rounds(mode: Literal["sync", "async"], coze_wss: tuple[Any, Any]) -> None:

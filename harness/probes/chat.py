@@ -118,10 +118,13 @@ def _poll_chat(coze: Any, bot_id: str, text: str, registry: ToolRegistry) -> _Ru
         for _ in range(_MAX_ROUNDS + 1):
             run.stage = "retrieve"
             deadline = time.monotonic() + _POLL_LIMIT_SECONDS
+            polls = 0
             while enum_value(chat.status) in ("created", "in_progress"):
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"chat still in progress after {_POLL_LIMIT_SECONDS} s")
-                time.sleep(0.05)
+                if polls:  # the first retrieve goes at once: the simulator has usually settled the step
+                    time.sleep(0.05)
+                polls += 1
                 chat = coze.chat.retrieve(conversation_id=chat.conversation_id, chat_id=chat.id)
             run.status = enum_value(chat.status)
             run.events.append(f"status:{run.status}")

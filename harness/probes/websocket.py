@@ -10,7 +10,7 @@ release logs them; the verdicts never depend on that log.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -96,24 +96,39 @@ def _as_run(result: LocalPluginResult | None, events: list[str], error: str | No
     return run
 
 
-def _drive(ctx: ProbeContext, coze: Any, bot: str, text: str, registry: ToolRegistry) -> _Run:
+def _drive(ctx: ProbeContext, coze: Any, bot: str, text: str, registry: ToolRegistry) -> Callable[[], _Run]:
+    """Run one chat; the returned function waits for its connection's close and gives the run.
+
+    The SDK's close() takes up to half a second (its threads poll), so it goes on in the background
+    while the next chat runs (`close_later`); a hang is found and reported exactly as before.
+    """
     events: list[str] = []
     runner = WebsocketLocalPluginRunner(
-        coze, registry, chat_timeout=_CHAT_TIMEOUT, observer=lambda name, _: events.append(name)
+        coze, registry, chat_timeout=_CHAT_TIMEOUT, observer=lambda name, _: events.append(name), close_later=True
     )
+
+    def closed(run: _Run) -> Callable[[], _Run]:
+        def settle() -> _Run:
+            stuck = runner.settle()
+            if stuck:  # the chat itself ran: judge it, and keep the hang as a finding
+                run.close_error = describe_error(stuck[0])
+            elif run.error is None:
+                run.close_error = "; ".join(runner.close_issues) or None
+            return run
+
+        return settle
+
     try:
         result = runner.run(ctx.scenario_ids[bot], text)
     except CloseTimeout as exc:  # the chat itself ran: judge it, and keep the hang as a finding
         run = _as_run(exc.result, events, None)
         run.close_error = describe_error(exc)
-        return run
+        return lambda: run
     except LocalPluginError as exc:
-        return _as_run(exc.result, events, describe_error(exc))
+        return closed(_as_run(exc.result, events, describe_error(exc)))
     except Exception as exc:  # the SDK itself failed: a finding for the evidence, not a crash
-        return _as_run(None, events, describe_error(exc))
-    run = _as_run(result, events, None)
-    run.close_error = "; ".join(runner.close_issues) or None
-    return run
+        return closed(_as_run(None, events, describe_error(exc)))
+    return closed(_as_run(result, events, None))
 
 
 def _absent(reason: str, evidence: Evidence) -> ProbeResult:
@@ -153,9 +168,12 @@ def probe_websocket_chat(ctx: ProbeContext) -> ProbeResult:
 
     coze = cozepy.Coze(auth=cozepy.TokenAuth(ctx.token), base_url=ctx.secure_url)
     with trusting(ctx.ca_file), _frames() as log:
-        single = _drive(ctx, coze, "weather-bot", "Paris", demo_tools.registry)
-        chain = _drive(ctx, coze, "research-bot", "coze", demo_tools.registry)
-        failing = _drive(ctx, coze, "weather-bot", "Oslo", demo_tools.failing)
+        drives = [
+            _drive(ctx, coze, "weather-bot", "Paris", demo_tools.registry),
+            _drive(ctx, coze, "research-bot", "coze", demo_tools.registry),
+            _drive(ctx, coze, "weather-bot", "Oslo", demo_tools.failing),
+        ]
+        single, chain, failing = (settle() for settle in drives)
     url = ctx.secure_url.replace("https://", "wss://") + "/v1/chat?bot_id=" + ctx.scenario_ids["weather-bot"]
     evidence.exchanges = [
         Exchange(

@@ -99,10 +99,9 @@ class BotEngine:
 
     def _stream_text(self, chat: ChatRecord, text: str, chunk_size: int, *, complete: bool) -> list[Event]:
         msg_id = self._ids.new_id()
+        delta = self._message(chat, msg_id, "answer", "", complete=False)
         events: list[Event] = [
-            ("conversation.message.delta", self._message(chat, msg_id, "answer", piece, complete=False))
-            for piece in _chunks(text, chunk_size)
-            if piece
+            ("conversation.message.delta", {**delta, "content": piece}) for piece in _chunks(text, chunk_size) if piece
         ]
         chat.usage.output_count += len(text)
         if complete:

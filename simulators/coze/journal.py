@@ -56,22 +56,22 @@ class _Live:
     """
 
     __slots__ = (
-        "id",
-        "method",
-        "path",
-        "client",
-        "status",
-        "stream",
-        "opened_at",
-        "first_byte_at",
-        "closed_at",
         "bytes_sent",
         "chunks_sent",
+        "client",
+        "closed_at",
         "closed_by",
         "complete",
+        "delays",
         "error",
         "faults",
-        "delays",
+        "first_byte_at",
+        "id",
+        "method",
+        "opened_at",
+        "path",
+        "status",
+        "stream",
     )
 
     def __init__(self, id: int, method: str, path: str, client: str, opened_at: float) -> None:

@@ -23,8 +23,11 @@ _STOP_TIMEOUT_SECONDS = 10.0
 
 
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening TCP socket. Its protocol is named (not left 0) because asyncio turns Nagle's algorithm off
+    (`TCP_NODELAY`) only on connections whose socket says `IPPROTO_TCP`; without it every response written
+    in two parts (headers, then body) waited for the client's delayed ACK: 40 ms a request on Linux."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

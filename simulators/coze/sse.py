@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable
+from json.encoder import encode_basestring
 from typing import Any
 
 from starlette.responses import StreamingResponse
@@ -22,22 +23,41 @@ CHAT_DONE_DATA = '"[DONE]"'
 
 
 class Frame(bytes):
-    """The canonical bytes of one event, remembering what they encode.
+    """The canonical bytes of one event, which can say what they encode.
 
     To every reader a frame is just its bytes; framing variants and faults
-    (`simulators.coze.faults`) read `kind`, `event`, `data` and `position` to re-encode it.
+    (`simulators.coze.faults`) read `kind`, `event`, `data` and `position` to re-encode it. Those are
+    parsed back from the bytes when asked (rarely: only a stream with faults or framing asks), so that
+    making a frame costs no more than making its bytes.
     """
 
-    kind: str  # "chat" or "workflow"
-    event: str
-    data: str
-    position: int  # the id a workflow frame carries; -1 on chat frames
+    __slots__ = ()
 
-    @classmethod
-    def of(cls, encoded: bytes, kind: str, event: str, data: str, index: int) -> Frame:
-        frame = cls(encoded)
-        frame.kind, frame.event, frame.data, frame.position = kind, event, data, index
-        return frame
+    @property
+    def kind(self) -> str:
+        """`chat` (`event:NAME` / `data:JSON`) or `workflow` (`id: N` / `event: NAME` / `data: JSON`)."""
+        return "workflow" if self.startswith(b"id: ") else "chat"
+
+    def _lines(self) -> list[str]:
+        # The last line is data (one line, checked when made); the others cannot hold a newline either.
+        return self[:-2].decode().split("\n", 2 if self.kind == "workflow" else 1)
+
+    @property
+    def event(self) -> str:
+        if self.kind == "workflow":
+            return self._lines()[1][len("event: ") :]
+        return self._lines()[0][len("event:") :]
+
+    @property
+    def data(self) -> str:
+        if self.kind == "workflow":
+            return self._lines()[2][len("data: ") :]
+        return self._lines()[1][len("data:") :]
+
+    @property
+    def position(self) -> int:
+        """The id a workflow frame carries; -1 on chat frames."""
+        return int(self._lines()[0][len("id: ") :]) if self.kind == "workflow" else -1
 
 
 def _one_line(data: str) -> str:
@@ -46,10 +66,53 @@ def _one_line(data: str) -> str:
     return data
 
 
+_CONTENT_MARK = "\x00coze-harness-content\x00"
+_ENCODED_MARK = dumps(_CONTENT_MARK)
+
+# The last message shape encoded: (its keys in order, the message with `content` blanked, JSON before the
+# content, JSON after it). One tuple, replaced whole, so that threads running other simulators read a
+# consistent one.
+_template: tuple[tuple[str, ...], dict[str, Any], str, str] | None = None
+_ONLY_STR = {str}
+
+
+def _encode_text(text: str) -> str:
+    """`dumps(text)` for a string, without the encoder's dispatch (the encoder calls the same function)."""
+    encoded: str = encode_basestring(text)
+    if "\u2028" in encoded or "\u2029" in encoded:
+        return dumps(text)
+    return encoded
+
+
+def encode_data(data: Any) -> str:
+    """`dumps(data)`, faster for a run of messages that differ only in `content` (a stream of deltas).
+
+    A dict of strings only, with a string `content`, encodes as the JSON before its content, the
+    content's JSON and the JSON after it; when the other keys (in order) and values equal the last such
+    message's, the two outer parts are reused. Strings only, because equal values of other types may
+    encode differently (`1 == 1.0 == True`, key order inside nested dicts); a value equal to a string is a
+    string, so the check runs only when the parts are made. Same text as `dumps` (tests/test_sse.py).
+    """
+    global _template
+    if type(data) is dict and type(data.get("content")) is str:
+        keys, blank = tuple(data), {**data, "content": ""}
+        template = _template
+        if template is None or template[0] != keys or template[1] != blank:
+            if set(map(type, data.values())) != _ONLY_STR:
+                return dumps(data)
+            whole = dumps({**data, "content": _CONTENT_MARK})
+            if whole.count(_ENCODED_MARK) != 1:
+                return dumps(data)
+            before, after = whole.split(_ENCODED_MARK)
+            template = _template = (keys, blank, before, after)
+        return template[2] + _encode_text(data["content"]) + template[3]
+    return dumps(data)
+
+
 def chat_frame(event: str, data: Any) -> bytes:
     """`event:NAME\\ndata:JSON\\n\\n`; `data` may be pre-encoded JSON text or a value to encode."""
-    text = _one_line(data if isinstance(data, str) else dumps(data))
-    return Frame.of(f"event:{event}\ndata:{text}\n\n".encode(), "chat", event, text, -1)
+    text = _one_line(data) if isinstance(data, str) else encode_data(data)  # JSON is always one line
+    return Frame(f"event:{event}\ndata:{text}\n\n".encode())
 
 
 def chat_done() -> bytes:
@@ -59,7 +122,7 @@ def chat_done() -> bytes:
 def workflow_frame(index: int, event: str, data: Any) -> bytes:
     """`id: N\\nevent: NAME\\ndata: JSON\\n\\n`; ids count from 0 within one stream."""
     text = _one_line(data if isinstance(data, str) else dumps(data))
-    return Frame.of(f"id: {index}\nevent: {event}\ndata: {text}\n\n".encode(), "workflow", event, text, index)
+    return Frame(f"id: {index}\nevent: {event}\ndata: {text}\n\n".encode())
 
 
 async def paced(frames: Iterable[bytes], delay: float) -> AsyncIterator[bytes]:
