@@ -37,12 +37,15 @@ class GateFailure(BaseModel):
 
 def gate(baseline: Compatibility, current: Compatibility) -> list[GateFailure]:
     failures: list[GateFailure] = []
-    shared = [version for version in current.version_names if version in set(baseline.version_names)]
+    # (baseline release, current release, why): every release both hold, then newest against newest
+    pairs = [(v, v, "same release got worse") for v in current.version_names if v in set(baseline.version_names)]
     newest_now = max(current.version_names, key=Version, default=None)
     newest_before = max(baseline.version_names, key=Version, default=None)
+    if newest_now is not None and newest_before is not None and newest_now != newest_before:
+        pairs.append((newest_before, newest_now, "the newest release is worse than the baseline's newest"))
     for row in baseline.rows:
-        for version in shared:
-            before = row.cells.get(version)
+        for before_version, version, why in pairs:
+            before = row.cells.get(before_version)
             if before is None or before.verdict is None:
                 continue
             after = current.verdict(row.capability, row.mode, version)
@@ -52,28 +55,10 @@ def gate(baseline: Compatibility, current: Compatibility) -> list[GateFailure]:
                         capability=row.capability.value,
                         mode=row.mode.value,
                         version=version,
-                        baseline_version=version,
+                        baseline_version=before_version,
                         before=before.verdict,
                         after=after,
-                        why="same release got worse",
+                        why=why,
                     )
                 )
-        if newest_now is None or newest_before is None or newest_now == newest_before:
-            continue  # the same newest release: already compared above
-        before_cell = row.cells.get(newest_before)
-        if before_cell is None or before_cell.verdict is None:
-            continue
-        after = current.verdict(row.capability, row.mode, newest_now)
-        if rank(after) < rank(before_cell.verdict):
-            failures.append(
-                GateFailure(
-                    capability=row.capability.value,
-                    mode=row.mode.value,
-                    version=newest_now,
-                    baseline_version=newest_before,
-                    before=before_cell.verdict,
-                    after=after,
-                    why="the newest release is worse than the baseline's newest",
-                )
-            )
     return failures
