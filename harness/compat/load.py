@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from packaging.version import InvalidVersion, Version
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..matrix import SCHEMA_VERSION, Matrix
 from .model import COMPAT_SCHEMA_VERSION, Compatibility, VersionFailure
@@ -41,20 +42,27 @@ def _read_json(path: Path) -> object:
         raise CompatError(f"{path}: not readable JSON ({exc})") from exc
 
 
-def load_matrix(path: Path) -> Matrix:
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _load_versioned(path: Path, model: type[Model], version: int, what: str, regenerate: str) -> Model:
+    """A JSON file of one of our models, refused with a clear reason when its schema is another one."""
     data = _read_json(path)
     if not isinstance(data, dict):
-        raise CompatError(f"{path}: not a capability matrix (a JSON object was expected)")
+        raise CompatError(f"{path}: not a {what} (a JSON object was expected)")
     found = data.get("schema_version")
-    if found != SCHEMA_VERSION:
-        raise CompatError(
-            f"{path} has schema_version {found}; this coze-harness reads {SCHEMA_VERSION}: "
-            "regenerate it with `coze-harness report --format json`"
-        )
+    if found != version:
+        raise CompatError(f"{path} has schema_version {found}; this coze-harness reads {version}: {regenerate}")
     try:
-        return Matrix.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        raise CompatError(f"{path}: not a valid capability matrix: {exc}") from exc
+        raise CompatError(f"{path}: not a valid {what}: {exc}") from exc
+
+
+def load_matrix(path: Path) -> Matrix:
+    return _load_versioned(
+        path, Matrix, SCHEMA_VERSION, "capability matrix", "regenerate it with `coze-harness report --format json`"
+    )
 
 
 def _check_version(version: str, path: Path) -> str:
@@ -101,16 +109,10 @@ def load_compatibility(path: Path) -> Compatibility:
     """A committed `compatibility.json` (the baseline)."""
     if not path.is_file():
         raise CompatError(f"no such baseline file: {path}")
-    data = _read_json(path)
-    if not isinstance(data, dict):
-        raise CompatError(f"{path}: not a compatibility report (a JSON object was expected)")
-    found = data.get("schema_version")
-    if found != COMPAT_SCHEMA_VERSION:
-        raise CompatError(
-            f"{path} has schema_version {found}; this coze-harness reads {COMPAT_SCHEMA_VERSION}: "
-            "regenerate the baseline with `coze-harness compat`"
-        )
-    try:
-        return Compatibility.model_validate(data)
-    except ValidationError as exc:
-        raise CompatError(f"{path}: not a valid compatibility report: {exc}") from exc
+    return _load_versioned(
+        path,
+        Compatibility,
+        COMPAT_SCHEMA_VERSION,
+        "compatibility report",
+        "regenerate the baseline with `coze-harness compat`",
+    )
