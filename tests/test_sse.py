@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from simulators.coze.envelope import dumps
-from simulators.coze.sse import Frame, chat_done, chat_frame, encode_data, workflow_frame
+from simulators.coze.profiles import load_profile
+from simulators.coze.sse import Frame, chat_end, chat_frame, encode_data, workflow_frame
 
 _DELTA = {
     "id": "7390000000000012345",
@@ -66,8 +67,11 @@ def test_frames_parse_back_what_they_encode() -> None:
         dumps(_DELTA),
         -1,
     )
-    done = chat_done()
+    done = chat_end(load_profile("cloud").chat_end)
     assert isinstance(done, Frame) and (done.event, done.data) == ("done", '"[DONE]"')
+    studio_done = chat_end(load_profile("studio").chat_end)
+    assert bytes(studio_done) == b"event:conversation.stream.done\ndata:\n\n"
+    assert (studio_done.event, studio_done.data) == ("conversation.stream.done", "")
     flow = workflow_frame(12, "Message", {"content": "a: b\u0085", "node_title": "End"})
     assert isinstance(flow, Frame)
     assert (flow.kind, flow.event, flow.data, flow.position) == (

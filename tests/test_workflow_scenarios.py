@@ -90,14 +90,14 @@ def test_bad_workflow_file_says_where_and_why(tmp_path: Path, nodes: str, fragme
         assert fragment in message, message
 
 
-def test_chatflows_cannot_interrupt(tmp_path: Path) -> None:
+def test_chatflows_cannot_hold_workflow_event_nodes(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(
         HEAD.replace("kind: workflow", "kind: chatflow")
-        + "nodes:\n  - {kind: question, title: Q, question: q, save_as: a}\n  - {kind: end}\n",
+        + "nodes:\n  - {kind: raw_event, title: R, event: Message, data: {}}\n  - {kind: end}\n",
         encoding="utf-8",
     )
-    with pytest.raises(ScenarioFileError, match="chatflows cannot interrupt"):
+    with pytest.raises(ScenarioFileError, match="chatflows cannot hold raw_event nodes"):
         load_file(path)
 
 

@@ -7,12 +7,13 @@ import logging
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import chat, workflow, ws_chat
 from .context import SimConfig, Simulator
-from .envelope import LOGID_HEADER, Code, CozeError, error
+from .envelope import LOGID_DETAIL_KEY, LOGID_HEADER, Code, CozeError, error
 from .faults import StreamAborted, quiet_deliberate_resets
 from .journal import ADMIN_PREFIX, JournalMiddleware
 from .scenarios import Catalogue
@@ -36,7 +37,9 @@ class _LogIdMiddleware:
             await self.app(scope, receive, send)
             return
         logid = self.simulator.ids.logid(self.simulator.clock.now())
-        scope.setdefault("state", {})["logid"] = logid
+        state = scope.setdefault("state", {})
+        state["logid"] = logid
+        state[LOGID_DETAIL_KEY] = self.simulator.profile.envelope.logid_detail
 
         async def send_with_logid(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -48,6 +51,46 @@ class _LogIdMiddleware:
         await self.app(scope, receive, send_with_logid)
 
 
+_GO_ROUTER_BODIES = {404: "404 page not found", 405: "405 method not allowed"}
+
+
+def _missing_route(request: Request, status: int) -> Response:
+    """An unknown path (404) or a wrong method (405), as the platform's router answers it."""
+    sim: Simulator = request.app.state.simulator
+    if sim.profile.envelope.missing_route == "plain-text" and status in _GO_ROUTER_BODIES:
+        return PlainTextResponse(_GO_ROUTER_BODIES[status], status_code=status)
+    if status == 404:
+        msg = f"no such endpoint: {request.method} {request.url.path}"
+    else:
+        msg = f"{request.method} is not allowed on {request.url.path}"
+    return error(request, CozeError(Code.BAD_REQUEST, msg, status=status))
+
+
+class _AbsentEndpoints:
+    """Routes the profile says the platform does not serve answer as unknown paths (websockets too).
+
+    The routers stay the same for every profile; this sits in front of them so that "studio has no
+    submit_tool_outputs" is one line of profile data, not a condition inside the route.
+    """
+
+    def __init__(self, app: ASGIApp, simulator: Simulator) -> None:
+        self.app = app
+        self._patterns = [compile_path(path)[0] for path in simulator.profile.absent_endpoints]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or not any(p.match(scope["path"]) for p in self._patterns):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "http":
+            await _missing_route(Request(scope, receive), 404)(scope, receive, send)
+        elif "websocket.http.response" in scope.get("extensions", {}):
+            headers = [(b"content-type", b"text/plain; charset=utf-8")]
+            await send({"type": "websocket.http.response.start", "status": 404, "headers": headers})
+            await send({"type": "websocket.http.response.body", "body": _GO_ROUTER_BODIES[404].encode()})
+        else:
+            await send({"type": "websocket.close", "code": 1008})
+
+
 async def _coze_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CozeError)
     return error(request, exc)
@@ -56,13 +99,9 @@ async def _coze_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Unknown paths and wrong methods, as envelopes rather than Starlette's plain text."""
     assert isinstance(exc, HTTPException)
-    if exc.status_code == 404:
-        msg = f"no such endpoint: {request.method} {request.url.path}"
-    elif exc.status_code == 405:
-        msg = f"{request.method} is not allowed on {request.url.path}"
-    else:
-        msg = str(exc.detail)
-    return error(request, CozeError(Code.BAD_REQUEST, msg, status=exc.status_code))
+    if exc.status_code in (404, 405):
+        return _missing_route(request, exc.status_code)
+    return error(request, CozeError(Code.BAD_REQUEST, str(exc.detail), status=exc.status_code))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -84,6 +123,7 @@ def create_app(catalogue: Catalogue | None = None, config: SimConfig | None = No
     app.add_exception_handler(CozeError, _coze_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(_AbsentEndpoints, simulator=simulator)
     app.add_middleware(_LogIdMiddleware, simulator=simulator)
     app.add_middleware(JournalMiddleware, journal=simulator.journal)
 

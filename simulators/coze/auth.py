@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import HTTPConnection
 
 from .envelope import Code, CozeError
+from .profiles import AuthFailure
 
 
 class TokenGrant(BaseModel):
@@ -25,33 +26,29 @@ class TokenGrant(BaseModel):
 
 
 class Authenticator:
-    def __init__(self, grants: list[TokenGrant]) -> None:
+    """Checks bearer tokens; how a failure looks (status, code, message) is the platform profile's."""
+
+    def __init__(self, grants: list[TokenGrant], failure: AuthFailure) -> None:
         if not grants:
             raise ValueError("the simulator needs at least one token")
         self._grants = grants
+        self._failure = failure
+
+    def _refuse(self, msg: str) -> CozeError:
+        return CozeError(self._failure.code, msg, status=self._failure.status)
 
     def authenticate(self, request: HTTPConnection) -> TokenGrant:
         header = request.headers.get("authorization")
         if header is None:
-            raise CozeError(
-                Code.AUTH_FAILED,
-                "authentication is invalid: the Authorization header is missing; send 'Authorization: Bearer <token>'",
-            )
+            raise self._refuse(self._failure.missing)
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise CozeError(
-                Code.AUTH_FAILED,
-                "authentication is invalid: the Authorization header must be 'Bearer <token>'",
-            )
+            raise self._refuse(self._failure.malformed)
         token = token.strip()
         for grant in self._grants:
             if hmac.compare_digest(grant.token.encode(), token.encode()):
                 return grant
-        raise CozeError(
-            Code.AUTH_FAILED,
-            "authentication is invalid: the token is not known to this server; send "
-            "'Authorization: Bearer <token>' with a token the simulator was started with (serve --token)",
-        )
+        raise self._refuse(self._failure.unknown)
 
     @staticmethod
     def require_bot(grant: TokenGrant, bot_id: str) -> None:

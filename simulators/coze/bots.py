@@ -13,6 +13,7 @@ from typing import Any
 
 from .envelope import bad_request, dumps
 from .ids import Clock, IdSource
+from .profiles import Profile
 from .scenarios import BotScenario, ToolCallSpec
 from .state import ChatRecord, PendingCall
 from .templates import TemplateError, render, render_value
@@ -20,6 +21,7 @@ from .templates import TemplateError, render, render_value
 Event = tuple[str, dict[str, Any]]
 
 VERBOSE_FINISH = dumps({"msg_type": "generate_answer_finish", "data": "", "from_module": None, "from_unit": None})
+VERBOSE_INTERRUPT = dumps({"msg_type": "interrupt", "data": ""})
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,10 @@ def _chunks(text: str, size: int) -> list[str]:
 class BotEngine:
     """Turns a bot scenario into chat events; one per simulator, shared by all routes."""
 
-    def __init__(self, ids: IdSource, clock: Clock) -> None:
+    def __init__(self, ids: IdSource, clock: Clock, profile: Profile) -> None:
         self._ids = ids
         self._clock = clock
+        self._profile = profile
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -115,38 +118,45 @@ class BotEngine:
     def _apply(self, bot: BotScenario, chat: ChatRecord, plan: _Plan) -> list[Event]:
         events: list[Event] = []
         if isinstance(plan, _ToolRoundPlan):
+            # Where the platform has no tool-call path (studio), the agent pauses, says so in a verbose
+            # message, and the stream ends with no event and no tool calls a client could answer.
+            silent = self._profile.chat.tool_calls == "interrupt-message"
             chat.next_round += 1
             chat.pending = []
             for spec, arguments in plan.calls:
                 encoded = dumps(arguments)
                 call = PendingCall(id=self._ids.new_id(), name=spec.name, key=spec.output_key, arguments=encoded)
                 chat.pending.append(call)
-                content = dumps({"name": spec.name, "arguments": arguments})
-                events.append(self._complete_message(chat, "function_call", content))
+                if not silent:
+                    content = dumps({"name": spec.name, "arguments": arguments})
+                    events.append(self._complete_message(chat, "function_call", content))
                 chat.usage.output_count += len(encoded)
             chat.status = "requires_action"
-            events.append(("conversation.chat.requires_action", chat.wire()))
+            if silent:
+                events.append(self._complete_message(chat, "verbose", VERBOSE_INTERRUPT))
+            else:
+                events.append(("conversation.chat.requires_action", chat.wire(self._profile)))
         elif isinstance(plan, _FailurePlan):
             events += self._stream_text(chat, plan.partial, bot.chunk_size, complete=False) if plan.partial else []
             chat.status = "failed"
             chat.failed_at = self._clock.now()
             chat.last_error = (plan.code, plan.msg)
-            events.append(("conversation.chat.failed", chat.wire()))
+            events.append(("conversation.chat.failed", chat.wire(self._profile)))
         else:
             events += self._stream_text(chat, plan.text, bot.chunk_size, complete=True)
             events.append(self._complete_message(chat, "verbose", VERBOSE_FINISH))
             chat.status = "completed"
             chat.completed_at = self._clock.now()
-            events.append(("conversation.chat.completed", chat.wire()))
+            events.append(("conversation.chat.completed", chat.wire(self._profile)))
         return events
 
     def start(self, bot: BotScenario, chat: ChatRecord) -> list[Event]:
         """A new chat: created, in_progress, then the first round of tool calls or the answer."""
         plan = self._plan(bot, chat, chat.outputs)
         chat.usage.input_count += len(chat.user_message)
-        events: list[Event] = [("conversation.chat.created", chat.wire())]
+        events: list[Event] = [("conversation.chat.created", chat.wire(self._profile))]
         chat.status = "in_progress"
-        events.append(("conversation.chat.in_progress", chat.wire()))
+        events.append(("conversation.chat.in_progress", chat.wire(self._profile)))
         return events + self._apply(bot, chat, plan)
 
     def submit(self, bot: BotScenario, chat: ChatRecord, outputs: Sequence[tuple[str, str]]) -> list[Event]:
@@ -181,7 +191,7 @@ class BotEngine:
         chat.outputs = merged
         chat.pending = []
         chat.status = "in_progress"
-        events: list[Event] = [("conversation.chat.in_progress", chat.wire())]
+        events: list[Event] = [("conversation.chat.in_progress", chat.wire(self._profile))]
         for _, output in outputs:
             chat.usage.input_count += len(output)
             events.append(self._complete_message(chat, "tool_response", output))

@@ -15,8 +15,9 @@ from .context import Simulator, simulator_of
 from .conversations import InputMessage, open_conversation, user_text
 from .envelope import not_found, ok
 from .inputs import Lenient, json_body, optional_id, required_id, validate
+from .profiles import ChatEnd
 from .scenarios import BotScenario
-from .sse import chat_done, chat_frame, paced
+from .sse import chat_end, chat_frame, paced
 from .state import ChatRecord
 
 router = APIRouter()
@@ -43,15 +44,15 @@ class SubmitRequest(Lenient):
     stream: bool | None = False
 
 
-def _frames(events: list[Event]) -> Iterator[bytes]:
+def _frames(events: list[Event], end: ChatEnd) -> Iterator[bytes]:
     """Encoded one at a time as the socket takes them: the first byte leaves before the last is built."""
     for name, data in events:
         yield chat_frame(name, data)
-    yield chat_done()
+    yield chat_end(end)
 
 
 def _stream(request: Request, sim: Simulator, bot: BotScenario, events: list[Event]) -> Response:
-    return sim.stream(request, paced(_frames(events), sim.config.event_delay_seconds), bot)
+    return sim.stream(request, paced(_frames(events, sim.profile.chat_end), sim.config.event_delay_seconds), bot)
 
 
 def bot_of(sim: Simulator, bot_id: str) -> BotScenario:
@@ -114,16 +115,20 @@ async def create_chat(request: Request) -> Response:
     bot = bot_of(sim, req.bot_id)
     sim.auth.require_bot(grant, bot.id)
     sim.check_request(bot)
-    _, events = start_chat(
+    chat, events = start_chat(
         sim, bot, conversation_id, req.additional_messages or [], req.custom_variables, req.parameters
     )
     if req.stream:
         return _stream(request, sim, bot, events)
-    return ok(request, _snapshot_in_progress(events))
+    return ok(request, _snapshot(sim, chat, events))
 
 
-def _snapshot_in_progress(events: list[Event]) -> dict[str, Any]:
-    """The Chat as the non-stream answer shows it: still in progress; polling reveals the rest."""
+def _snapshot(sim: Simulator, chat: ChatRecord, events: list[Event]) -> dict[str, Any]:
+    """The Chat as the non-stream answer shows it: on cloud still in progress (polling reveals the rest),
+    on studio as the step ended (its sync handler answers after the stream completes)."""
+    if sim.profile.chat.sync_answer == "final":
+        with sim.store.lock:
+            return chat.wire(sim.profile)
     for name, data in events:
         if name == "conversation.chat.in_progress":
             return data
@@ -135,7 +140,7 @@ async def retrieve_chat(request: Request) -> Response:
     body = await json_body(request) if request.method == "POST" else {}
     sim, chat = await _authorized_chat(request, body)
     with sim.store.lock:
-        return ok(request, chat.wire())
+        return ok(request, chat.wire(sim.profile))
 
 
 @router.api_route("/v3/chat/message/list", methods=["GET", "POST"])
@@ -143,7 +148,9 @@ async def list_messages(request: Request) -> Response:
     body = await json_body(request) if request.method == "POST" else {}
     sim, chat = await _authorized_chat(request, body)
     with sim.store.lock:
-        return ok(request, list(chat.messages))
+        messages = list(chat.messages)
+    key = sim.profile.chat.message_list_key
+    return ok(request, messages) if key == "data" else ok(request, **{key: messages})
 
 
 @router.post("/v3/chat/cancel")
@@ -152,7 +159,7 @@ async def cancel_chat(request: Request) -> Response:
     sim, chat = await _authorized_chat(request, body)
     with sim.store.lock:
         sim.bots.cancel(chat)
-        return ok(request, chat.wire())
+        return ok(request, chat.wire(sim.profile))
 
 
 @router.post("/v3/chat/submit_tool_outputs")
@@ -166,4 +173,4 @@ async def submit_tool_outputs(request: Request) -> Response:
         events = sim.bots.submit(bot, chat, [(item.tool_call_id, item.output) for item in req.tool_outputs])
     if req.stream:
         return _stream(request, sim, bot, events)
-    return ok(request, _snapshot_in_progress(events))
+    return ok(request, _snapshot(sim, chat, events))

@@ -16,6 +16,7 @@ from .flows import FlowEngine
 from .framing import Framing
 from .ids import Clock, IdSource
 from .journal import Journal
+from .profiles import DEFAULT_PLATFORM, PlatformName, Profile, load_profile
 from .scenarios import BotScenario, Catalogue, WorkflowScenario
 from .sse import stream_response
 from .state import Store
@@ -36,6 +37,7 @@ class SimConfig(BaseModel):
     debug_url_base: str = "https://www.coze.com/work_flow"
     faults: Faults | None = Field(None, description="faults for every stream (a scenario's own block wins)")
     framing: Framing | None = Field(None, description="framing variant for every stream (a scenario's own wins)")
+    profile: PlatformName = Field(DEFAULT_PLATFORM, description="the platform to speak: cloud Coze or coze-studio")
 
 
 @dataclass
@@ -45,10 +47,11 @@ class Simulator:
     store: Store = field(default_factory=Store)
 
     def __post_init__(self) -> None:
+        self.profile: Profile = load_profile(self.config.profile)
         self.ids = IdSource(self.config.seed)
         self.clock = Clock(self.config.clock_start, wall=self.config.wall_clock)
-        self.auth = Authenticator(self.config.tokens)
-        self.bots = BotEngine(self.ids, self.clock)
+        self.auth = Authenticator(self.config.tokens, self.profile.auth)
+        self.bots = BotEngine(self.ids, self.clock, self.profile)
         self.flows = FlowEngine(self.store, self.ids, self.clock, self.config.debug_url_base)
         self.faults = FaultInjector(self.config.faults, self.config.framing, self.config.seed)
         self.journal = Journal()
@@ -63,16 +66,20 @@ class Simulator:
         frames: AsyncIterator[bytes],
         scenario: BotScenario | WorkflowScenario,
         on_error: OnError | None = None,
+        headers: dict[str, str] | None = None,
     ) -> StreamingResponse:
-        """The response for a stream of frames, with the scenario's (or the global) faults and framing."""
+        """The response for a stream of frames, with the scenario's (or the global) faults and framing.
+
+        `headers` default to the profile's chat stream headers."""
+        headers = headers if headers is not None else self.profile.headers.chat
         plan = self.faults.plan(scenario.faults, scenario.framing, on_error)
         if plan is None:
-            return stream_response(frames)
+            return stream_response(frames, headers)
         entry = request.scope.get("state", {}).get("journal_entry")
         if entry is not None:
             entry.faults = plan.describe()
             entry.delays = plan.delays
-        return stream_response(plan.shape(frames))
+        return stream_response(plan.shape(frames), headers)
 
 
 def simulator_of(request: Request) -> Simulator:

@@ -78,9 +78,19 @@ def dumps(value: Any) -> str:
     return text
 
 
+LOGID_DETAIL_KEY = "logid_detail"
+"""Scope state set by the app from its profile: whether envelopes carry `detail: {logid}` (cloud does,
+studio's `{"code","msg"}` does not). Read from the request so that this module needs no simulator."""
+
+
 def logid_of(request: Request) -> str:
     logid: str = request.scope["state"]["logid"]
     return logid
+
+
+def _with_detail(request: Request, body: dict[str, Any], logid: str) -> None:
+    if request.scope["state"].get(LOGID_DETAIL_KEY, True):
+        body["detail"] = {"logid": logid}
 
 
 def _json_response(body: dict[str, Any], status: int, logid: str) -> Response:
@@ -96,7 +106,7 @@ def ok(request: Request, data: Any = None, **top_level: Any) -> Response:
         body["data"] = data
     body.update(top_level)
     logid = logid_of(request)
-    body["detail"] = {"logid": logid}
+    _with_detail(request, body, logid)
     return _json_response(body, 200, logid)
 
 
@@ -104,5 +114,5 @@ def error(request: Request, err: CozeError) -> Response:
     body: dict[str, Any] = {"code": err.code, "msg": err.msg}
     body.update(err.top_level)
     logid = logid_of(request)
-    body["detail"] = {"logid": logid}
+    _with_detail(request, body, logid)
     return _json_response(body, err.status, logid)

@@ -308,12 +308,10 @@ class WorkflowScenario(_Strict):
         for number, node in enumerate(self.nodes):
             if isinstance(node, EndNode) and number != len(self.nodes) - 1:
                 raise ValueError(f"nodes[{number}]: an 'end' node must be the last node")
-            if self.kind == "chatflow" and isinstance(
-                node, QuestionNode | InputNode | ToolInterruptNode | RawEventNode
-            ):
+            if self.kind == "chatflow" and isinstance(node, ToolInterruptNode | RawEventNode):
                 raise ValueError(
-                    f"nodes[{number}]: chatflows cannot interrupt here: how cloud Coze surfaces a question "
-                    "node in a chatflow is not documented"
+                    f"nodes[{number}]: chatflows cannot hold {node.kind} nodes: those shape workflow events, "
+                    "and a chatflow speaks chat events"
                 )
             for path in references_in(node.model_dump(exclude={"kind", "title", "save_as", "node_id"})):
                 self._check_path(path, saved, f"nodes[{number}] ({node.kind})")
@@ -324,6 +322,11 @@ class WorkflowScenario(_Strict):
                     raise ValueError(f"nodes[{number}]: save_as '{save_as}' is already used by an earlier node")
                 saved[save_as] = namespace
         return self
+
+    @property
+    def asks(self) -> bool:
+        """Whether a run can pause for the user (a question or input node)."""
+        return any(isinstance(node, QuestionNode | InputNode) for node in self.nodes)
 
     def _check_path(self, path: list[str], saved: dict[str, str], where: str) -> None:
         head, rest = path[0], path[1:]

@@ -3,7 +3,8 @@
 Chat streams and workflow streams are framed differently and clients count lines, so the two
 framings are separate functions rather than one function with options: a chat event is exactly
 `event:NAME` and `data:JSON`; a workflow event is exactly `id: N`, `event: NAME`, `data: JSON`.
-Every event ends with a blank line, the last one included.
+Every event ends with a blank line, the last one included. Which stream uses which framing, and
+from which id, is the platform profile's to say (`framed`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from typing import Any
 from starlette.responses import StreamingResponse
 
 from .envelope import dumps
+from .profiles import ChatEnd, StreamStyle
 
 CONTENT_TYPE = "text/event-stream"
-
-CHAT_DONE_DATA = '"[DONE]"'
 
 
 class Frame(bytes):
@@ -115,14 +115,22 @@ def chat_frame(event: str, data: Any) -> bytes:
     return Frame(f"event:{event}\ndata:{text}\n\n".encode())
 
 
-def chat_done() -> bytes:
-    return chat_frame("done", CHAT_DONE_DATA)
+def chat_end(end: ChatEnd) -> bytes:
+    """The closing event of a `/v3/chat` stream: cloud's `done` / `"[DONE]"`, or studio's with empty data."""
+    return chat_frame(end.event, end.data)
 
 
 def workflow_frame(index: int, event: str, data: Any) -> bytes:
     """`id: N\\nevent: NAME\\ndata: JSON\\n\\n`; ids count from 0 within one stream."""
     text = _one_line(data if isinstance(data, str) else dumps(data))
     return Frame(f"id: {index}\nevent: {event}\ndata: {text}\n\n".encode())
+
+
+def framed(style: StreamStyle, index: int, event: str, data: Any) -> bytes:
+    """Event number `index` (from 0) of a stream, in the framing the profile gives that kind of stream."""
+    if style.framing == "plain":
+        return chat_frame(event, data)
+    return workflow_frame(style.first_id + index, event, data)
 
 
 async def paced(frames: Iterable[bytes], delay: float) -> AsyncIterator[bytes]:
@@ -137,13 +145,14 @@ async def paced(frames: Iterable[bytes], delay: float) -> AsyncIterator[bytes]:
         yield frame
 
 
-def stream_response(frames: AsyncIterator[bytes]) -> StreamingResponse:
-    """A `text/event-stream` response, closed after the last frame (clients from cozepy 0.17 read to EOF).
+def stream_response(frames: AsyncIterator[bytes], headers: dict[str, str]) -> StreamingResponse:
+    """An event-stream response with the profile's headers, closed after the last frame (clients from
+    cozepy 0.17 read to EOF).
 
-    The header is set by hand because Starlette would append `; charset=utf-8` to a `text/` type and
-    the platform sends the bare type.
+    The headers are set by hand because Starlette would append `; charset=utf-8` to a `text/` type, and
+    cloud Coze sends the bare type (studio's workflow streams do send the charset; their profile says so).
     """
     response = StreamingResponse(frames, status_code=200)
-    response.headers["content-type"] = CONTENT_TYPE
-    response.headers["cache-control"] = "no-cache"
+    for name, value in headers.items():
+        response.headers[name] = value
     return response

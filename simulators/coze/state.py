@@ -11,6 +11,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .profiles import Profile
+
 ChatStatus = Literal["created", "in_progress", "completed", "failed", "requires_action", "canceled"]
 ExecutionStatus = Literal["Running", "Interrupted", "Success", "Fail"]
 
@@ -36,12 +38,22 @@ class Usage:
         }
 
 
+@dataclass(frozen=True)
+class BoundInterrupt:
+    """A chatflow paused on this conversation (studio): the next user message resumes it."""
+
+    workflow_id: str
+    event_id: str
+    type: int
+
+
 @dataclass
 class Conversation:
     id: str
     section_id: str
     created_at: int
     messages: list[dict[str, Any]] = field(default_factory=list)
+    paused_chatflow: BoundInterrupt | None = None
 
 
 @dataclass
@@ -66,8 +78,9 @@ class ChatRecord:
     outputs: dict[str, str] = field(default_factory=dict)
     messages: list[dict[str, Any]] = field(default_factory=list)
 
-    def wire(self) -> dict[str, Any]:
-        """The Chat object as the platform sends it (in events, retrieve and cancel)."""
+    def wire(self, profile: Profile) -> dict[str, Any]:
+        """The Chat object as the platform sends it (in events, retrieve and cancel), in its spellings."""
+        rules = profile.chat
         body: dict[str, Any] = {
             "id": self.id,
             "conversation_id": self.conversation_id,
@@ -78,9 +91,10 @@ class ChatRecord:
             body["completed_at"] = self.completed_at
         if self.failed_at is not None:
             body["failed_at"] = self.failed_at
-        body["last_error"] = {"code": self.last_error[0], "msg": self.last_error[1]}
-        body["status"] = self.status
-        if self.status == "requires_action":
+        if rules.last_error_field:
+            body["last_error"] = {"code": self.last_error[0], "msg": self.last_error[1]}
+        body["status"] = profile.status(self.status)
+        if self.status == "requires_action" and rules.required_action_field:
             body["required_action"] = {
                 "type": "submit_tool_outputs",
                 "submit_tool_outputs": {

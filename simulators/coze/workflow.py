@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,8 +23,9 @@ from .auth import TokenGrant
 from .bots import VERBOSE_FINISH
 from .context import Simulator, simulator_of
 from .conversations import InputMessage, open_conversation, user_text
-from .envelope import Code, CozeError, bad_request, logid_of, not_found, ok
+from .envelope import Code, CozeError, bad_request, dumps, logid_of, not_found, ok
 from .flows import (
+    INTERRUPT_INPUT,
     Failed,
     Finished,
     FlowEvent,
@@ -36,9 +37,10 @@ from .flows import (
     settle_in_background,
 )
 from .inputs import Lenient, json_body, optional_id, validate
+from .profiles import Profile
 from .scenarios import WorkflowScenario
-from .sse import chat_frame, workflow_frame
-from .state import Conversation, ExecutionRecord
+from .sse import framed
+from .state import BoundInterrupt, Conversation, ExecutionRecord
 
 router = APIRouter()
 
@@ -126,7 +128,7 @@ async def _start(request: Request, *, stream: bool) -> tuple[WorkflowScenario, E
 # --- workflow framing -------------------------------------------------------------------------
 
 
-def _workflow_event(event: FlowEvent, debug_url: str) -> tuple[str, dict[str, Any]]:
+def _workflow_event(event: FlowEvent, debug_url: str, profile: Profile) -> tuple[str, dict[str, Any]]:
     """An engine event as a workflow SSE event name and data (CONTRACT.md, 'Workflows')."""
     if isinstance(event, NodeMessage):
         data: dict[str, Any] = {
@@ -143,7 +145,9 @@ def _workflow_event(event: FlowEvent, debug_url: str) -> tuple[str, dict[str, An
         return "Message", data
     if isinstance(event, Interrupted):
         interrupt = {"event_id": event.event_id, "type": event.type, "data": event.data}
-        return "Interrupt", {"interrupt_data": interrupt, "node_title": event.node_title, "debug_url": debug_url}
+        if profile.workflow.interrupt_node_title:
+            return "Interrupt", {"interrupt_data": interrupt, "node_title": event.node_title, "debug_url": debug_url}
+        return "Interrupt", {"debug_url": debug_url, "interrupt_data": interrupt}
     if isinstance(event, Failed):
         return "Error", {"error_code": event.code, "error_message": event.message, "debug_url": debug_url}
     if isinstance(event, Finished):
@@ -158,13 +162,14 @@ async def _workflow_frames(
 ) -> AsyncIterator[bytes]:
     """`id: N` / `event: NAME` / `data: JSON` frames, ids from 0; the stream ends with Done, Error or Interrupt."""
     delay = sim.config.event_delay_seconds
+    style = sim.profile.streams.workflow
     async with aclosing(events) as stream:
         index = 0
         async for event in stream:
             if delay and index:
                 await asyncio.sleep(delay)
-            name, data = _workflow_event(event, execution.debug_url)
-            yield workflow_frame(index, name, data)
+            name, data = _workflow_event(event, execution.debug_url, sim.profile)
+            yield framed(style, index, name, data)
             index += 1
 
 
@@ -200,7 +205,9 @@ def _workflow_stream(
 ) -> Response:
     """A workflow stream; an injected `Error` fault fails the execution with the fault's code."""
     frames = _workflow_frames(sim, execution, sim.flows.run(workflow, execution))
-    return sim.stream(request, frames, workflow, lambda code, msg: sim.flows.fail(execution, code, msg))
+    return sim.stream(
+        request, frames, workflow, lambda code, msg: sim.flows.fail(execution, code, msg), sim.profile.headers.workflow
+    )
 
 
 @router.post("/v1/workflow/stream_resume")
@@ -281,27 +288,32 @@ async def _chatflow_frames(
     conversation: Conversation,
     events: AsyncGenerator[FlowEvent, None],
 ) -> AsyncIterator[bytes]:
-    """Chat framing: created, in_progress, a delta per chunk and a completed message per node, then
-    chat.completed (or chat.failed), then `done` carrying the debug_url. PINGs are not sent here."""
+    """Chat event names in the profile's chatflow framing: created, in_progress, a delta per chunk and a
+    completed message per node, then chat.completed (or chat.failed), then `done` carrying the debug_url.
+    A question or input node (studio) ends the turn with requires_action instead. PINGs are not sent."""
     delay = sim.config.event_delay_seconds
+    style = sim.profile.streams.chatflow
+    count = 0
 
     def usage() -> dict[str, int]:
         with sim.store.lock:
             return execution.usage.wire()
 
-    def completed(message_id: str, kind: str, content: str) -> bytes:
+    async def emit(name: str, data: dict[str, Any]) -> bytes:
+        nonlocal count
+        if delay and count:
+            await asyncio.sleep(delay)
+        count += 1
+        return framed(style, count - 1, name, data)
+
+    def completed(message_id: str, kind: str, content: str) -> dict[str, Any]:
         message = chat.message(message_id, kind, content, sim.clock.now())
         with sim.store.lock:
             conversation.messages.append(message)
-        return chat_frame("conversation.message.completed", message)
+        return message
 
-    async def paced(frame: bytes) -> bytes:
-        if delay:
-            await asyncio.sleep(delay)
-        return frame
-
-    yield chat_frame("conversation.chat.created", chat.wire("created", usage()))
-    yield await paced(chat_frame("conversation.chat.in_progress", chat.wire("in_progress", usage())))
+    yield await emit("conversation.chat.created", chat.wire("created", usage()))
+    yield await emit("conversation.chat.in_progress", chat.wire("in_progress", usage()))
     message_id: str | None = None
     parts: list[str] = []
     async with aclosing(events) as stream:
@@ -314,22 +326,63 @@ async def _chatflow_frames(
                 parts.append(event.content)
                 if event.content:
                     delta = chat.message(message_id, "answer", event.content, None)
-                    yield await paced(chat_frame("conversation.message.delta", delta))
+                    yield await emit("conversation.message.delta", delta)
                 if event.is_finish:
-                    yield await paced(completed(message_id, "answer", "".join(parts)))
+                    message = completed(message_id, "answer", "".join(parts))
+                    yield await emit("conversation.message.completed", message)
                     message_id = None
                 continue
             if isinstance(event, Finished):
-                yield await paced(completed(sim.ids.new_id(), "verbose", VERBOSE_FINISH))
+                finish = completed(sim.ids.new_id(), "verbose", VERBOSE_FINISH)
+                yield await emit("conversation.message.completed", finish)
                 chat.completed_at = sim.clock.now()
-                yield await paced(chat_frame("conversation.chat.completed", chat.wire("completed", usage())))
-            else:  # Failed; a chatflow never interrupts (its scenario cannot have question or input nodes)
-                code, msg = (event.code, event.message) if isinstance(event, Failed) else (5000, "unexpected interrupt")
+                yield await emit("conversation.chat.completed", chat.wire("completed", usage()))
+            elif isinstance(event, Interrupted):
+                async for frame in _chatflow_pause(sim, execution, chat, conversation, event, emit, completed):
+                    yield frame
+            else:
                 chat.failed_at = sim.clock.now()
-                chat.last_error = (code, msg)
-                yield await paced(chat_frame("conversation.chat.failed", chat.wire("failed", usage())))
+                chat.last_error = (event.code, event.message)
+                yield await emit("conversation.chat.failed", chat.wire("failed", usage()))
             break
-    yield await paced(chat_frame("done", {"debug_url": execution.debug_url}))
+    yield await emit("done", {"debug_url": execution.debug_url})
+
+
+async def _chatflow_pause(
+    sim: Simulator,
+    execution: ExecutionRecord,
+    chat: _ChatflowChat,
+    conversation: Conversation,
+    event: Interrupted,
+    emit: Callable[[str, dict[str, Any]], Awaitable[bytes]],
+    completed: Callable[[str, str, str], dict[str, Any]],
+) -> AsyncIterator[bytes]:
+    """A question or input node in a chatflow, as studio answers it: the node's prompt as an answer (a
+    question node has just streamed its own), `conversation.chat.requires_action` with no
+    `required_action` object, and the interrupt bound to the conversation for the next user message."""
+    if event.type == INTERRUPT_INPUT:
+        message_id = sim.ids.new_id()
+        yield await emit("conversation.message.delta", chat.message(message_id, "answer", event.data, None))
+        yield await emit("conversation.message.completed", completed(message_id, "answer", event.data))
+    with sim.store.lock:
+        conversation.paused_chatflow = BoundInterrupt(execution.workflow_id, event.event_id, event.type)
+    paused = {
+        "id": chat.id,
+        "conversation_id": chat.conversation_id,
+        "section_id": chat.section_id,
+        "status": "requires_action",
+        "execute_id": execution.id,
+    }
+    yield await emit("conversation.chat.requires_action", paused)
+
+
+def _chatflow_answer(kind: int, text: str) -> str:
+    """The next user message as resume data: a question's answer as is; an input node's `key:value` lines
+    (studio's chat form) as the JSON object stream_resume would carry."""
+    if kind != INTERRUPT_INPUT:
+        return text
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    return dumps({key.strip(): value.strip() for key, value in fields.items()})
 
 
 @router.post("/v1/workflows/chat")
@@ -340,22 +393,32 @@ async def chatflow(request: Request) -> Response:
     req = validate(ChatflowRequest, body)
     conversation_id = optional_id(request, body, "conversation_id")
     workflow = _runnable(sim, grant, req.workflow_id, "chatflow")
+    if workflow.asks and sim.profile.chatflow.interrupts == "refused":
+        raise bad_request(
+            f"chatflow {workflow.id} ({workflow.name}) has a question or input node, and how {sim.profile.title} "
+            "surfaces one in a chatflow is not documented; run it with `serve --profile studio`"
+        )
     sim.check_request(workflow)
     parameters = sim.flows.check_parameters(workflow, req.parameters)
     messages = req.additional_messages or []
     text = user_text(messages)
     with sim.store.lock:
         conversation = open_conversation(sim, conversation_id)
+        paused, conversation.paused_chatflow = conversation.paused_chatflow, None
         conversation.messages.extend(m.model_dump(exclude_none=True) for m in messages)
-    execution = sim.flows.start(
-        workflow,
-        parameters=parameters,
-        run_mode=RUN_MODE_STREAM,
-        logid=logid_of(request),
-        bot_id=req.bot_id,
-        ext=req.ext,
-        user_message=text,
-    )
+    if paused is not None and paused.workflow_id == workflow.id:
+        answer = _chatflow_answer(paused.type, text)
+        execution = sim.flows.claim_resume(workflow, paused.event_id, paused.type, answer)
+    else:
+        execution = sim.flows.start(
+            workflow,
+            parameters=parameters,
+            run_mode=RUN_MODE_STREAM,
+            logid=logid_of(request),
+            bot_id=req.bot_id,
+            ext=req.ext,
+            user_message=text,
+        )
     chat = _ChatflowChat(
         id=sim.ids.new_id(),
         conversation_id=conversation.id,
@@ -364,4 +427,6 @@ async def chatflow(request: Request) -> Response:
         created_at=sim.clock.now(),
     )
     frames = _chatflow_frames(sim, execution, chat, conversation, sim.flows.run(workflow, execution))
-    return sim.stream(request, frames, workflow, lambda code, msg: sim.flows.fail(execution, code, msg))
+    style = sim.profile.streams.chatflow
+    headers = sim.profile.headers.workflow if style.framing == "numbered" else sim.profile.headers.chat
+    return sim.stream(request, frames, workflow, lambda code, msg: sim.flows.fail(execution, code, msg), headers)
