@@ -11,13 +11,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from simulators.coze import (
+    DEFAULT_PLATFORM,
     DEFAULT_TOKEN,
+    PLATFORMS,
     Catalogue,
     ScenarioFileError,
     SimConfig,
     TokenGrant,
     bind,
     create_app,
+    load_profile,
     serve,
 )
 from simulators.coze.scenarios import BUILTIN_DIR
@@ -60,6 +63,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         event_delay_seconds=args.event_delay,
         faults=faults,
         framing=framing,
+        profile=args.profile,
     )
     try:
         sock = bind(args.host, args.port)
@@ -67,6 +71,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"coze-harness serve: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 2
     print(f"Coze simulator listening on {base_url_of(sock)}", flush=True)
+    print(f"Platform: {load_profile(args.profile).title} (--profile {args.profile})", flush=True)
     if not args.token:
         print(f"Token: {DEFAULT_TOKEN} (pass --token to choose your own)", flush=True)
     for line in config.faults.model_dump(exclude_none=True).items() if config.faults else ():
@@ -123,8 +128,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(f"coze-harness report: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
-    matrix = run_report(probes or None, sdk_label=args.sdk_label, progress=_progress, token=args.token)
-    print(summary_table(matrix))
+    platforms = PLATFORMS if args.platform == "both" else (args.platform,)
+    matrix = run_report(
+        probes or None, sdk_label=args.sdk_label, progress=_progress, token=args.token, platforms=platforms
+    )
+    table = summary_table(matrix)
+    if table:
+        print(table)
     if single_cells:
         print()
         print(render_cells(matrix, single_cells))
@@ -190,6 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="T",
         help=f"a bearer token the server accepts; repeatable (default {DEFAULT_TOKEN})",
     )
+    serve_cmd.add_argument(
+        "--profile",
+        choices=PLATFORMS,
+        default=DEFAULT_PLATFORM,
+        help="the platform to speak: cloud Coze (default) or the open-source Coze server, coze-studio "
+        "(its framing, envelopes, spellings and missing endpoints; simulators/profiles/*.yaml)",
+    )
     serve_cmd.add_argument("--seed", type=int, default=SimConfig().seed, help="seed for ids and log ids")
     serve_cmd.add_argument("--wall-clock", action="store_true", help="real timestamps instead of the logical clock")
     serve_cmd.add_argument(
@@ -211,6 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         default="md,json,html,junit",
         help="comma-separated: md, json, html, junit (default all four)",
+    )
+    report_cmd.add_argument(
+        "--platform",
+        choices=[*PLATFORMS, "both"],
+        default="both",
+        help="which platform profile(s) of the simulator to probe: cloud Coze, the open-source server "
+        "(studio), or both side by side (default)",
     )
     report_cmd.add_argument("--sdk-label", default="", metavar="L", help="a name for this run, shown in the reports")
     report_cmd.add_argument(

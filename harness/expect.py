@@ -7,13 +7,16 @@ changes only when a verdict does. `coze-harness report --save-expect FILE` write
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
+from simulators.coze import PlatformName
+
 from .matrix import Capability, Matrix, Mode, Verdict
 
-EXPECT_SCHEMA_VERSION = 1
+EXPECT_SCHEMA_VERSION = 2  # 2: verdicts per platform
 
 
 class ExpectationError(ValueError):
@@ -23,16 +26,18 @@ class ExpectationError(ValueError):
 class Expectation(BaseModel):
     schema_version: int = EXPECT_SCHEMA_VERSION
     sdk_version: str = Field(description="the cozepy release the verdicts were recorded with")
-    verdicts: dict[Mode, dict[Capability, Verdict]]
+    verdicts: dict[PlatformName, dict[Mode, dict[Capability, Verdict]]]
 
     @classmethod
     def of(cls, matrix: Matrix) -> Expectation:
-        found = {(cell.mode, cell.capability): cell.verdict for cell in matrix.cells}
-        verdicts: dict[Mode, dict[Capability, Verdict]] = {}
-        for mode in Mode:  # enum order, so the file's order never depends on the order probes ran
-            for capability in Capability:
-                if (mode, capability) in found:
-                    verdicts.setdefault(mode, {})[capability] = found[(mode, capability)]
+        found = {(cell.platform, cell.mode, cell.capability): cell.verdict for cell in matrix.cells}
+        verdicts: dict[PlatformName, dict[Mode, dict[Capability, Verdict]]] = {}
+        for platform in matrix.platforms:
+            for mode in Mode:  # enum order, so the file's order never depends on the order probes ran
+                for capability in Capability:
+                    if (platform, mode, capability) in found:
+                        row = verdicts.setdefault(platform, {}).setdefault(mode, {})
+                        row[capability] = found[(platform, mode, capability)]
         return cls(sdk_version=matrix.sdk_version, verdicts=verdicts)
 
     @classmethod
@@ -41,6 +46,15 @@ class Expectation(BaseModel):
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ExpectationError(f"cannot read the expectation {path}: {exc.strerror}") from None
+        try:
+            found = json.loads(text).get("schema_version")
+        except (ValueError, AttributeError):
+            found = None
+        if isinstance(found, int) and found != EXPECT_SCHEMA_VERSION:
+            raise ExpectationError(
+                f"{path} is an expectation of schema {found}; this coze-harness reads schema {EXPECT_SCHEMA_VERSION} "
+                "(verdicts per platform): rewrite it with `coze-harness report --save-expect FILE`"
+            )
         try:
             return cls.model_validate_json(text)
         except ValidationError as exc:
@@ -57,6 +71,7 @@ class Expectation(BaseModel):
 
 
 class Difference(BaseModel):
+    platform: PlatformName
     mode: Mode
     capability: Capability
     expected: Verdict | None
@@ -67,35 +82,33 @@ class Difference(BaseModel):
         expected = self.expected.value if self.expected else "(no cell)"
         actual = self.actual.value if self.actual else "(no cell)"
         because = f": {self.reason}" if self.reason else ""
-        return f"{self.mode.value} / {self.capability.value}: expected {expected}, got {actual}{because}"
+        where = f"{self.platform}: {self.mode.value} / {self.capability.value}"
+        return f"{where}: expected {expected}, got {actual}{because}"
 
 
 def compare(expectation: Expectation, matrix: Matrix, modes: set[Mode] | None = None) -> list[Difference]:
-    """Cells whose verdict differs, in either direction. Only `modes` are compared when given (a partial run)."""
-    found = {(cell.mode, cell.capability): cell for cell in matrix.cells}
-    wanted = {
-        (mode, capability): verdict
-        for mode, row in expectation.verdicts.items()
-        for capability, verdict in row.items()
-        if modes is None or mode in modes
-    }
+    """Cells whose verdict differs, in either direction, on the platforms the run covered. Only `modes` are
+    compared when given (a partial run)."""
+    found = {(cell.platform, cell.mode, cell.capability): cell for cell in matrix.cells}
     differences = []
-    for mode in Mode:
-        if modes is not None and mode not in modes:
-            continue
-        for capability in Capability:
-            key = (mode, capability)
-            cell = found.get(key)
-            expected = wanted.get(key)
-            actual = cell.verdict if cell else None
-            if expected != actual:
-                differences.append(
-                    Difference(
-                        mode=mode,
-                        capability=capability,
-                        expected=expected,
-                        actual=actual,
-                        reason=cell.reason if cell else "",
+    for platform in matrix.platforms:
+        wanted = expectation.verdicts.get(platform, {})
+        for mode in Mode:
+            if modes is not None and mode not in modes:
+                continue
+            for capability in Capability:
+                cell = found.get((platform, mode, capability))
+                expected = wanted.get(mode, {}).get(capability)
+                actual = cell.verdict if cell else None
+                if expected != actual:
+                    differences.append(
+                        Difference(
+                            platform=platform,
+                            mode=mode,
+                            capability=capability,
+                            expected=expected,
+                            actual=actual,
+                            reason=cell.reason if cell else "",
+                        )
                     )
-                )
     return differences

@@ -34,6 +34,7 @@ __all__ = [
     "LocalPluginError",
     "LocalPluginResult",
     "LocalPluginRunner",
+    "PlatformUnsupportedError",
     "RoundLimitExceeded",
     "StreamBrokenError",
     "StreamEndedError",
@@ -53,6 +54,7 @@ _CHAT_EVENTS = ("conversation.chat.created", "conversation.chat.in_progress", RE
 _DELTA = "conversation.message.delta"
 _MESSAGE_COMPLETED = "conversation.message.completed"
 UNSUPPORTED_CALL = "unsupported_call"
+_INTERRUPT_MARK = '"msg_type":"interrupt"'  # the verbose message of an agent paused with no tool calls (studio)
 
 
 # --- the result -------------------------------------------------------------------------------
@@ -123,6 +125,17 @@ class StreamEndedError(LocalPluginError):
     """A chat stream ended without saying whether the chat completed, failed or needs tool outputs."""
 
 
+class PlatformUnsupportedError(LocalPluginError):
+    """The server has no local-plugin path: it paused the chat for a tool without sending the tool calls
+    (the open-source Coze server does this), or it has no `submit_tool_outputs` endpoint."""
+
+
+_NO_LOCAL_PLUGINS = (
+    "local plugins need cloud Coze (api.coze.com / api.coze.cn); the open-source Coze server (coze-studio) "
+    "never sends conversation.chat.requires_action and has no /v3/chat/submit_tool_outputs"
+)
+
+
 class StreamBrokenError(LocalPluginError):
     """A chat stream broke midway: the connection dropped or timed out, a frame did not parse, or the
     server sent an `error` event. The original exception is the `__cause__`."""
@@ -180,6 +193,7 @@ class _Progress:
         self.terminal: str | None = None
         self.chat: Any = None
         self.events = 0
+        self.paused_silently = False
         self._answers: list[str] = []
         self._deltas: dict[str, list[str]] = {}
 
@@ -209,7 +223,10 @@ class _Progress:
                 self.terminal, self.chat = name, chat
         elif name in (_DELTA, _MESSAGE_COMPLETED):
             message = payload
-            if enum_value(getattr(message, "type", "")) != "answer":
+            kind = enum_value(getattr(message, "type", ""))
+            if kind == "verbose" and _INTERRUPT_MARK in str(getattr(message, "content", "") or ""):
+                self.paused_silently = True
+            if kind != "answer":
                 return
             if name == _DELTA:
                 self._deltas.setdefault(str(getattr(message, "id", "") or ""), []).append(message.content or "")
@@ -242,11 +259,34 @@ class _Progress:
     def partial(self) -> LocalPluginResult:
         return self.result("incomplete")
 
-    def broken(self, exc: Exception) -> StreamBrokenError | None:
+    def no_local_plugins(self) -> PlatformUnsupportedError:
+        return PlatformUnsupportedError(
+            f"bot {self.bot_id} paused chat {self.chat_id or '(unknown)'} for a tool, but the server sent no "
+            f"tool calls (a verbose 'interrupt' message, no conversation.chat.requires_action): {_NO_LOCAL_PLUGINS}",
+            self.partial(),
+        )
+
+    def missing_submit(self, exc: Exception) -> PlatformUnsupportedError | None:
+        """A 404 from submit_tool_outputs: the server has no such endpoint (the client asked correctly)."""
+        import cozepy
+
+        if not (isinstance(exc, cozepy.CozeAPIError) and getattr(exc, "code", None) == 404):
+            return None
+        return PlatformUnsupportedError(
+            f"the server answered 404 to submit_tool_outputs for chat {self.chat_id}: {_NO_LOCAL_PLUGINS}",
+            self.partial(),
+        )
+
+    def broken(self, exc: Exception) -> LocalPluginError | None:
         """The error to raise for an exception out of a stream: None for API errors (an envelope, with
         its code), which are raised as they are; else a StreamBrokenError saying where it broke."""
         import cozepy
 
+        if self.paused_silently:  # releases before 0.16.2 raise on the closing event that follows
+            return self.no_local_plugins()
+        missing = self.missing_submit(exc) if self.rounds else None
+        if missing is not None:  # releases that send the submit request when the stream is first read
+            return missing
         if isinstance(exc, cozepy.CozeAPIError):
             return None
         text = str(exc).splitlines()[0] if str(exc) else ""
@@ -262,6 +302,8 @@ class _Progress:
             return self.result("completed")
         if self.terminal == FAILED:
             return self.result("failed")
+        if self.terminal is None and self.paused_silently:
+            raise self.no_local_plugins()
         if self.terminal != REQUIRES_ACTION:
             raise StreamEndedError(
                 f"the chat stream of chat {self.chat_id or '(unknown)'} ended without "
@@ -409,12 +451,18 @@ class LocalPluginRunner:
             answered = [(call, self._run(call)) for call in step]
             for call, result in answered:
                 progress.record(call, result)
-            stream = self.coze.chat.submit_tool_outputs(
-                conversation_id=progress.conversation_id,
-                chat_id=progress.chat_id,
-                tool_outputs=_tool_outputs(answered),
-                stream=True,
-            )
+            try:
+                stream = self.coze.chat.submit_tool_outputs(
+                    conversation_id=progress.conversation_id,
+                    chat_id=progress.chat_id,
+                    tool_outputs=_tool_outputs(answered),
+                    stream=True,
+                )
+            except Exception as exc:
+                missing = progress.missing_submit(exc)
+                if missing is None:
+                    raise
+                raise missing from exc
 
     def _run(self, call: _Call) -> ToolResult:
         refused = _unsupported_call(call)
@@ -485,13 +533,19 @@ class AsyncLocalPluginRunner:
             answered = list(zip(step, results, strict=True))
             for call, result in answered:
                 progress.record(call, result)
-            stream = await _maybe_await(
-                self.coze.chat.submit_tool_outputs_stream(
-                    conversation_id=progress.conversation_id,
-                    chat_id=progress.chat_id,
-                    tool_outputs=_tool_outputs(answered),
+            try:
+                stream = await _maybe_await(
+                    self.coze.chat.submit_tool_outputs_stream(
+                        conversation_id=progress.conversation_id,
+                        chat_id=progress.chat_id,
+                        tool_outputs=_tool_outputs(answered),
+                    )
                 )
-            )
+            except Exception as exc:
+                missing = progress.missing_submit(exc)
+                if missing is None:
+                    raise
+                raise missing from exc
 
     async def _run(self, call: _Call) -> ToolResult:
         refused = _unsupported_call(call)

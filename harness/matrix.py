@@ -13,15 +13,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from simulators.coze import DEFAULT_PLATFORM, PlatformName
+
 from .recorder import Exchange
 
 CONTRACT_VERSION = "2026-11"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: cells, evidence and crashes per platform (cloud, studio)
+
+PLATFORM_TITLES: dict[str, str] = {"cloud": "cloud Coze", "studio": "open-source Coze server (coze-studio)"}
 
 
 class Verdict(str, Enum):
     SUPPORTED = "supported"  # the flow ran end to end and its output came back
-    ABSENT = "absent"  # the SDK offers no way: no event, no field, no method
+    ABSENT = "absent"  # the SDK or the platform offers no way: no event, no field, no method, no endpoint
     WORKAROUND = "workaround"  # works only through the HTTP bridge
     BROKEN = "broken"  # the SDK surface exists but the flow fails
     UNKNOWN = "unknown"  # the platform's real behaviour is not known
@@ -97,6 +101,7 @@ class SdkFact(BaseModel):
 
 class Evidence(BaseModel):
     id: str
+    platform: PlatformName = DEFAULT_PLATFORM
     probe: str = Field(description="the probe that produced it: rerun with `coze-harness report --probe NAME`")
     summary: str
     exchanges: list[Exchange] = Field(default_factory=list)
@@ -109,6 +114,7 @@ class Evidence(BaseModel):
 class Cell(BaseModel):
     capability: Capability
     mode: Mode
+    platform: PlatformName = DEFAULT_PLATFORM
     verdict: Verdict
     reason: str
     evidence: list[str] = Field(default_factory=list, description="ids into Matrix.evidence")
@@ -118,6 +124,7 @@ class ProbeCrash(BaseModel):
     """A probe that raised instead of returning cells: a bug in the harness or the simulator, not a verdict."""
 
     probe: str
+    platform: PlatformName = DEFAULT_PLATFORM
     error: str
     traceback: str
 
@@ -157,7 +164,7 @@ class Matrix(BaseModel):
     sdk_label: str = Field("", description="a name for this run chosen by the user, e.g. a lock file or CI job")
     python_version: str = Field(default_factory=platform.python_version)
     contract_version: str = CONTRACT_VERSION
-    platform: str = "cloud"
+    platforms: list[PlatformName] = Field(default_factory=lambda: [DEFAULT_PLATFORM], description="in run order")
     generated_at: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     cells: list[Cell] = Field(default_factory=list)
     evidence: dict[str, Evidence] = Field(default_factory=dict)
@@ -170,16 +177,25 @@ class Matrix(BaseModel):
         default_factory=list, description="framing robustness: each SSE framing variant, survived or not"
     )
 
-    def cell(self, capability: Capability, mode: Mode) -> Cell | None:
+    def cell(self, capability: Capability, mode: Mode, platform: str = DEFAULT_PLATFORM) -> Cell | None:
         for cell in self.cells:
-            if cell.capability == capability and cell.mode == mode:
+            if cell.capability == capability and cell.mode == mode and cell.platform == platform:
                 return cell
         return None
 
-    def add(self, cells: list[Cell], evidence: list[Evidence]) -> None:
+    def modes(self, platform: str | None = None) -> list[Mode]:
+        """The columns with at least one cell (on `platform`, or on any), in enum order."""
+        return [m for m in Mode if any(c.mode == m and platform in (None, c.platform) for c in self.cells)]
+
+    def add(self, cells: list[Cell], evidence: list[Evidence], platform: PlatformName = DEFAULT_PLATFORM) -> None:
+        """One probe's result, run against `platform`: evidence ids are prefixed with any other platform's
+        name, so that the same probe run on both platforms keeps both."""
+        prefix = "" if platform == DEFAULT_PLATFORM else f"{platform}/"
         for item in evidence:
-            self.evidence[item.id] = item
+            self.evidence[prefix + item.id] = item.model_copy(update={"id": prefix + item.id, "platform": platform})
         for new in cells:
-            if self.cell(new.capability, new.mode) is not None:
-                raise ValueError(f"two probes decided {new.capability.value} x {new.mode.value}")
-            self.cells.append(new)
+            if self.cell(new.capability, new.mode, platform) is not None:
+                raise ValueError(f"two probes decided {new.capability.value} x {new.mode.value} on {platform}")
+            self.cells.append(
+                new.model_copy(update={"platform": platform, "evidence": [prefix + ref for ref in new.evidence]})
+            )

@@ -2,30 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from simulators.coze import DEFAULT_TOKEN, Catalogue, SimConfig, TokenGrant, coverage, create_app, local_tls, running
+from simulators.coze import (
+    DEFAULT_PLATFORM,
+    DEFAULT_TOKEN,
+    Catalogue,
+    PlatformName,
+    SimConfig,
+    TokenGrant,
+    coverage,
+    create_app,
+    local_tls,
+    running,
+)
 
 from .bridge import create_bridge_app
-from .matrix import CAPABILITY_TITLES, MODE_TITLES, Capability, CoverageNote, Matrix, Mode
+from .matrix import CAPABILITY_TITLES, MODE_TITLES, PLATFORM_TITLES, Capability, CoverageNote, Matrix
 from .probes import ProbeContext, demo_tools, run_probes
 
 BRIDGE_TOKEN = None  # the simulator's http node sends no Authorization header of its own
 
 
 def summary_table(matrix: Matrix) -> str:
-    """A plain-text view of the matrix for the terminal."""
-    modes = [mode for mode in Mode if any(cell.mode == mode for cell in matrix.cells)]
+    """A plain-text view of the matrix for the terminal: one table per platform."""
     width = max(len(title) for title in CAPABILITY_TITLES.values())
-    header = " " * width + " | " + " | ".join(MODE_TITLES[mode] for mode in modes)
     label = f" ({matrix.sdk_label})" if matrix.sdk_label else ""
-    lines = [f"cozepy {matrix.sdk_version}{label}: capability matrix", header, "-" * len(header)]
-    for capability in Capability:
-        row = []
-        for mode in modes:
-            cell = matrix.cell(capability, mode)
-            row.append((cell.verdict.value if cell else "").ljust(len(MODE_TITLES[mode])))
-        lines.append(CAPABILITY_TITLES[capability].ljust(width) + " | " + " | ".join(row))
+    lines: list[str] = []
+    for platform in matrix.platforms:
+        modes = matrix.modes(platform)
+        if not modes:
+            continue
+        header = " " * width + " | " + " | ".join(MODE_TITLES[mode] for mode in modes)
+        if lines:
+            lines.append("")
+        lines += [f"cozepy {matrix.sdk_version}{label} on {PLATFORM_TITLES[platform]}", header, "-" * len(header)]
+        for capability in Capability:
+            row = []
+            for mode in modes:
+                cell = matrix.cell(capability, mode, platform)
+                row.append((cell.verdict.value if cell else "").ljust(len(MODE_TITLES[mode])))
+            lines.append(CAPABILITY_TITLES[capability].ljust(width) + " | " + " | ".join(row))
     return "\n".join(lines)
 
 
@@ -44,27 +61,38 @@ def run_report(
     sdk_label: str = "",
     progress: Callable[[str], None] | None = None,
     token: str = DEFAULT_TOKEN,
+    platforms: Sequence[PlatformName] = (DEFAULT_PLATFORM,),
 ) -> Matrix:
-    """Start the simulator and the bridge on loopback, run the probes, stop both, return the matrix.
+    """Start the simulator (once per platform profile) and the bridge on loopback, run the probes, stop
+    them, return one matrix with a column set per platform.
 
     `token` is the one the simulator accepts and the probes send; it never appears in the matrix.
     """
+    if not platforms:
+        raise ValueError("run_report needs at least one platform")
     catalogue = Catalogue.builtin()
     ids = {entry["name"]: entry["id"] for entry in catalogue.entries()}
     bridge_app = create_bridge_app(demo_tools.bridged, token=BRIDGE_TOKEN, errors="body")
-    app = create_app(catalogue, SimConfig(tokens=[TokenGrant(token=token)]))
-    with local_tls() as tls, running(app) as sim, running(app, tls=tls) as secure, running(bridge_app) as bridge:
-        if progress:
-            progress(f"simulator on {sim.base_url} and {secure.base_url}, bridge on {bridge.base_url}")
-        ctx = ProbeContext(
-            base_url=sim.base_url,
-            token=token,
-            bridge_url=bridge.base_url,
-            scenario_ids=ids,
-            secure_url=secure.base_url,
-            ca_file=tls.ca_file,
-        )
-        matrix = run_probes(ctx, probes, progress)
+    matrix: Matrix | None = None
+    with local_tls() as tls, running(bridge_app) as bridge:
+        for platform in platforms:
+            app = create_app(catalogue, SimConfig(tokens=[TokenGrant(token=token)], profile=platform))
+            with running(app) as sim, running(app, tls=tls) as secure:
+                if progress:
+                    progress(
+                        f"simulator ({PLATFORM_TITLES[platform]}) on {sim.base_url} and {secure.base_url}, "
+                        f"bridge on {bridge.base_url}"
+                    )
+                ctx = ProbeContext(
+                    base_url=sim.base_url,
+                    token=token,
+                    bridge_url=bridge.base_url,
+                    scenario_ids=ids,
+                    secure_url=secure.base_url,
+                    ca_file=tls.ca_file,
+                )
+                matrix = run_probes(ctx, probes, progress, platform, matrix)
+    assert matrix is not None
     matrix.sdk_label = sdk_label
     matrix.coverage = coverage_notes()
     return matrix

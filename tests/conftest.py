@@ -31,12 +31,13 @@ def coze(sim: RunningServer) -> cozepy.Coze:
 @pytest.fixture
 def without_required_action(monkeypatch: pytest.MonkeyPatch) -> None:
     """Break the simulator the way the gates must catch: requires_action events lose their tool calls."""
+    from simulators.coze.profiles import Profile
     from simulators.coze.state import ChatRecord
 
     wire = ChatRecord.wire
 
-    def stripped(self: ChatRecord) -> dict[str, object]:
-        body = wire(self)
+    def stripped(self: ChatRecord, profile: Profile) -> dict[str, object]:
+        body = wire(self, profile)
         body.pop("required_action", None)
         return body
 

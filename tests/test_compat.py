@@ -22,7 +22,7 @@ from harness.compat.contracts import shapes, template_path
 from harness.compat.load import FAILURE_FILE, MATRIX_FILE
 from harness.compat.model import VersionFailure
 from harness.matrix import Capability, Matrix, Mode, Verdict
-from simulators.coze import DEFAULT_TOKEN
+from simulators.coze import DEFAULT_TOKEN, PLATFORMS
 
 pytestmark = pytest.mark.e2e
 
@@ -53,7 +53,7 @@ def synthetic(real: dict[str, Any], version: str, note: str, verdict: Verdict | 
     data["sdk_label"] = f"SYNTHETIC {version}: copy of cozepy {real['sdk_version']}; {note}"
     if verdict is not None:
         for cell in data["cells"]:
-            if (cell["capability"], cell["mode"]) == (DEGRADED[0].value, DEGRADED[1].value):
+            if (cell["capability"], cell["mode"], cell["platform"]) == (DEGRADED[0].value, DEGRADED[1].value, "cloud"):
                 cell["verdict"] = verdict.value
                 cell["reason"] = f"SYNTHETIC: degraded to {verdict.value} by the test"
     return data
@@ -86,7 +86,7 @@ def test_merge_sorts_releases_as_versions_and_tracks_first_appearance_and_change
     real_version = sdk.version()
     assert compat.version_names == [OLDER, real_version, NEWER]
     assert compat.versions[-1].label.startswith("SYNTHETIC")
-    assert len(compat.rows) == len(Capability) * len(Mode)
+    assert len(compat.rows) == len(Capability) * len(Mode) * len(PLATFORMS)  # a row per platform
     row = compat.row(*DEGRADED)
     assert row is not None
     assert row.first_appeared == real_version
@@ -105,7 +105,7 @@ def test_reports_put_regressions_first_and_html_is_self_contained(three: Path, t
     assert [path.name for path in written] == ["compatibility.md", "compatibility.json", "compatibility.html"]
     markdown = written[0].read_text(encoding="utf-8")
     assert markdown.index("## Regressions") < markdown.index("## Verdicts by release")
-    assert "| workflow-bridge / local-code-reachable | " + sdk.version() + f" | {NEWER} |" in markdown
+    assert "| cloud: workflow-bridge / local-code-reachable | " + sdk.version() + f" | {NEWER} |" in markdown
     html = written[2].read_text(encoding="utf-8")
     assert html.index("Regressions (1)") < html.index("Verdicts by release")
     assert 'class="regression"' in html and "SYNTHETIC: degraded to broken" in html
@@ -129,7 +129,7 @@ def test_baseline_gate_names_the_cell_that_got_worse_in_the_newest_release(
     assert main(["compat", str(after), "--out", str(tmp_path / "new"), "--baseline", str(baseline)]) == 1
     err = capsys.readouterr().err
     assert "1 cell(s) got worse" in err
-    assert f"workflow-bridge / local-code-reachable at cozepy {NEWER} (newest)" in err
+    assert f"cloud: workflow-bridge / local-code-reachable at cozepy {NEWER} (newest)" in err
     assert "now broken" in err
     # the same merge gated against itself passes
     again = tmp_path / "new" / "compatibility.json"
@@ -144,7 +144,8 @@ def test_baseline_gate_fails_when_the_same_release_got_worse(
     baseline = merge(load_dir(good))
     worse = tmp_path / "worse"
     data = json.loads(json.dumps(real))
-    data["cells"] = [c for c in data["cells"] if (c["capability"], c["mode"]) != (DEGRADED[0].value, DEGRADED[1].value)]
+    degraded = (DEGRADED[0].value, DEGRADED[1].value, "cloud")
+    data["cells"] = [c for c in data["cells"] if (c["capability"], c["mode"], c["platform"]) != degraded]
     _write(worse, data)  # the cell has no verdict at all now: ranks below every verdict
     [failure] = gate(baseline, merge(load_dir(worse)))
     assert (failure.mode, failure.capability, failure.version) == (DEGRADED[1].value, DEGRADED[0].value, sdk.version())

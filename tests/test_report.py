@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import httpx
@@ -85,7 +86,10 @@ def test_chat_streams_follow_the_grammar(report: tuple[Path, Matrix]) -> None:
     assert "conversation.chat.in_progress -> conversation.chat.requires_action" in " ".join(matrix.grammar["chat"]) or (
         "conversation.message.completed -> conversation.chat.requires_action" in matrix.grammar["chat"]
     )
-    assert not [line for lines in matrix.grammar.values() for line in lines if line.startswith("VIOLATION")]
+    cloud = {kind: lines for kind, lines in matrix.grammar.items() if not kind.startswith("studio ")}
+    assert not [line for lines in cloud.values() for line in lines if line.startswith("VIOLATION")]
+    studio = " ".join(matrix.grammar["studio chat"])  # the studio profile departs from the cloud contract here
+    assert "VIOLATION: event 3 'conversation.stream.done' cannot follow 'conversation.message.completed'" in studio
 
 
 def test_unknown_probe_and_format_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -136,7 +140,8 @@ def test_a_run_matches_its_own_expectation(report: tuple[Path, Matrix]) -> None:
     out, matrix = report
     saved = Expectation.load(out / "expect.json")
     assert saved == Expectation.of(matrix)
-    assert sum(len(row) for row in saved.verdicts.values()) == len(matrix.cells)
+    assert sum(len(row) for modes in saved.verdicts.values() for row in modes.values()) == len(matrix.cells)
+    assert list(saved.verdicts) == ["cloud", "studio"]
 
 
 def test_committed_expectation_holds_for_its_release(report: tuple[Path, Matrix]) -> None:
@@ -171,9 +176,22 @@ def test_probe_prints_one_cell_with_evidence_and_writes_nothing(
     monkeypatch.chdir(tmp_path)
     assert main(["report", "--probe", "workflow-run:tool-call-event"]) == 0
     printed = capsys.readouterr().out
-    assert "workflow-run / tool-call-event: **" in printed
+    assert "workflow-run / tool-call-event (cloud): **" in printed
+    assert "workflow-run / tool-call-event (studio): **" in printed
     assert "POST /v1/workflow/run" in printed
     assert "workflow-run / submit-method" not in printed
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_probe_framing_prints_its_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The framing probe decides no cells; `--probe framing` prints its variants instead of nothing."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "--probe", "framing", "--platform", "cloud"]) == 0
+    printed = capsys.readouterr().out
+    assert "## Framing robustness" in printed
+    assert re.search(r"\| `canonical` \| .* \| survives \| survives \|", printed)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -215,7 +233,7 @@ def test_a_crashing_probe_is_reported_and_fails_the_run(
     assert "## Probes that crashed" in markdown and "probe bug" in markdown
     assert "Probes that crashed" in (tmp_path / "capability-matrix.html").read_text(encoding="utf-8")
     junit = (tmp_path / "junit.xml").read_text(encoding="utf-8")
-    assert 'errors="1"' in junit and "probe bug" in junit
+    assert 'errors="2"' in junit and "probe bug" in junit  # it crashed on both platforms
 
 
 def test_html_report_is_self_contained_and_shows_every_cell(report: tuple[Path, Matrix]) -> None:
@@ -267,9 +285,9 @@ def test_junit_has_one_case_per_cell(report: tuple[Path, Matrix]) -> None:
     suite = ElementTree.parse(out / "junit.xml").getroot()
     cases = suite.findall("testcase")
     assert len(cases) == len(matrix.cells) == int(suite.get("tests", "-1"))
-    by_name = {(case.get("classname", "").rsplit(".", 1)[-1], case.get("name")): case for case in cases}
+    by_name = {(*case.get("classname", "").rsplit(".", 2)[-2:], case.get("name")): case for case in cases}
     for cell in matrix.cells:
-        case = by_name[(cell.mode.value, cell.capability.value)]
+        case = by_name[(cell.platform, cell.mode.value, cell.capability.value)]
         assert (case.find("failure") is not None) == (cell.verdict is Verdict.BROKEN)
         assert (case.find("skipped") is not None) == (cell.verdict in (Verdict.UNKNOWN, Verdict.NOT_APPLICABLE))
     assert int(suite.get("failures", "-1")) == sum(cell.verdict is Verdict.BROKEN for cell in matrix.cells)
@@ -279,7 +297,7 @@ def test_websocket_chat_column_follows_the_sdk_and_its_streams_follow_the_gramma
     report: tuple[Path, Matrix],
 ) -> None:
     _, matrix = report
-    cells = {cell.capability: cell for cell in matrix.cells if cell.mode is Mode.WEBSOCKET_CHAT}
+    cells = {c.capability: c for c in matrix.cells if c.mode is Mode.WEBSOCKET_CHAT and c.platform == "cloud"}
     assert set(cells) == set(Capability)
     gap = sdk.websocket_chat_gap()
     if gap is None:
@@ -305,4 +323,4 @@ def test_breaking_requires_action_breaks_websocket_chat_too(
     request.getfixturevalue("without_required_action")
     assert main(["report", "--probe", "websocket-chat:local-code-reachable"]) == 0
     out = capsys.readouterr().out
-    assert "websocket-chat / local-code-reachable: **broken**" in out
+    assert "websocket-chat / local-code-reachable (cloud): **broken**" in out

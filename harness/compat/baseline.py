@@ -16,6 +16,7 @@ from .model import Compatibility, rank
 
 
 class GateFailure(BaseModel):
+    platform: str
     capability: str
     mode: str
     version: str
@@ -32,7 +33,9 @@ class GateFailure(BaseModel):
             if self.version == self.baseline_version
             else f"cozepy {self.version} (newest) vs baseline cozepy {self.baseline_version} (newest)"
         )
-        return f"{self.mode} / {self.capability} at {where}: baseline {before}, now {after} ({self.why})"
+        return (
+            f"{self.platform}: {self.mode} / {self.capability} at {where}: baseline {before}, now {after} ({self.why})"
+        )
 
 
 def gate(baseline: Compatibility, current: Compatibility) -> list[GateFailure]:
@@ -48,10 +51,11 @@ def gate(baseline: Compatibility, current: Compatibility) -> list[GateFailure]:
             before = row.cells.get(before_version)
             if before is None or before.verdict is None:
                 continue
-            after = current.verdict(row.capability, row.mode, version)
+            after = current.verdict(row.capability, row.mode, version, row.platform)
             if rank(after) < rank(before.verdict):
                 failures.append(
                     GateFailure(
+                        platform=row.platform,
                         capability=row.capability.value,
                         mode=row.mode.value,
                         version=version,

@@ -12,7 +12,9 @@ import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlsplit
 
-from ..matrix import Matrix
+from simulators.coze import DEFAULT_PLATFORM
+
+from ..matrix import Evidence, Matrix
 from ..recorder import Exchange
 from .model import ContractChange, Rejection, RequestShape
 
@@ -70,10 +72,16 @@ def _body_keys(body: str) -> tuple[set[str], set[str]]:
     return keys, nulls
 
 
+def _sdk_evidence(matrix: Matrix) -> list[tuple[str, Evidence]]:
+    """The evidence of the default platform (cloud): what a release sends does not depend on the platform,
+    and another platform's refusals (studio's 404s) are findings of the matrix, not about the release."""
+    return sorted((flow, item) for flow, item in matrix.evidence.items() if item.platform == DEFAULT_PLATFORM)
+
+
 def shapes(matrix: Matrix) -> list[RequestShape]:
     """One shape per (flow, path), the union over every request the flow made there."""
     merged: dict[tuple[str, str], RequestShape] = {}
-    for flow, evidence in sorted(matrix.evidence.items()):
+    for flow, evidence in _sdk_evidence(matrix):
         for exchange in evidence.exchanges:
             url = urlsplit(exchange.url)
             path = template_path(url.path)
@@ -111,7 +119,7 @@ def _envelope_code(exchange: Exchange) -> tuple[int | None, str]:
 def rejections(version: str, matrix: Matrix) -> list[Rejection]:
     """Requests of this release that the simulator refused: a finding about the release, never a crash."""
     found: list[Rejection] = []
-    for flow, evidence in sorted(matrix.evidence.items()):
+    for flow, evidence in _sdk_evidence(matrix):
         for exchange in evidence.exchanges:
             code, msg = _envelope_code(exchange)
             status = exchange.status

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..matrix import CAPABILITY_TITLES, MODE_TITLES, Mode
+from ..matrix import CAPABILITY_TITLES, MODE_TITLES, PLATFORM_TITLES, Mode
 from ..report._html import VERDICT_COLOURS, esc, legend, page, verdict_badge
 from .markdown import SHORT, changed_in, span
 from .model import Compatibility, Row
@@ -72,11 +72,12 @@ def _grid(compat: Compatibility) -> str:
         "<p>Hover a cell for its verdict and reason; an outlined cell changed from the release before it.</p>",
         legend(),
     ]
-    for mode in Mode:
-        rows = [row for row in compat.rows if row.mode == mode]
+    for platform, mode in ((p, m) for p in compat.platforms for m in Mode):
+        rows = [row for row in compat.rows if row.mode == mode and row.platform == platform]
         if rows:
             parts.append(
-                f'<h3>{esc(MODE_TITLES[mode])} (<code>{esc(mode.value)}</code>)</h3><div class="wrap">'
+                f"<h3>{esc(MODE_TITLES[mode])} (<code>{esc(mode.value)}</code>) on {esc(PLATFORM_TITLES[platform])}"
+                '</h3><div class="wrap">'
                 f'<table class="grid"><tr><th>capability</th><th>first available</th><th>changed in</th>{head}</tr>'
                 + "".join(_grid_row(row, names) for row in rows)
                 + "</table></div>"

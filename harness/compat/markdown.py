@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..matrix import CAPABILITY_TITLES, MODE_TITLES, Mode, Verdict
+from ..matrix import CAPABILITY_TITLES, MODE_TITLES, PLATFORM_TITLES, Mode, Verdict
 from .model import Compatibility, Row
 
 SHORT: dict[Verdict | None, str] = {
@@ -53,11 +53,11 @@ def _findings(compat: Compatibility) -> list[str]:
 def _grid(compat: Compatibility) -> list[str]:
     names = compat.version_names
     lines = ["## Verdicts by release", "", f"Legend: {LEGEND}. Hover the HTML report for each reason.", ""]
-    for mode in Mode:
-        rows = [row for row in compat.rows if row.mode == mode]
+    for platform, mode in ((p, m) for p in compat.platforms for m in Mode):
+        rows = [row for row in compat.rows if row.mode == mode and row.platform == platform]
         if not rows:
             continue
-        lines += [f"### {MODE_TITLES[mode]} (`{mode.value}`)", ""]
+        lines += [f"### {MODE_TITLES[mode]} (`{mode.value}`) on {PLATFORM_TITLES[platform]}", ""]
         lines.append("| capability | first available | changed in | " + " | ".join(names) + " |")
         lines.append("| --- | --- | --- | " + " | ".join("---" for _ in names) + " |")
         for row in rows:

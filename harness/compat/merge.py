@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from simulators.coze import PLATFORMS, PlatformName
+
 from ..matrix import VERDICT_RANK, Capability, Mode, Verdict
 from .contracts import diff_contracts, rejections, shapes
 from .load import Loaded
@@ -28,10 +30,10 @@ def _column(item: Loaded) -> VersionColumn:
     return column
 
 
-def _row(capability: Capability, mode: Mode, loaded: list[Loaded]) -> Row:
-    row = Row(capability=capability, mode=mode)
+def _row(platform: PlatformName, capability: Capability, mode: Mode, loaded: list[Loaded]) -> Row:
+    row = Row(platform=platform, capability=capability, mode=mode)
     for item in loaded:
-        found = item.matrix.cell(capability, mode) if item.matrix is not None else None
+        found = item.matrix.cell(capability, mode, platform) if item.matrix is not None else None
         row.cells[item.version] = VersionCell(verdict=found.verdict, reason=found.reason) if found else VersionCell()
     previous: tuple[str, Verdict] | None = None
     for version, cell in row.cells.items():
@@ -64,7 +66,7 @@ def _findings(loaded: list[Loaded]) -> list[Finding]:
             findings.append(Finding(kind="release-failed", version=item.version, detail=detail))
         if item.matrix is not None:
             for crash in item.matrix.crashes:
-                detail = f"probe {crash.probe} crashed (its cells have no verdict): {crash.error}"
+                detail = f"probe {crash.probe} crashed on {crash.platform} (its cells have no verdict): {crash.error}"
                 findings.append(Finding(kind="probe-crashed", version=item.version, detail=detail))
     return findings
 
@@ -72,16 +74,20 @@ def _findings(loaded: list[Loaded]) -> list[Finding]:
 def merge(loaded: list[Loaded]) -> Compatibility:
     """One `Compatibility` from releases sorted oldest first (as `load_dir` returns them)."""
     compat = Compatibility(versions=[_column(item) for item in loaded])
-    present = {(cell.capability, cell.mode) for item in loaded if item.matrix for cell in item.matrix.cells}
-    for mode in Mode:
-        for capability in Capability:
-            if (capability, mode) in present:
-                compat.rows.append(_row(capability, mode, loaded))
+    present = {
+        (cell.platform, cell.capability, cell.mode) for item in loaded if item.matrix for cell in item.matrix.cells
+    }
+    for platform in PLATFORMS:
+        for mode in Mode:
+            for capability in Capability:
+                if (platform, capability, mode) in present:
+                    compat.rows.append(_row(platform, capability, mode, loaded))
     for row in compat.rows:
         for change in row.changes:
             if change.regression:
                 compat.regressions.append(
                     Regression(
+                        platform=row.platform,
                         capability=row.capability,
                         mode=row.mode,
                         previous=change.previous,

@@ -1,7 +1,8 @@
 """The cross-version compatibility model: one `Compatibility` feeds the markdown, JSON and HTML views.
 
-Columns are cozepy releases (sorted as versions, not as strings), rows are capability x mode, and each
-row keeps, per release, the verdict of that release's capability matrix. What changed between two
+Columns are cozepy releases (sorted as versions, not as strings), rows are platform x mode x capability,
+and each row keeps, per release, the verdict of that release's capability matrix on that platform: a
+cell per (release, platform). What changed between two
 consecutive releases is derived once, in `merge`, so every view and the baseline gate agree on it.
 """
 
@@ -12,9 +13,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from simulators.coze import DEFAULT_PLATFORM, PlatformName
+
 from ..matrix import SCHEMA_VERSION, VERDICT_RANK, Capability, Mode, Verdict
 
-COMPAT_SCHEMA_VERSION = 1
+COMPAT_SCHEMA_VERSION = 2  # 2: rows per platform
 
 # A verdict that lets a user run local code: the cell "has" the capability from that release on.
 AVAILABLE = (Verdict.SUPPORTED, Verdict.WORKAROUND)
@@ -60,6 +63,7 @@ class Change(BaseModel):
 
 
 class Row(BaseModel):
+    platform: PlatformName = DEFAULT_PLATFORM
     capability: Capability
     mode: Mode
     cells: dict[str, VersionCell] = Field(default_factory=dict, description="version -> cell")
@@ -70,10 +74,11 @@ class Row(BaseModel):
 
     @property
     def name(self) -> str:
-        return f"{self.mode.value} / {self.capability.value}"
+        return f"{self.platform}: {self.mode.value} / {self.capability.value}"
 
 
 class Regression(BaseModel):
+    platform: PlatformName = DEFAULT_PLATFORM
     capability: Capability
     mode: Mode
     previous: str
@@ -84,7 +89,7 @@ class Regression(BaseModel):
 
     @property
     def name(self) -> str:
-        return f"{self.mode.value} / {self.capability.value}"
+        return f"{self.platform}: {self.mode.value} / {self.capability.value}"
 
 
 class RequestShape(BaseModel):
@@ -150,13 +155,19 @@ class Compatibility(BaseModel):
     def version_names(self) -> list[str]:
         return [column.version for column in self.versions]
 
-    def row(self, capability: Capability, mode: Mode) -> Row | None:
+    @property
+    def platforms(self) -> list[PlatformName]:
+        return list(dict.fromkeys(row.platform for row in self.rows))
+
+    def row(self, capability: Capability, mode: Mode, platform: str = DEFAULT_PLATFORM) -> Row | None:
         for row in self.rows:
-            if row.capability == capability and row.mode == mode:
+            if row.capability == capability and row.mode == mode and row.platform == platform:
                 return row
         return None
 
-    def verdict(self, capability: Capability, mode: Mode, version: str) -> Verdict | None:
-        row = self.row(capability, mode)
+    def verdict(
+        self, capability: Capability, mode: Mode, version: str, platform: str = DEFAULT_PLATFORM
+    ) -> Verdict | None:
+        row = self.row(capability, mode, platform)
         cell = row.cells.get(version) if row else None
         return cell.verdict if cell else None

@@ -7,6 +7,8 @@ import traceback
 from collections import Counter
 from collections.abc import Callable
 
+from simulators.coze import DEFAULT_PLATFORM, PlatformName
+
 from .. import sdk
 from ..matrix import Matrix, ProbeCrash
 from ._base import Probe, ProbeContext, ProbeResult
@@ -29,37 +31,57 @@ PROBES: dict[str, Probe] = {
 }
 
 
+SDK_ONLY = {"framing"}
+"""Probes whose findings are about the SDK's parser, not the platform: run on the first platform only."""
+
+
 def run_probes(
-    ctx: ProbeContext, names: list[str] | None = None, progress: Callable[[str], None] | None = None
+    ctx: ProbeContext,
+    names: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+    platform: PlatformName = DEFAULT_PLATFORM,
+    matrix: Matrix | None = None,
 ) -> Matrix:
-    """Run the named probes (all by default) and collect one matrix for the installed SDK."""
+    """Run the named probes (all by default) against a simulator speaking `platform`, into `matrix` (a new
+    one for the installed SDK by default)."""
     chosen = names or list(PROBES)
     unknown = [name for name in chosen if name not in PROBES]
     if unknown:
         raise KeyError(f"unknown probe(s) {unknown}; choose from {', '.join(PROBES)}")
-    matrix = Matrix(sdk_version=sdk.version())
+    if matrix is None:
+        matrix = Matrix(sdk_version=sdk.version(), platforms=[])
+    if matrix.platforms:
+        chosen = [name for name in chosen if name not in SDK_ONLY]
+    matrix.platforms.append(platform)
+    tag = "" if platform == DEFAULT_PLATFORM else f"{platform} "
     for number, name in enumerate(chosen, 1):
+        step = f"[{tag}{number}/{len(chosen)}] {name}"
         if progress:
-            progress(f"[{number}/{len(chosen)}] {name} ...")
+            progress(f"{step} ...")
         started = time.monotonic()
         try:
             result = PROBES[name](ctx)
         except Exception as exc:  # a crash is reported, not a verdict: the other probes still run
             matrix.crashes.append(
-                ProbeCrash(probe=name, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+                ProbeCrash(
+                    probe=name,
+                    platform=platform,
+                    error=f"{type(exc).__name__}: {exc}",
+                    traceback=traceback.format_exc(),
+                )
             )
             if progress:
-                progress(f"[{number}/{len(chosen)}] {name} CRASHED after {time.monotonic() - started:.1f} s: {exc!r}")
+                progress(f"{step} CRASHED after {time.monotonic() - started:.1f} s: {exc!r}")
             continue
-        matrix.add(result.cells, result.evidence)
+        matrix.add(result.cells, result.evidence, platform)
         matrix.framing.extend(result.framing)
         if progress:
             counts = Counter(cell.verdict.value for cell in result.cells)
             counts.update(item.outcome for item in result.framing)
             tally = ", ".join(f"{count} {verdict}" for verdict, count in sorted(counts.items()))
-            progress(f"[{number}/{len(chosen)}] {name} done in {time.monotonic() - started:.1f} s: {tally}")
+            progress(f"{step} done in {time.monotonic() - started:.1f} s: {tally}")
         for stream in result.streams:
-            covered = matrix.grammar.setdefault(stream.grammar, [])
+            covered = matrix.grammar.setdefault(tag + stream.grammar, [])
             covered.extend(t for t in stream.transitions if t not in covered)
             if stream.violation:
                 covered.append(f"VIOLATION: {stream.violation}")

@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import sdk
 from ..matrix import Capability, Evidence, Mode, Verdict
+from ..recorder import Exchange
 from ..sdk import enum_value, event_name
 from ..tools import ToolRegistry
 from . import demo_tools
@@ -33,6 +34,13 @@ class _Run:
         self.error: str | None = None
         self.close_error: str | None = None  # the flow ran but the client could not be closed
         self.stage = "start"
+        self.conversation_id = ""
+        self.chat_id = ""
+
+    def saw(self, chat: Any) -> None:
+        """Keep the ids of the chat, from any event or poll that carries it."""
+        if chat is not None:
+            self.conversation_id, self.chat_id = str(chat.conversation_id), str(chat.id)
 
     @property
     def saw_tool_event(self) -> bool:
@@ -86,6 +94,7 @@ def _stream_chat(coze: Any, bot_id: str, text: str, registry: ToolRegistry) -> _
             pieces = []
             for event in stream:
                 run.events.append(event_name(event))
+                run.saw(getattr(event, "chat", None))
                 last = event
                 if event_name(event) == "conversation.message.delta":
                     pieces.append(event.message.content)
@@ -115,6 +124,7 @@ def _poll_chat(coze: Any, bot_id: str, text: str, registry: ToolRegistry) -> _Ru
     try:
         run.stage = "create"
         chat = coze.chat.create(bot_id=bot_id, user_id="probe", additional_messages=[message])
+        run.saw(chat)
         for _ in range(_MAX_ROUNDS + 1):
             run.stage = "retrieve"
             deadline = time.monotonic() + _POLL_LIMIT_SECONDS
@@ -143,6 +153,60 @@ def _poll_chat(coze: Any, bot_id: str, text: str, registry: ToolRegistry) -> _Ru
     except Exception as exc:
         run.error = f"at {run.stage}: {describe_error(exc)}"
     return run
+
+
+def _offers_tool_calls(exchanges: list[Exchange]) -> bool:
+    """Whether the server, read as raw bytes, ever spoke the tool-call protocol: a requires_action event or
+    status. Tool calls missing from one is a broken server; neither anywhere is a platform without the path."""
+    marks = ("conversation.chat.requires_action", '"status":"requires_action"')
+    return any(mark in exchange.response_body for exchange in exchanges for mark in marks)
+
+
+def _submit_endpoint(coze: Any, run: _Run) -> str:
+    """Ask the server for submit_tool_outputs on a chat it paused without tool calls: what it answers
+    (a 404 where the platform has no such endpoint)."""
+    import cozepy
+
+    try:
+        coze.chat.submit_tool_outputs(
+            conversation_id=run.conversation_id,
+            chat_id=run.chat_id,
+            tool_outputs=[cozepy.ToolOutput(tool_call_id="0", output="")],
+            stream=False,
+        )
+    except Exception as exc:
+        return describe_error(exc)
+    return "accepted"
+
+
+def _absent_on_platform(single: _Run, submit: str) -> dict[Capability, tuple[Verdict, str]]:
+    """Every tool cell when the server never offered a tool call: the platform has no such path."""
+    paused = f" (the chat ended {single.status!r})" if single.status else ""
+    none = (
+        Verdict.ABSENT,
+        "the server never sent a tool call: no conversation.chat.requires_action and no required_action object "
+        f"in any response, read as raw bytes{paused}.",
+    )
+    missing = "404" in submit or "not found" in submit
+    return {
+        **dict.fromkeys(
+            (
+                Capability.TOOL_CALL_EVENT,
+                Capability.TOOL_CALL_FIELDS,
+                Capability.OUTPUTS_IN_ANSWER,
+                Capability.CALLS_PER_ROUND,
+                Capability.ROUNDS,
+                Capability.TOOL_ERRORS,
+                Capability.LOCAL_CODE,
+            ),
+            none,
+        ),
+        Capability.SUBMIT_METHOD: (
+            Verdict.ABSENT if missing else Verdict.BROKEN,
+            f"cozepy has chat.submit_tool_outputs; the server answered it with: {submit}.",
+        ),
+        Capability.INTERRUPT_RESUME: (Verdict.NOT_APPLICABLE, "bot chat has no interrupts; tool calls are its pause."),
+    }
 
 
 def _verdicts(
@@ -218,6 +282,9 @@ def _probe(ctx: ProbeContext, mode: Mode, drive: _Driver, summary: str, how: str
     single = drive(coze, ctx.scenario_ids["weather-bot"], "Paris", demo_tools.registry)
     chain = drive(coze, ctx.scenario_ids["research-bot"], "coze", demo_tools.registry)
     failing = drive(coze, ctx.scenario_ids["weather-bot"], "Oslo", demo_tools.failing)
+    has_submit = hasattr(coze.chat, "submit_tool_outputs")
+    offered = _offers_tool_calls(transport.exchanges)
+    submit = _submit_endpoint(coze, single) if not offered and has_submit and single.chat_id else ""
     evidence = Evidence(
         id=mode.value,
         probe=mode.value,
@@ -227,12 +294,16 @@ def _probe(ctx: ProbeContext, mode: Mode, drive: _Driver, summary: str, how: str
             *single.events,
             *chain.events,
             "runs: " + " | ".join(_summary(r) for r in (single, chain, failing)),
+            *([f"submit_tool_outputs on the paused chat: {submit}"] if submit else []),
         ],
         sdk_facts=chat_facts(),
         error=single.error or chain.error,
-        simulated="the bots are simulator scenarios; the wire format follows CONTRACT.md (cloud Coze).",
+        simulated="the bots are simulator scenarios; the wire format is the platform profile's (CONTRACT.md).",
     )
-    verdicts = _verdicts(single, chain, failing, hasattr(coze.chat, "submit_tool_outputs"), how)
+    if offered or not has_submit:
+        verdicts = _verdicts(single, chain, failing, has_submit, how)
+    else:
+        verdicts = _absent_on_platform(single, submit)
     return ProbeResult(
         cells=cells_for(mode, evidence.id, verdicts), evidence=[evidence], streams=check_streams(transport.exchanges)
     )

@@ -186,6 +186,9 @@ def probe_websocket_chat(ctx: ProbeContext) -> ProbeResult:
     ]
     evidence.sdk_events = [*single.events, *chain.events]
     evidence.error = single.error or chain.error or failing.error
+    if all(run.error and "HTTP 404" in run.error for run in (single, chain, failing)):
+        evidence.exchanges[0] = evidence.exchanges[0].model_copy(update={"status": 404, "response_body": ""})
+        return _absent("the server has no websocket chat: it answered the /v1/chat handshake with HTTP 404.", evidence)
     streams = []
     for run in (single, chain, failing):
         transitions, violation = GRAMMARS["websocket chat"].check(run.events, whole=run.error is None)

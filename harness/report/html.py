@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..matrix import CAPABILITY_TITLES, MODE_TITLES, Capability, Evidence, Matrix, Mode
+from ..matrix import CAPABILITY_TITLES, MODE_TITLES, PLATFORM_TITLES, Capability, Cell, Evidence, Matrix, Mode
 from ._html import esc, legend, page, verdict_badge
 from .benchmarks_html import benchmarks_section
+from .markdown import platform_differences, platforms_title
 
 
 def _short_url(url: str) -> str:
@@ -59,32 +60,72 @@ def _evidence(item: Evidence) -> str:
     return "\n".join(parts)
 
 
-def _table(matrix: Matrix, modes: list[Mode]) -> str:
+def _cell(cell: Cell | None) -> str:
+    if cell is None:
+        return '<td class="muted">no verdict</td>'
+    links = " ".join(f'<a href="#{esc(ref)}">{esc(ref)}</a>' for ref in cell.evidence)
+    return f"<td>{verdict_badge(cell.verdict, cell.reason)}<br><small>{links}</small></td>"
+
+
+def _table(matrix: Matrix, modes: list[Mode], platform: str) -> str:
     head = "".join(f"<th>{esc(MODE_TITLES[mode])}</th>" for mode in modes)
-    rows = []
-    for capability in Capability:
-        cells = []
-        for mode in modes:
-            cell = matrix.cell(capability, mode)
-            if cell is None:
-                cells.append('<td class="muted">no verdict</td>')
-                continue
-            links = " ".join(f'<a href="#{esc(ref)}">{esc(ref)}</a>' for ref in cell.evidence)
-            cells.append(f"<td>{verdict_badge(cell.verdict, cell.reason)}<br><small>{links}</small></td>")
-        rows.append(f"<tr><th>{esc(CAPABILITY_TITLES[capability])}</th>{''.join(cells)}</tr>")
+    rows = [
+        f"<tr><th>{esc(CAPABILITY_TITLES[capability])}</th>"
+        + "".join(_cell(matrix.cell(capability, mode, platform)) for mode in modes)
+        + "</tr>"
+        for capability in Capability
+    ]
     return f"<table><tr><th>capability</th>{head}</tr>\n" + "\n".join(rows) + "</table>"
 
 
-def _reasons(matrix: Matrix, modes: list[Mode]) -> str:
-    parts = ["<h2>Reasons</h2>"]
+def _reasons(matrix: Matrix, modes: list[Mode], platform: str, level: int) -> str:
+    parts = [f"<h{level}>Reasons</h{level}>"]
     for mode in modes:
         items = [
             f"<li>{esc(CAPABILITY_TITLES[cell.capability])}: {verdict_badge(cell.verdict)} {esc(cell.reason)}</li>"
             for capability in Capability
-            if (cell := matrix.cell(capability, mode)) is not None
+            if (cell := matrix.cell(capability, mode, platform)) is not None
         ]
-        parts.append(f"<h3>{esc(MODE_TITLES[mode])}</h3><ul>{''.join(items)}</ul>")
+        parts.append(f"<h{level + 1}>{esc(MODE_TITLES[mode])}</h{level + 1}><ul>{''.join(items)}</ul>")
     return "\n".join(parts)
+
+
+def _platform(matrix: Matrix, platform: str, level: int) -> str:
+    modes = matrix.modes(platform)
+    local = "".join(
+        f"<li><strong>{esc(MODE_TITLES[mode])}</strong>: {verdict_badge(cell.verdict)} {esc(cell.reason)}</li>"
+        for mode in modes
+        if (cell := matrix.cell(Capability.LOCAL_CODE, mode, platform)) is not None
+    )
+    return "\n".join(
+        [
+            f"<h{level}>Can a client run local code?</h{level}><ul>{local}</ul>",
+            f"<h{level}>Matrix</h{level}>",
+            legend(),
+            _table(matrix, modes, platform),
+            _reasons(matrix, modes, platform, level),
+        ]
+    )
+
+
+def _differences(matrix: Matrix) -> str:
+    if len(matrix.platforms) < 2:
+        return ""
+    found = platform_differences(matrix)
+    intro = (
+        "<h2>Where the platforms differ</h2><p>The same SDK, probes and scenarios against each platform profile "
+        "of the simulator; only the cells whose verdict differs.</p>"
+    )
+    if not found:
+        return intro + "<p>No verdict differs.</p>"
+    head = "".join(f"<th>{esc(PLATFORM_TITLES[p])}</th>" for p in matrix.platforms)
+    rows = [
+        f"<tr><th>{esc(MODE_TITLES[mode])}</th><th>{esc(CAPABILITY_TITLES[capability])}</th>"
+        + "".join(_cell(cells.get(p)) for p in matrix.platforms)
+        + "</tr>"
+        for mode, capability, cells in found
+    ]
+    return intro + f"<table><tr><th>mode</th><th>capability</th>{head}</tr>\n" + "\n".join(rows) + "</table>"
 
 
 def _grammar(matrix: Matrix) -> str:
@@ -94,7 +135,11 @@ def _grammar(matrix: Matrix) -> str:
         f"<li>{esc(kind)}: " + ", ".join(f"<code>{esc(t)}</code>" for t in transitions) + "</li>"
         for kind, transitions in sorted(matrix.grammar.items())
     )
-    return f"<h2>Stream grammar coverage</h2><ul>{items}</ul>"
+    return (
+        "<h2>Stream grammar coverage</h2><p>Every stream checked against the cloud contract's event grammar "
+        "(CONTRACT.md); on another platform a violation is where that platform departs from it.</p>"
+        f"<ul>{items}</ul>"
+    )
 
 
 def _crashes(matrix: Matrix) -> str:
@@ -106,7 +151,8 @@ def _crashes(matrix: Matrix) -> str:
     ]
     for crash in matrix.crashes:
         parts.append(
-            f"<details open><summary>{esc(crash.probe)}: <code>{esc(crash.error)}</code></summary>"
+            f"<details open><summary>{esc(crash.probe)} ({esc(crash.platform)}): <code>{esc(crash.error)}</code>"
+            "</summary>"
             f"{_pre(crash.traceback)}</details>"
         )
     return "\n".join(parts)
@@ -162,14 +208,13 @@ def _coverage(matrix: Matrix) -> str:
 
 
 def render_html(matrix: Matrix, benchmarks: Path | None = None) -> str:
-    modes = [mode for mode in Mode if any(cell.mode == mode for cell in matrix.cells)]
     label = f" ({matrix.sdk_label})" if matrix.sdk_label else ""
-    title = f"Capability matrix: {matrix.sdk} {matrix.sdk_version}{label} on {matrix.platform} Coze"
-    local = "".join(
-        f"<li><strong>{esc(MODE_TITLES[mode])}</strong>: {verdict_badge(cell.verdict)} {esc(cell.reason)}</li>"
-        for mode in modes
-        if (cell := matrix.cell(Capability.LOCAL_CODE, mode)) is not None
-    )
+    title = f"Capability matrix: {matrix.sdk} {matrix.sdk_version}{label} on {platforms_title(matrix)}"
+    several = len(matrix.platforms) > 1
+    sections = [
+        (f"<h2>On {esc(PLATFORM_TITLES[p])}</h2>" if several else "") + _platform(matrix, p, 3 if several else 2)
+        for p in matrix.platforms
+    ]
     body = "\n".join(
         [
             f"<h1>{esc(title)}</h1>",
@@ -177,11 +222,8 @@ def render_html(matrix: Matrix, benchmarks: Path | None = None) -> str:
             f"schema {matrix.schema_version}; generated {esc(matrix.generated_at)}. Every verdict comes from a probe "
             "that ran the installed SDK against the simulator or read its surface.</p>",
             _crashes(matrix),
-            f"<h2>Can a client run local code?</h2><ul>{local}</ul>",
-            "<h2>Matrix</h2>",
-            legend(),
-            _table(matrix, modes),
-            _reasons(matrix, modes),
+            _differences(matrix),
+            *sections,
             _grammar(matrix),
             _framing(matrix),
             benchmarks_section(benchmarks) if benchmarks is not None else "",

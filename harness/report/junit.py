@@ -23,7 +23,7 @@ def render_junit(matrix: Matrix) -> str:
         case = ElementTree.SubElement(
             suite,
             "testcase",
-            classname=f"{matrix.sdk}-{matrix.sdk_version}.{cell.mode.value}",
+            classname=f"{matrix.sdk}-{matrix.sdk_version}.{cell.platform}.{cell.mode.value}",
             name=cell.capability.value,
         )
         message = f"{cell.verdict.value}: {cell.reason}"
@@ -36,14 +36,14 @@ def render_junit(matrix: Matrix) -> str:
             ElementTree.SubElement(case, "skipped", message=message)
         detail = ElementTree.SubElement(case, "system-out")
         detail.text = (
-            f"{MODE_TITLES[cell.mode]} / {CAPABILITY_TITLES[cell.capability]}\n{message}\n"
+            f"{MODE_TITLES[cell.mode]} / {CAPABILITY_TITLES[cell.capability]} on {cell.platform}\n{message}\n"
             f"evidence: {', '.join(cell.evidence) or 'none'}"
         )
     for crash in matrix.crashes:
         counts["tests"] += 1
         counts["errors"] += 1
         case = ElementTree.SubElement(
-            suite, "testcase", classname=f"{matrix.sdk}-{matrix.sdk_version}.probes", name=crash.probe
+            suite, "testcase", classname=f"{matrix.sdk}-{matrix.sdk_version}.{crash.platform}.probes", name=crash.probe
         )
         error = ElementTree.SubElement(case, "error", message=crash.error)
         error.text = crash.traceback

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from ..matrix import CAPABILITY_TITLES, MODE_TITLES, Capability, Evidence, Matrix, Mode
+from simulators.coze import PlatformName
+
+from ..matrix import CAPABILITY_TITLES, MODE_TITLES, PLATFORM_TITLES, Capability, Cell, Evidence, Matrix, Mode
 
 _RAW_LINES = 40
 
@@ -46,45 +48,96 @@ def _evidence(item: Evidence) -> list[str]:
     return out
 
 
-def render_markdown(matrix: Matrix) -> str:
-    modes = [mode for mode in Mode if any(cell.mode == mode for cell in matrix.cells)]
-    lines = [
-        f"# Capability matrix: {matrix.sdk} {matrix.sdk_version} on {matrix.platform} Coze",
-        "",
-        f"Python {matrix.python_version}; wire contract {matrix.contract_version}; generated {matrix.generated_at}.",
-        "Every verdict below comes from a probe that ran the installed SDK against the simulator or read its",
-        "surface; the evidence ids link to what was sent, received and parsed.",
-        "",
-        "## Can a client run local code?",
-        "",
-    ]
+def platforms_title(matrix: Matrix) -> str:
+    return " and ".join(PLATFORM_TITLES[platform] for platform in matrix.platforms)
+
+
+def platform_differences(matrix: Matrix) -> list[tuple[Mode, Capability, dict[PlatformName, Cell]]]:
+    """The (mode, capability) pairs whose verdict differs between the platforms of the run."""
+    found = []
+    for mode in matrix.modes():
+        for capability in Capability:
+            cells = {p: c for p in matrix.platforms if (c := matrix.cell(capability, mode, p)) is not None}
+            if len(cells) > 1 and len({cell.verdict for cell in cells.values()}) > 1:
+                found.append((mode, capability, cells))
+    return found
+
+
+def _links(cell: Cell) -> str:
+    return " ".join(f"[{ref}](#{ref})" for ref in cell.evidence)
+
+
+def _platform_section(matrix: Matrix, platform: str, heading: str) -> list[str]:
+    modes = matrix.modes(platform)
+    lines = [f"{heading} Can a client run local code?", ""]
     for mode in modes:
-        cell = matrix.cell(Capability.LOCAL_CODE, mode)
+        cell = matrix.cell(Capability.LOCAL_CODE, mode, platform)
         if cell is not None:
             lines.append(f"- **{MODE_TITLES[mode]}**: {cell.verdict.value}. {cell.reason}")
-    lines += ["", "## Matrix", ""]
+    lines += ["", f"{heading} Matrix", ""]
     lines.append("| capability | " + " | ".join(MODE_TITLES[mode] for mode in modes) + " |")
     lines.append("|---" * (len(modes) + 1) + "|")
     for capability in Capability:
         row = []
         for mode in modes:
-            cell = matrix.cell(capability, mode)
-            if cell is None:
-                row.append("")
-            else:
-                links = " ".join(f"[{ref}](#{ref})" for ref in cell.evidence)
-                row.append(f"{cell.verdict.value} {links}".strip())
+            cell = matrix.cell(capability, mode, platform)
+            row.append("" if cell is None else f"{cell.verdict.value} {_links(cell)}".strip())
         lines.append(f"| {CAPABILITY_TITLES[capability]} | " + " | ".join(row) + " |")
-    lines += ["", "## Reasons", ""]
+    lines += ["", f"{heading} Reasons", ""]
     for mode in modes:
-        lines += [f"### {MODE_TITLES[mode]}", ""]
+        lines += [f"{heading}# {MODE_TITLES[mode]}", ""]
         for capability in Capability:
-            cell = matrix.cell(capability, mode)
+            cell = matrix.cell(capability, mode, platform)
             if cell is not None:
                 lines.append(f"- {CAPABILITY_TITLES[capability]}: **{cell.verdict.value}**. {cell.reason}")
         lines.append("")
+    return lines
+
+
+def _differences(matrix: Matrix) -> list[str]:
+    if len(matrix.platforms) < 2:
+        return []
+    found = platform_differences(matrix)
+    names = " | ".join(matrix.platforms)
+    lines = [
+        "## Where the platforms differ",
+        "",
+        "The same SDK, probes and scenarios against each platform profile of the simulator",
+        "(`simulators/profiles/*.yaml`); only the cells whose verdict differs.",
+        "",
+    ]
+    if not found:
+        return [*lines, "No verdict differs.", ""]
+    lines += [f"| mode | capability | {names} |", "|---|---|" + "---|" * len(matrix.platforms)]
+    for mode, capability, cells in found:
+        row = [f"{cells[p].verdict.value} {_links(cells[p])}".strip() if p in cells else "" for p in matrix.platforms]
+        lines.append(f"| {MODE_TITLES[mode]} | {CAPABILITY_TITLES[capability]} | " + " | ".join(row) + " |")
+    return [*lines, ""]
+
+
+def render_markdown(matrix: Matrix) -> str:
+    lines = [
+        f"# Capability matrix: {matrix.sdk} {matrix.sdk_version} on {platforms_title(matrix)}",
+        "",
+        f"Python {matrix.python_version}; wire contract {matrix.contract_version}; generated {matrix.generated_at}.",
+        "Every verdict below comes from a probe that ran the installed SDK against the simulator or read its",
+        "surface; the evidence ids link to what was sent, received and parsed.",
+        "",
+    ]
+    lines += _differences(matrix)
+    several = len(matrix.platforms) > 1
+    for platform in matrix.platforms:
+        if several:
+            lines += [f"## On {PLATFORM_TITLES[platform]}", ""]
+        lines += _platform_section(matrix, platform, "###" if several else "##")
     if matrix.grammar:
-        lines += ["## Stream grammar coverage", ""]
+        lines += [
+            "## Stream grammar coverage",
+            "",
+            "Every stream checked against the cloud contract's event grammar (CONTRACT.md); on another platform a",
+            "violation is where that platform departs from it.",
+            "",
+        ]
         for kind, transitions in sorted(matrix.grammar.items()):
             lines.append(f"- {kind}: " + ", ".join(f"`{t}`" for t in transitions))
         lines.append("")
@@ -102,7 +155,7 @@ def _crashes(matrix: Matrix) -> list[str]:
         return []
     lines = ["## Probes that crashed", "", "Their cells are missing: this is a bug to fix, not a verdict.", ""]
     for crash in matrix.crashes:
-        lines += [f"### {crash.probe}", "", f"`{crash.error}`", "", _fence(crash.traceback), ""]
+        lines += [f"### {crash.probe} ({crash.platform})", "", f"`{crash.error}`", "", _fence(crash.traceback), ""]
     return lines
 
 
@@ -156,10 +209,14 @@ def render_cells(matrix: Matrix, wanted: list[tuple[str, str]]) -> str:
         for cell in matrix.cells
         if cell.mode.value == mode_name and capability_name in ("", cell.capability.value)
     ]
-    lines = [f"- {c.mode.value} / {c.capability.value}: **{c.verdict.value}**. {c.reason}" for c in chosen]
+    lines = [
+        f"- {c.mode.value} / {c.capability.value} ({c.platform}): **{c.verdict.value}**. {c.reason}" for c in chosen
+    ]
     refs = dict.fromkeys(ref for cell in chosen for ref in cell.evidence if ref in matrix.evidence)
     for ref in refs:
         lines += ["", *_evidence(matrix.evidence[ref])]
+    if any(probe == "framing" for probe, _ in wanted):  # its results are a table of variants, not cells
+        lines += ["", *_framing(matrix)]
     for crash in matrix.crashes:
         lines += ["", f"probe {crash.probe} crashed: {crash.error}"]
     return "\n".join(lines)

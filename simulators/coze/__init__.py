@@ -7,17 +7,23 @@ from .app import create_app
 from .auth import TokenGrant
 from .context import DEFAULT_TOKEN, SimConfig
 from .coverage import Coverage, CoverageItem, coverage
+from .profiles import DEFAULT_PLATFORM, PLATFORMS, PlatformName, Profile, ProfileError, load_profile
 from .scenarios import BotScenario, Catalogue, ScenarioFileError, WorkflowScenario
 from .server import RunningServer, bind, running, serve
 from .tls import LocalTls, local_tls
 
 __all__ = [
+    "DEFAULT_PLATFORM",
     "DEFAULT_TOKEN",
+    "PLATFORMS",
     "BotScenario",
     "Catalogue",
     "Coverage",
     "CoverageItem",
     "LocalTls",
+    "PlatformName",
+    "Profile",
+    "ProfileError",
     "RunningServer",
     "ScenarioFileError",
     "SimConfig",
@@ -26,6 +32,7 @@ __all__ = [
     "bind",
     "coverage",
     "create_app",
+    "load_profile",
     "local_tls",
     "running",
     "serve",

@@ -54,6 +54,18 @@ class _LogIdMiddleware:
 _GO_ROUTER_BODIES = {404: "404 page not found", 405: "405 method not allowed"}
 
 
+class _DenialLogFilter(logging.Filter):
+    """uvicorn logs "returned without completing handshake" after a websocket denial response, which is
+    how this app refuses a handshake on purpose (bad token, unknown bot, an endpoint the platform lacks);
+    every other path accepts the socket, so the line is never news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned without completing handshake" not in record.getMessage()
+
+
+_DENIAL_FILTER = _DenialLogFilter()
+
+
 def _missing_route(request: Request, status: int) -> Response:
     """An unknown path (404) or a wrong method (405), as the platform's router answers it."""
     sim: Simulator = request.app.state.simulator
@@ -83,7 +95,9 @@ class _AbsentEndpoints:
             return
         if scope["type"] == "http":
             await _missing_route(Request(scope, receive), 404)(scope, receive, send)
-        elif "websocket.http.response" in scope.get("extensions", {}):
+            return
+        await receive()  # websocket.connect: the handshake request, answered below with a refusal
+        if "websocket.http.response" in scope.get("extensions", {}):
             headers = [(b"content-type", b"text/plain; charset=utf-8")]
             await send({"type": "websocket.http.response.start", "status": 404, "headers": headers})
             await send({"type": "websocket.http.response.body", "body": _GO_ROUTER_BODIES[404].encode()})
@@ -133,4 +147,6 @@ def create_app(catalogue: Catalogue | None = None, config: SimConfig | None = No
 
     app.add_api_route(f"{ADMIN_PREFIX}journal", journal, methods=["GET"], include_in_schema=False)
     quiet_deliberate_resets()
+    if _DENIAL_FILTER not in logging.getLogger("uvicorn.error").filters:
+        logging.getLogger("uvicorn.error").addFilter(_DENIAL_FILTER)
     return app
