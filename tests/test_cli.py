@@ -55,3 +55,31 @@ def test_serve_on_port_zero_prints_its_url_and_answers(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.mark.e2e
+def test_serve_profile_studio_speaks_the_open_source_server() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "serve", "--port", "0", "--profile", "studio"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().rsplit(" ", 1)[1].strip()
+        assert process.stdout.readline().startswith("Platform: open-source Coze server (coze-studio)")
+        refused = httpx.post(f"{base_url}/v3/chat", json={}, timeout=10)
+        assert (refused.status_code, refused.json()["code"]) == (200, 700012006)
+        missing = httpx.post(f"{base_url}/v3/chat/submit_tool_outputs", json={}, timeout=10)
+        assert (missing.status_code, missing.text) == (404, "404 page not found")
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_serve_refuses_an_unknown_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--profile", "coze-cn"])
+    assert exited.value.code == 2
+    assert "invalid choice: 'coze-cn'" in capsys.readouterr().err

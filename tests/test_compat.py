@@ -301,3 +301,18 @@ def test_a_release_that_fails_in_the_sweep_becomes_a_failure_record(
     assert not ok and "FAILED at venv" in line
     [loaded] = load_dir(tmp_path / "sdk")
     assert loaded.failure is not None and loaded.failure.httpx == "0.24" and loaded.matrix is None
+
+
+def test_a_cell_per_release_and_platform(tmp_path: Path, real: dict[str, Any]) -> None:
+    """The same release on both platforms: bot chat's local-code row per platform, with its own verdict."""
+    _write(tmp_path, real)
+    compat = merge(load_dir(tmp_path))
+    assert compat.platforms == ["cloud", "studio"]
+    cloud = compat.verdict(Capability.LOCAL_CODE, Mode.CHAT_STREAM, sdk.version(), "cloud")
+    studio = compat.verdict(Capability.LOCAL_CODE, Mode.CHAT_STREAM, sdk.version(), "studio")
+    assert studio is Verdict.ABSENT  # the studio server never sends a tool call, whatever the release
+    if sdk.tool_call_gap() is None:
+        assert cloud is Verdict.SUPPORTED
+    markdown = write_compatibility(compat, tmp_path / "out")[0].read_text(encoding="utf-8")
+    assert "### bot chat (stream) (`chat-stream`) on open-source Coze server (coze-studio)" in markdown
+    assert not any(r.flow.startswith("studio/") for r in compat.rejections)  # studio's 404s are not the release's
