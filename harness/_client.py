@@ -9,6 +9,11 @@ differs between cozepy releases is decided here once, for every release from 0.2
   default read timeout is 600 s, which turns a server that stops answering into a ten-minute hang).
 - `AsyncCoze` (0.3.0+) takes `AsyncHTTPClient` (0.6+) or a plain `httpx.AsyncClient` before, and its
   auth is `AsyncTokenAuth` where that exists (`TokenAuth` serves both before it did).
+- Every cozepy release builds its `httpx.Request` itself and calls `client.send(request)`; httpx
+  applies the client's timeout there only from 0.27 (encode/httpx#3116). Under httpx 0.24, the line
+  cozepy 0.2-0.5 requires, such a request had no timeout at all: a stalled server hung the client
+  until it closed the connection. The transports here fill in the client's timeout when a request has
+  none, so the timeout given is the one in force on every release.
 
 With `transport=None` the clients use httpx's own socket transport.
 """
@@ -18,6 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+
+from .recorder import default_transport
 
 __all__ = [
     "CLIENT_TIMEOUT",
@@ -33,13 +40,43 @@ CLIENT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 """The default timeout of the clients built here."""
 
 
+class _Timed(httpx.BaseTransport):
+    """Gives a request without a timeout the client's (see the module docstring)."""
+
+    def __init__(self, inner: httpx.BaseTransport, timeout: httpx.Timeout) -> None:
+        self._inner = inner
+        self._timeout = timeout.as_dict()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if "timeout" not in request.extensions:
+            request.extensions = {**request.extensions, "timeout": self._timeout}
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _AsyncTimed(httpx.AsyncBaseTransport):
+    def __init__(self, inner: httpx.AsyncBaseTransport, timeout: httpx.Timeout) -> None:
+        self._inner = inner
+        self._timeout = timeout.as_dict()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if "timeout" not in request.extensions:
+            request.extensions = {**request.extensions, "timeout": self._timeout}
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 def sync_http_client(transport: httpx.BaseTransport | None = None, *, timeout: httpx.Timeout = CLIENT_TIMEOUT) -> Any:
     """cozepy's own `httpx.Client` subclass (`HTTPClient` up to 0.5, `SyncHTTPClient` from 0.6), which
     `Coze(http_client=...)` is typed for, over `transport` (httpx's socket transport when None)."""
     import cozepy
 
     client_class = getattr(cozepy, "SyncHTTPClient", None) or getattr(cozepy, "HTTPClient")  # noqa: B009
-    return client_class(transport=transport, timeout=timeout)
+    return client_class(transport=_Timed(transport or default_transport(), timeout), timeout=timeout)
 
 
 def async_http_client(
@@ -52,7 +89,8 @@ def async_http_client(
     import cozepy
 
     client_class: Any = getattr(cozepy, "AsyncHTTPClient", None) or httpx.AsyncClient
-    options: dict[str, Any] = {"transport": transport, "timeout": timeout}
+    inner = transport or (httpx.AsyncHTTPTransport(limits=limits) if limits is not None else httpx.AsyncHTTPTransport())
+    options: dict[str, Any] = {"transport": _AsyncTimed(inner, timeout), "timeout": timeout}
     if limits is not None:
         options["limits"] = limits
     return client_class(**options)

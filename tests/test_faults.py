@@ -29,8 +29,10 @@ from simulators.coze.scenarios import BUILTIN_DIR
 pytestmark = pytest.mark.e2e
 
 READ_TIMEOUT = 1.0
-"""The clients' read timeout: a stall (3 s) is longer, so a stalled stream trips it; a client whose timeout
-does not trip (cozepy 0.5's workflow stream here) sees the close that ends the stall instead."""
+"""The clients' read timeout: a stall (3 s) is longer, so a stalled stream trips it. A plain `httpx.Client`
+under httpx 0.24 (cozepy 0.2-0.5) never applies it, because cozepy builds its requests itself and only
+httpx 0.27 gives those the client's timeout (encode/httpx#3116): such a client sees the close that ends
+the stall instead. The harness's own clients fill it in (tests/test_client_timeout.py)."""
 _TIMEOUT = httpx.Timeout(READ_TIMEOUT, connect=5.0)
 _BOUND = 20.0
 
