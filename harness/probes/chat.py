@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -162,15 +163,26 @@ def _offers_tool_calls(exchanges: list[Exchange]) -> bool:
     return any(mark in exchange.response_body for exchange in exchanges for mark in marks)
 
 
-def _submit_endpoint(coze: Any, run: _Run) -> str:
+_CHAT_IDS = re.compile(r'"id":"(\d+)","conversation_id":"(\d+)","bot_id":"\d+","created_at"')
+"""A Chat object's ids as the server sent them (a Message has `role` after `bot_id`, not `created_at`)."""
+
+
+def _submit_endpoint(coze: Any, run: _Run, exchanges: list[Exchange]) -> str:
     """Ask the server for submit_tool_outputs on a chat it paused without tool calls: what it answers
-    (a 404 where the platform has no such endpoint)."""
+    (a 404 where the platform has no such endpoint). The ids come from the raw bytes when the SDK could
+    not parse the chat that carried them."""
     import cozepy
 
+    ids = (run.chat_id, run.conversation_id)
+    if not run.chat_id:
+        found = next((m for e in exchanges if (m := _CHAT_IDS.search(e.response_body))), None)
+        if found is None:
+            return "not tried: no chat id reached the client"
+        ids = (found.group(1), found.group(2))
     try:
         coze.chat.submit_tool_outputs(
-            conversation_id=run.conversation_id,
-            chat_id=run.chat_id,
+            conversation_id=ids[1],
+            chat_id=ids[0],
             tool_outputs=[cozepy.ToolOutput(tool_call_id="0", output="")],
             stream=False,
         )
@@ -284,7 +296,7 @@ def _probe(ctx: ProbeContext, mode: Mode, drive: _Driver, summary: str, how: str
     failing = drive(coze, ctx.scenario_ids["weather-bot"], "Oslo", demo_tools.failing)
     has_submit = hasattr(coze.chat, "submit_tool_outputs")
     offered = _offers_tool_calls(transport.exchanges)
-    submit = _submit_endpoint(coze, single) if not offered and has_submit and single.chat_id else ""
+    submit = "" if offered or not has_submit else _submit_endpoint(coze, single, transport.exchanges)
     evidence = Evidence(
         id=mode.value,
         probe=mode.value,

@@ -137,6 +137,29 @@ def _absent(reason: str, evidence: Evidence) -> ProbeResult:
     return ProbeResult(cells=cells_for(_MODE, evidence.id, verdicts), evidence=[evidence])
 
 
+def _handshake_refusal(ctx: ProbeContext, bot: str) -> Exchange | None:
+    """The platform's answer to a plain websocket handshake when it refuses one with 404 (it has no
+    websocket chat), whatever the SDK can do; None otherwise. No token is sent (a platform with the
+    endpoint refuses with 401; one without has no route to authorize), so none can reach a log."""
+    import ssl
+
+    import websockets
+    import websockets.sync.client
+
+    if ctx.secure_url is None or ctx.ca_file is None:
+        return None
+    url = ctx.secure_url.replace("https://", "wss://") + "/v1/chat?bot_id=" + ctx.scenario_ids[bot]
+    context = ssl.create_default_context(cafile=str(ctx.ca_file))
+    try:
+        websockets.sync.client.connect(url, ssl=context, open_timeout=5).close()
+    except websockets.InvalidStatus as refused:
+        if refused.response.status_code != 404:
+            return None
+        body = (refused.response.body or b"").decode("utf-8", "replace")
+        return Exchange(method="WEBSOCKET", url=url, status=404, response_body=body, complete=True)
+    return None
+
+
 def probe_websocket_chat(ctx: ProbeContext) -> ProbeResult:
     """websockets.chat: message.create, requires_action, submit_tool_outputs on the socket, completed."""
     evidence = Evidence(
@@ -148,6 +171,10 @@ def probe_websocket_chat(ctx: ProbeContext) -> ProbeResult:
         simulated="the bots are simulator scenarios; the websocket envelope follows cozepy.websockets and the "
         "Coze streaming-chat event list (the simulator models text, not audio).",
     )
+    refused = _handshake_refusal(ctx, "weather-bot")
+    if refused is not None:
+        evidence.exchanges = [refused]
+        return _absent("the server has no websocket chat: it answered the /v1/chat handshake with HTTP 404.", evidence)
     gap = sdk.websocket_chat_gap()
     if gap is not None and sdk.websocket_chat_is_audio_only():
         evidence.error = gap
@@ -186,9 +213,6 @@ def probe_websocket_chat(ctx: ProbeContext) -> ProbeResult:
     ]
     evidence.sdk_events = [*single.events, *chain.events]
     evidence.error = single.error or chain.error or failing.error
-    if all(run.error and "HTTP 404" in run.error for run in (single, chain, failing)):
-        evidence.exchanges[0] = evidence.exchanges[0].model_copy(update={"status": 404, "response_body": ""})
-        return _absent("the server has no websocket chat: it answered the /v1/chat handshake with HTTP 404.", evidence)
     streams = []
     for run in (single, chain, failing):
         transitions, violation = GRAMMARS["websocket chat"].check(run.events, whole=run.error is None)
