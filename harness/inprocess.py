@@ -74,8 +74,10 @@ DEFAULT_WAIT_SECONDS = 60.0
 CLOSE_GRACE_SECONDS = 5.0
 """How long a closed response's app gets to finish after `http.disconnect` before it is cancelled."""
 
-QUEUE_CHUNKS = 16
-"""Response parts held between the app and the caller; a full queue makes the app's `send` wait."""
+QUEUE_CHUNKS = 256
+"""Response parts held between the app and the caller; a full queue makes the app's `send` wait. About
+what a loopback socket buffers (a few hundred events of a chat stream), so a reader that keeps up is
+never the one slowing the app down, and each hop carries a batch."""
 
 
 # --- one request, on the loop that runs the app ---------------------------------------------------
@@ -234,6 +236,9 @@ class _AppRun:
 
     async def next_part(self) -> _Part:
         """The next part the app sent, waiting at most `wait` seconds (`httpx.ReadTimeout` after)."""
+        if not self.queue.empty():  # no timer and no task when the part is already there
+            self.room.set()
+            return self.queue.get_nowait()
         try:
             part = await asyncio.wait_for(self.queue.get(), self.wait)
         except asyncio.TimeoutError:
@@ -244,6 +249,18 @@ class _AppRun:
             ) from None
         self.room.set()
         return part
+
+    async def ready_parts(self) -> list[_Part]:
+        """The parts the app can send without waiting on anything: taken right after the response start,
+        so a short response travels back with its headers in one hop. It lets the loop run twice (the
+        body is produced by another task) and never waits for more."""
+        for _ in range(2):
+            await asyncio.sleep(0)
+        parts: list[_Part] = []
+        while not self.queue.empty():
+            parts.append(self.queue.get_nowait())
+        self.held = len(parts)
+        return parts
 
     async def next_parts(self) -> list[_Part]:
         """Every part queued so far, at least one (waiting like `next_part`), for a caller on another thread:
@@ -402,27 +419,40 @@ class _LoopThread:
 
 
 class _SyncBody(httpx.SyncByteStream):
-    def __init__(self, loop: _LoopThread, run: _AppRun) -> None:
+    def __init__(self, loop: _LoopThread, run: _AppRun, ready: list[_Part]) -> None:
         self._loop = loop
         self._run = run
+        self._ready = ready
+        self._ended = False
         self._closed = False
 
     def __iter__(self) -> Iterator[bytes]:
         # The loop-side wait is bounded by the run's `wait`; the margin only covers a stuck loop.
         limit = self._run.wait + CLOSE_GRACE_SECONDS * 3
+        batch, self._ready = self._ready, []
         while True:
-            for part in self._loop.call(self._run.next_parts(), limit):
-                if isinstance(part, _End):
-                    if part.error is not None:
-                        raise part.error
-                    return
-                if isinstance(part, bytes):
-                    yield part
+            # What arrived together is read together, as from a socket's buffer: one chunk per batch.
+            data = b"".join(part for part in batch if isinstance(part, bytes))
+            if data:
+                yield data
+            end = next((part for part in batch if isinstance(part, _End)), None)
+            if end is not None:
+                self._ended = end.error is None
+                if end.error is not None:
+                    raise end.error
+                return
+            batch = self._loop.call(self._run.next_parts(), limit)
 
     def close(self) -> None:
         if self._closed or self._loop.loop.is_closed():
             return
         self._closed = True
+        if self._ended:
+            # The whole body arrived: the app has nothing left to do for the client, so its wind-down
+            # need not be waited for (one hop less per response).
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                asyncio.run_coroutine_threadsafe(self._run.close(), self._loop.loop)
+            return
         self._loop.call(self._run.close(), CLOSE_GRACE_SECONDS * 3)
 
 
@@ -455,14 +485,15 @@ class InProcessTransport(httpx.BaseTransport):
         loop = self._loop_thread()
         wait = _wait_of(request, self.default_wait)
 
-        async def start() -> tuple[_AppRun, _Start]:
+        async def start() -> tuple[_AppRun, _Start, list[_Part]]:
             # Built on the loop: its queue and events belong to the loop that runs the app.
             run = _AppRun(self.app, request, body, wait)
             run.begin()
-            return run, await run.response_start()
+            begun = await run.response_start()
+            return run, begun, await run.ready_parts()
 
-        run, begun = loop.call(start(), wait + CLOSE_GRACE_SECONDS * 3)
-        return _response(begun, _SyncBody(loop, run))
+        run, begun, ready = loop.call(start(), wait + CLOSE_GRACE_SECONDS * 3)
+        return _response(begun, _SyncBody(loop, run, ready))
 
     def close(self) -> None:
         with self._lock:
