@@ -9,7 +9,7 @@ import pytest
 
 from simulators.coze.envelope import dumps
 from simulators.coze.profiles import load_profile
-from simulators.coze.sse import Frame, chat_end, chat_frame, encode_data, workflow_frame
+from simulators.coze.sse import Frame, Variant, chat_end, chat_frame, encode_data, workflow_frame
 
 _DELTA = {
     "id": "7390000000000012345",
@@ -55,6 +55,16 @@ def test_encode_data_follows_a_run_of_deltas_and_its_changes() -> None:
     messages += [{**_DELTA, "id": "2", "content": piece} for piece in "ab"]
     messages += [{**_DELTA, "content": "done", "created_at": 5}]
     assert [encode_data(m) for m in messages] == [dumps(m) for m in messages]
+
+
+def test_variants_encode_like_dicts_across_bases_and_interleaved_messages() -> None:
+    """A run of Variants of one base, then of another, with plain dicts and non-string bases between."""
+    base, other, numeric = dict(_DELTA), {**_DELTA, "id": "2"}, {**_DELTA, "id": 2}  # numeric: same keys
+    messages: list[Any] = [Variant(base, piece) for piece in "héllo\u2028"]
+    messages += [{**_DELTA, "content": "plain"}, Variant(other, "a"), Variant(base, "b"), Variant(other, "c")]
+    messages += [Variant(numeric, "n"), Variant(numeric, "m"), Variant(base, "\x00coze-harness-content\x00")]
+    assert [encode_data(m) for m in messages] == [dumps(dict(m)) for m in messages]
+    assert all(dict(m) == m for m in messages)
 
 
 def test_frames_parse_back_what_they_encode() -> None:

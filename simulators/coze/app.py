@@ -9,11 +9,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import compile_path
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import chat, workflow, ws_chat
 from .context import SimConfig, Simulator
-from .envelope import LOGID_DETAIL_KEY, LOGID_HEADER, Code, CozeError, error
+from .envelope import LOGID_DETAIL_KEY, LOGID_HEADER, Code, CozeError, error, logid_of
 from .faults import StreamAborted, quiet_deliberate_resets
 from .journal import ADMIN_PREFIX, JournalMiddleware
 from .scenarios import Catalogue
@@ -23,9 +23,10 @@ _LOGID_KEY = LOGID_HEADER.encode()
 
 
 class _LogIdMiddleware:
-    """A fresh `x-tt-logid` on every response, streams included, available to routes as `state.logid`.
+    """A fresh log id per request, in `scope["state"]` for every response to carry as `x-tt-logid`.
 
-    Pure ASGI rather than BaseHTTPMiddleware, which would buffer streaming bodies.
+    The responses set the header themselves (`envelope`, `Simulator.stream`, `_missing_route`) rather
+    than this middleware wrapping `send`: a wrapper would cost a call on every event of every stream.
     """
 
     def __init__(self, app: ASGIApp, simulator: Simulator) -> None:
@@ -33,22 +34,11 @@ class _LogIdMiddleware:
         self.simulator = simulator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        logid = self.simulator.ids.logid(self.simulator.clock.now())
-        state = scope.setdefault("state", {})
-        state["logid"] = logid
-        state[LOGID_DETAIL_KEY] = self.simulator.profile.envelope.logid_detail
-
-        async def send_with_logid(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != _LOGID_KEY]
-                headers.append((_LOGID_KEY, logid.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_logid)
+        if scope["type"] == "http":
+            state = scope.setdefault("state", {})
+            state["logid"] = self.simulator.ids.logid(self.simulator.clock.now())
+            state[LOGID_DETAIL_KEY] = self.simulator.profile.envelope.logid_detail
+        await self.app(scope, receive, send)
 
 
 _GO_ROUTER_BODIES = {404: "404 page not found", 405: "405 method not allowed"}
@@ -70,7 +60,9 @@ def _missing_route(request: Request, status: int) -> Response:
     """An unknown path (404) or a wrong method (405), as the platform's router answers it."""
     sim: Simulator = request.app.state.simulator
     if sim.profile.envelope.missing_route == "plain-text" and status in _GO_ROUTER_BODIES:
-        return PlainTextResponse(_GO_ROUTER_BODIES[status], status_code=status)
+        return PlainTextResponse(
+            _GO_ROUTER_BODIES[status], status_code=status, headers={LOGID_HEADER: logid_of(request)}
+        )
     if status == 404:
         msg = f"no such endpoint: {request.method} {request.url.path}"
     else:
@@ -121,7 +113,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _unexpected(request: Request, exc: Exception) -> Response:
     """A bug in the simulator: logged here, answered with a 5000 envelope and no stack trace."""
     if isinstance(exc, StreamAborted):  # a reset fault, mid-body: nothing to answer and nothing to log
-        return Response(status_code=500)
+        return Response(status_code=500, headers={LOGID_HEADER: logid_of(request)})
     _log.exception("simulator error on %s %s", request.method, request.url.path)
     return error(request, CozeError(Code.INTERNAL, "internal error in the simulator; see its log"))
 
@@ -144,7 +136,7 @@ def create_app(catalogue: Catalogue | None = None, config: SimConfig | None = No
 
     async def journal(request: Request) -> Response:
         """The stream journal (not a Coze API): every response's timing, size and who closed it."""
-        return JSONResponse(simulator.journal.wire())
+        return JSONResponse(simulator.journal.wire(), headers={LOGID_HEADER: logid_of(request)})
 
     app.add_api_route(f"{ADMIN_PREFIX}journal", journal, methods=["GET"], include_in_schema=False)
     quiet_deliberate_resets()

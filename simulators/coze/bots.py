@@ -15,6 +15,7 @@ from .envelope import bad_request, dumps
 from .ids import Clock, IdSource
 from .profiles import Profile
 from .scenarios import BotScenario, ToolCallSpec
+from .sse import Variant
 from .state import ChatRecord, PendingCall
 from .templates import TemplateError, render, render_value
 
@@ -104,7 +105,7 @@ class BotEngine:
         msg_id = self._ids.new_id()
         delta = self._message(chat, msg_id, "answer", "", complete=False)
         events: list[Event] = [
-            ("conversation.message.delta", {**delta, "content": piece}) for piece in _chunks(text, chunk_size) if piece
+            ("conversation.message.delta", Variant(delta, piece)) for piece in _chunks(text, chunk_size) if piece
         ]
         chat.usage.output_count += len(text)
         if complete:

@@ -11,6 +11,7 @@ from starlette.responses import StreamingResponse
 
 from .auth import Authenticator, TokenGrant
 from .bots import BotEngine
+from .envelope import LOGID_HEADER, logid_of
 from .faults import FaultInjector, Faults, OnError
 from .flows import FlowEngine
 from .framing import Framing
@@ -71,7 +72,7 @@ class Simulator:
         """The response for a stream of frames, with the scenario's (or the global) faults and framing.
 
         `headers` default to the profile's chat stream headers."""
-        headers = headers if headers is not None else self.profile.headers.chat
+        headers = {**(headers if headers is not None else self.profile.headers.chat), LOGID_HEADER: logid_of(request)}
         plan = self.faults.plan(scenario.faults, scenario.framing, on_error)
         if plan is None:
             return stream_response(frames, headers)

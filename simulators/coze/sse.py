@@ -66,6 +66,17 @@ def _one_line(data: str) -> str:
     return data
 
 
+class Variant(dict[str, Any]):
+    """A message made as `{**base, "content": text}` and never changed after: it keeps `base`, so a run of
+    them (a stream's deltas) encodes the shared part once, checked by identity instead of by value."""
+
+    __slots__ = ("base",)
+
+    def __init__(self, base: dict[str, Any], content: str) -> None:
+        super().__init__(base, content=content)
+        self.base = base
+
+
 _CONTENT_MARK = "\x00coze-harness-content\x00"
 _ENCODED_MARK = dumps(_CONTENT_MARK)
 
@@ -74,6 +85,7 @@ _ENCODED_MARK = dumps(_CONTENT_MARK)
 # consistent one.
 _template: tuple[tuple[str, ...], dict[str, Any], str, str] | None = None
 _ONLY_STR = {str}
+_variant: tuple[dict[str, Any], str, str] | None = None  # the last Variant base, JSON before and after content
 
 
 def _encode_text(text: str) -> str:
@@ -92,8 +104,19 @@ def encode_data(data: Any) -> str:
     message's, the two outer parts are reused. Strings only, because equal values of other types may
     encode differently (`1 == 1.0 == True`, key order inside nested dicts); a value equal to a string is a
     string, so the check runs only when the parts are made. Same text as `dumps` (tests/test_sse.py).
+    A `Variant` of the last base skips even that comparison.
     """
-    global _template
+    global _template, _variant
+    if type(data) is Variant:
+        variant = _variant
+        if variant is None or variant[0] is not data.base:
+            plain = dict(data)
+            text = encode_data(plain)
+            template = _template  # the parts of `plain`, if the dict path could make them
+            if template is not None and template[0] == tuple(plain) and template[1] == {**plain, "content": ""}:
+                _variant = (data.base, template[2], template[3])
+            return text
+        return variant[1] + _encode_text(data["content"]) + variant[2]
     if type(data) is dict and type(data.get("content")) is str:
         keys, blank = tuple(data), {**data, "content": ""}
         template = _template
