@@ -140,6 +140,22 @@ def test_bad_config(coze_sim):
     result.stdout.fnmatch_lines(["*takes a simulators.coze.SimConfig, not str*"])
 
 
+def test_the_marker_can_make_the_simulator_speak_studio(run: pytest.Pytester) -> None:
+    run.makepyfile(
+        """
+import httpx
+import pytest
+from simulators.coze import SimConfig
+
+@pytest.mark.coze(config=SimConfig(profile="studio"))
+def test_studio(coze_sim):
+    refused = httpx.post(coze_sim.base_url + "/v3/chat/submit_tool_outputs", json={})
+    assert (refused.status_code, refused.text) == (404, "404 page not found")
+"""
+    )
+    _run(run).assert_outcomes(passed=1)
+
+
 def test_unknown_modes_are_refused(run: pytest.Pytester) -> None:
     run.makepyfile(
         """
