@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
+
 from simulators.coze import bind, serve
 from simulators.coze.server import base_url_of
 
-from .bridge import create_bridge_app, plugin_spec, tool_path
+from .bridge import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, create_bridge_app, plugin_spec, tool_path
 from .tools import DEFAULT_TOOL_TIMEOUT, ToolRegistry, load_registry
 
 DEFAULT_EXPORT_URL = "http://127.0.0.1:8000"
@@ -33,10 +36,33 @@ def _load(args: argparse.Namespace) -> ToolRegistry | None:
         return None
 
 
-def _cmd_serve(args: argparse.Namespace) -> int:
+def _positive_int(text: str) -> int:
+    """An argparse type: a whole number above zero (argparse turns the error into a usage message)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"wants a whole number of bytes above 0, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"wants a whole number of bytes above 0, got {text!r}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"wants a number of seconds above 0, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"wants a finite number of seconds above 0, got {text!r}")
+    return value
+
+
+def build_serve_app(args: argparse.Namespace) -> FastAPI | None:
+    """The app `bridge serve` would serve for these parsed arguments; None (reason on stderr) if it cannot."""
     registry = _load(args)
     if registry is None:
-        return 2
+        return None
     slow: dict[str, float] = {}
     for item in args.slow_tool:
         name, _, seconds = item.partition("=")
@@ -44,10 +70,23 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             slow[name] = float(seconds)
         except ValueError:
             print(f"coze-harness bridge: --slow-tool wants NAME=SECONDS, got {item!r}", file=sys.stderr)
-            return 2
-    app = create_bridge_app(
-        registry, token=args.token, errors=args.errors, tool_timeout=args.tool_timeout, slow_tools=slow
+            return None
+    return create_bridge_app(
+        registry,
+        token=args.token,
+        errors=args.errors,
+        tool_timeout=args.tool_timeout,
+        max_body_bytes=args.max_body_bytes,
+        body_timeout=args.body_timeout,
+        slow_tools=slow,
     )
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    app = build_serve_app(args)
+    if app is None:
+        return 2
+    registry: ToolRegistry = app.state.registry
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
@@ -113,6 +152,24 @@ def add_bridge_command(commands: Any) -> None:
         default=DEFAULT_TOOL_TIMEOUT,
         metavar="SECONDS",
         help=f"limit for tools that set none (default {DEFAULT_TOOL_TIMEOUT:g})",
+    )
+    serve_cmd.add_argument(
+        "--max-body-bytes",
+        type=_positive_int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        metavar="N",
+        help="refuse a tool call whose body is over N bytes (413, error_code too_large) before parsing it, so "
+        "one caller cannot make the bridge hold an unbounded body in memory "
+        f"(default {DEFAULT_MAX_BODY_BYTES}); raise it for tools that take large arguments",
+    )
+    serve_cmd.add_argument(
+        "--body-timeout",
+        type=_positive_seconds,
+        default=DEFAULT_BODY_TIMEOUT,
+        metavar="SECONDS",
+        help="refuse a tool call whose body has not fully arrived within SECONDS (408, error_code "
+        "body_timeout), so a slow or stalled sender cannot hold the bridge's worker "
+        f"(default {DEFAULT_BODY_TIMEOUT:g})",
     )
     serve_cmd.add_argument(
         "--slow-tool",

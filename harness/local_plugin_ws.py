@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -115,6 +116,34 @@ def _describe(error: Any) -> str:
     return f"the server sent an error event: code {getattr(data, 'code', '?')}, {getattr(data, 'msg', data)}"
 
 
+def _refusal(exc: BaseException) -> BaseException:
+    """A refused handshake with the server's envelope put back; any other exception as it is.
+
+    cozepy turns a refused websocket handshake into `CozeAPIError(None, "server rejected WebSocket
+    connection: HTTP 429")` and drops the body, so the code and msg the server gave (a rate limit, a
+    5xx) are lost. They are read back from the websockets `InvalidStatus` it chains, so the error says
+    what the HTTP runner's would: the envelope's code, msg and logid.
+    """
+    import cozepy
+
+    response = getattr(exc.__cause__, "response", None)
+    body = getattr(response, "body", None)
+    if not isinstance(exc, cozepy.CozeAPIError) or not body:
+        return exc
+    try:
+        envelope = json.loads(bytes(body))
+    except (TypeError, ValueError):
+        return exc
+    code = envelope.get("code") if isinstance(envelope, dict) else None
+    if not isinstance(code, int) or isinstance(code, bool) or code <= 0:
+        return exc
+    detail = envelope.get("detail")
+    logid = detail.get("logid") if isinstance(detail, dict) else None
+    if not isinstance(logid, str) or not logid:
+        logid = getattr(exc, "logid", None)
+    return cozepy.CozeAPIError(code, str(envelope.get("msg") or ""), logid)
+
+
 class _Chat:
     """One chat's progress and how it ended; shared by the sync and async runners."""
 
@@ -162,16 +191,22 @@ class _Chat:
                 self.progress.partial(),
             )
 
+    def timed_out(self, timeout: float) -> None:
+        """The runner stopped waiting: said before it closes the socket, so the close it causes (which the
+        SDK reports as `closed`) is not mistaken for the server ending the chat."""
+        if not self.over:
+            self.error = LocalPluginError(
+                f"chat {self.progress.chat_id or '(not started)'} did not complete or fail within {timeout} s "
+                "(chat_timeout); the connection was closed",
+                self.progress.partial(),
+            )
+
     def outcome(self, timeout: float) -> LocalPluginResult:
+        self.timed_out(timeout)  # a no-op unless nothing ended the chat
         if self.result is not None:
             return self.result
-        if self.error is not None:
-            raise self.error
-        raise LocalPluginError(
-            f"chat {self.progress.chat_id or '(not started)'} did not complete or fail within {timeout} s "
-            "(chat_timeout); the connection was closed",
-            self.progress.partial(),
-        )
+        assert self.error is not None
+        raise self.error
 
 
 def _opening(
@@ -289,12 +324,19 @@ class WebsocketLocalPluginRunner(_Base):
         update, create = _opening(chat_module, message, user_id or self.user_id, conversation_id, custom_variables)
         client = self.coze.websockets.chat.create(bot_id=bot_id, on_event=handlers)
         session = client()
-        connection = session.__enter__()
+        try:
+            connection = session.__enter__()
+        except Exception as exc:
+            refused = _refusal(exc)
+            if refused is exc:
+                raise
+            raise refused from exc
         deferred: threading.Thread | None = None
         try:
             connection.chat_update(update)
             connection.conversation_message_create(create)
-            done.wait(self.chat_timeout)
+            if not done.wait(self.chat_timeout):
+                chat.timed_out(self.chat_timeout)
         finally:
             if self.close_later and chat.result is not None:  # settled: closing cannot change the outcome
                 deferred = self._start_close(session)
@@ -406,11 +448,19 @@ class AsyncWebsocketLocalPluginRunner(_Base):
         handlers = _handlers(types, on_event, on_error, on_closed)
         update, create = _opening(chat_module, message, user_id or self.user_id, conversation_id, custom_variables)
         client = self.coze.websockets.chat.create(bot_id=bot_id, on_event=handlers)
-        async with client() as connection:
-            await connection.chat_update(update)
-            await connection.conversation_message_create(create)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(done.wait(), self.chat_timeout)
+        try:
+            async with client() as connection:
+                await connection.chat_update(update)
+                await connection.conversation_message_create(create)
+                try:
+                    await asyncio.wait_for(done.wait(), self.chat_timeout)
+                except asyncio.TimeoutError:
+                    chat.timed_out(self.chat_timeout)
+        except Exception as exc:
+            refused = _refusal(exc)  # only a refused handshake is rewritten
+            if refused is exc:
+                raise
+            raise refused from exc
         return chat.outcome(self.chat_timeout)
 
     async def _run(self, call: _Call) -> ToolResult:

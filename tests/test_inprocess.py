@@ -142,6 +142,7 @@ async def test_async_first_chunk_arrives_while_the_app_is_held_mid_stream() -> N
     assert app.finished.wait(_WAIT)
 
 
+@pytest.mark.skipif(not sdk.sync_stream_is_incremental(), reason="this cozepy reads a whole stream before parsing")
 def test_cozepy_sees_the_first_event_while_a_paced_stream_is_still_running(
     transports: list[InProcessTransport],
 ) -> None:

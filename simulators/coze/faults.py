@@ -15,7 +15,24 @@ stream's number, so the same requests to a fresh simulator fail the same way, by
 - `http_error` and `rate_limit`: the request is refused before any stream starts, with an envelope
   and an HTTP 5xx or 429 (code 4013), for the first `times` requests (all of them by default).
 
-Routes hand their frames to `StreamPlan.shape`; nothing else in a route knows about faults.
+Websocket chat (`/v1/chat`) takes the same `Faults`, with no field of its own. Its "stream" is one chat
+step: the events one `conversation.message.create` or `conversation.chat.submit_tool_outputs` makes,
+counted from 0 (no `done` at the end); `chat.created`, `chat.updated`, `conversation.cleared`,
+`conversation.chat.canceled` and the `error` answers to client mistakes are outside every step and are
+never touched. Per step: `latency` (first_byte before the step's first event), `reset_after_events`
+and `stall` (the server closes the connection without a websocket close frame, as a crashed server
+does, so the client sees close code 1006, not a 1011 that only a live server could send; a stalled
+server reads and answers nothing meanwhile, and stops waiting early if the client leaves),
+`malformed_json` (that event's message text without its last
+character) and `error_event` (an `error` event `{code, msg}` in place of event N; the rest of the
+step is dropped and the socket stays open, as for every error event). `http_error` and
+`rate_limit` refuse the handshake, with the same envelope and status as an HTTP response and the
+same per-scenario count. `truncate_final_frame` does not apply: a websocket message is
+length-prefixed and arrives whole or not at all (a broken message is `malformed_json`, a lost
+connection `reset_after_events`). Framing variants are SSE-only.
+
+Routes hand their frames to `StreamPlan.shape` (websocket chat its messages to `StreamPlan.messages`);
+nothing else in a route knows about faults.
 """
 
 from __future__ import annotations
@@ -24,9 +41,9 @@ import asyncio
 import logging
 import random
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -161,6 +178,9 @@ def _broken(data: str) -> str:
 
 
 OnError = Callable[[int, str], None]
+Idle = Callable[[float], Awaitable[None]]
+"""How a stalled stream waits: `asyncio.sleep` on HTTP; websocket chat also stops when the client leaves."""
+_T = TypeVar("_T")
 
 
 class StreamPlan:
@@ -184,33 +204,70 @@ class StreamPlan:
             notes.append(f"framing={self.framing.model_dump(exclude_defaults=True)}")
         return notes
 
-    async def shape(self, frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        faults, framer = self.faults, Framer(self.framing)
-        latency = faults.latency
-        if latency is not None:
-            first = self._delay(latency.first_byte)
+    async def _first(self) -> None:
+        """The latency before the first byte (or the first message), drawn whether or not it is zero."""
+        if self.faults.latency is not None:
+            first = self._delay(self.faults.latency.first_byte)
             if first:
                 await asyncio.sleep(first)
-        async with aclosing(_with_last(frames, lookahead=faults.truncate_final_frame is not None)) as events:
+
+    async def _before(self, index: int, idle: Idle) -> bool:
+        """Latency, a stall or a reset before event `index`; True when the error event goes out in its place."""
+        faults = self.faults
+        if index and faults.latency is not None:
+            pause = self._delay(faults.latency.between_events)
+            if pause:
+                await asyncio.sleep(pause)
+        if faults.stall is not None and index == faults.stall.after_events:
+            await idle(faults.stall.seconds)
+            raise StreamAborted(f"stalled {faults.stall.seconds:g} s after {index} events, then reset")
+        if faults.reset_after_events is not None and index == faults.reset_after_events:
+            raise StreamAborted(f"connection reset after {index} events")
+        return faults.error_event is not None and index == faults.error_event.after_events
+
+    def _errored(self) -> None:
+        if self.faults.error_event is not None and self.on_error is not None:
+            self.on_error(self.faults.error_event.code, self.faults.error_event.msg)
+
+    async def shape(self, frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        framer = Framer(self.framing)
+        await self._first()
+        async with aclosing(_with_last(frames, lookahead=self.faults.truncate_final_frame is not None)) as events:
             index, errored = 0, False
             async for frame, last in events:
-                if index and latency is not None:
-                    pause = self._delay(latency.between_events)
-                    if pause:
-                        await asyncio.sleep(pause)
-                if faults.stall is not None and index == faults.stall.after_events:
-                    await asyncio.sleep(faults.stall.seconds)
-                    raise StreamAborted(f"stalled {faults.stall.seconds:g} s after {index} events, then reset")
-                if faults.reset_after_events is not None and index == faults.reset_after_events:
-                    raise StreamAborted(f"connection reset after {index} events")
-                if faults.error_event is not None and index == faults.error_event.after_events:
+                if await self._before(index, asyncio.sleep):
                     errored = True
                     yield self._error(framer, frame)
                     break
                 yield self._encode(framer, frame, index, last)
                 index += 1
-        if errored and faults.error_event is not None and self.on_error is not None:
-            self.on_error(faults.error_event.code, faults.error_event.msg)
+        if errored:
+            self._errored()
+
+    async def messages(
+        self, texts: AsyncIterator[str], error: Callable[[int, str], str], idle: Idle = asyncio.sleep
+    ) -> AsyncGenerator[str, None]:
+        """`shape` for websocket chat: one chat step's messages (the JSON text of each event) as they go out.
+
+        `error(code, msg)` is the text of an `error` event; `idle(seconds)` is how a stall waits. A reset,
+        and the end of a stall, raise `StreamAborted` for the route to let escape: the server then drops
+        the connection without a close frame. `truncate_final_frame` has no websocket meaning and is
+        ignored (see the module's docstring).
+        """
+        malformed, failure = self.faults.malformed_json, self.faults.error_event
+        await self._first()
+        async with aclosing(_with_last(texts, lookahead=False)) as events:
+            index, errored = 0, False
+            async for text, _ in events:
+                if await self._before(index, idle):
+                    assert failure is not None
+                    errored = True
+                    yield error(failure.code, failure.msg)
+                    break
+                yield _broken(text) if malformed is not None and index == malformed.event else text
+                index += 1
+        if errored:
+            self._errored()
 
     def _encode(self, framer: Framer, frame: bytes, index: int, last: bool) -> bytes:
         if not isinstance(frame, Frame):
@@ -232,7 +289,7 @@ class StreamPlan:
         return framer.extra("chat", "error", dumps({"code": spec.code, "msg": spec.msg}))
 
 
-async def _with_last(frames: AsyncIterator[bytes], *, lookahead: bool) -> AsyncGenerator[tuple[bytes, bool], None]:
+async def _with_last(frames: AsyncIterator[_T], *, lookahead: bool) -> AsyncGenerator[tuple[_T, bool], None]:
     """Each frame with whether it is the last; reads one frame ahead only when asked (a truncation).
 
     Closes the source however the stream ends, so an engine behind it settles its state at once.
@@ -242,7 +299,7 @@ async def _with_last(frames: AsyncIterator[bytes], *, lookahead: bool) -> AsyncG
             async for frame in frames:
                 yield frame, False
             return
-        previous: bytes | None = None
+        previous: _T | None = None
         async for frame in frames:
             if previous is not None:
                 yield previous, False
@@ -302,3 +359,10 @@ class FaultInjector:
         seed = chosen.seed if chosen is not None and chosen.seed is not None else self.seed
         rng = random.Random(f"{seed}:{number}")
         return StreamPlan(chosen or Faults(), shape, rng, on_error)
+
+    def websocket_plan(self, faults: Faults | None) -> StreamPlan | None:
+        """The plan for one websocket chat step (`StreamPlan.messages`), or None when no fault applies.
+
+        The same faults and the same count of streams as `plan`; never a framing variant (those are SSE's).
+        """
+        return self.plan(faults, CANONICAL)

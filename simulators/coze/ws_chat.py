@@ -6,11 +6,17 @@ Every message, both ways, is one JSON object `{id, event_type, data?, detail?}`;
 event (`data: {code, msg}`, the offending message in `detail.origin_message`) and the socket stays
 open, so one bad message never costs the conversation. Audio is not modelled: its events are
 refused with an error that says so, never ignored.
+
+Faults (`simulators.coze.faults`, the scenario's `faults:` block or `SimConfig.faults`) apply to each
+chat step's events, and `http_error` / `rate_limit` refuse the handshake; the faults module's
+docstring says which fault does what here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncGenerator
 from typing import Any, Literal
 
 from fastapi import APIRouter
@@ -92,7 +98,7 @@ class _Session:
         self.conversation_id: str | None = None
         self.chat: ChatRecord | None = None
 
-    async def send(self, event_type: str, data: Any = None, origin: str | None = None) -> None:
+    def message(self, event_type: str, data: Any = None, origin: str | None = None) -> str:
         message: dict[str, Any] = {"id": self.sim.ids.new_id(), "event_type": event_type}
         if data is not None:
             message["data"] = data
@@ -100,14 +106,47 @@ class _Session:
         if origin is not None:
             detail["origin_message"] = origin
         message["detail"] = detail
-        await self.socket.send_text(dumps(message))
+        return dumps(message)
 
-    async def send_events(self, events: list[Event]) -> None:
+    async def send(self, event_type: str, data: Any = None, origin: str | None = None) -> None:
+        await self.socket.send_text(self.message(event_type, data, origin))
+
+    async def _texts(self, events: list[Event]) -> AsyncGenerator[str, None]:
         delay = self.sim.config.event_delay_seconds
         for name, data in events:
             if delay:
                 await asyncio.sleep(delay)
-            await self.send(name, data)
+            yield self.message(name, data)
+
+    def _error_text(self, code: int, msg: str) -> str:
+        return self.message("error", {"code": code, "msg": msg})
+
+    async def _stalled(self, seconds: float) -> None:
+        """A stalled server: nothing is answered for `seconds`, or until the client goes away.
+
+        Client messages that arrive meanwhile are dropped, as a hung server would never act on them.
+        """
+
+        async def until_gone() -> None:
+            while (await self.socket.receive())["type"] != "websocket.disconnect":
+                pass
+
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(until_gone(), seconds)
+
+    async def send_events(self, events: list[Event]) -> None:
+        """One chat step's events, with the faults in force.
+
+        A reset raises StreamAborted out of the route on purpose: uvicorn (each of its websocket
+        implementations) then closes the transport without a close frame, which is the crash modelled.
+        """
+        texts = self._texts(events)
+        plan = self.sim.faults.websocket_plan(self.bot.faults)
+        if plan is not None:
+            texts = plan.messages(texts, self._error_text, self._stalled)
+        async with contextlib.aclosing(texts):
+            async for text in texts:
+                await self.socket.send_text(text)
 
     async def run(self) -> None:
         await self.send("chat.created")
@@ -209,6 +248,7 @@ async def chat_socket(socket: WebSocket) -> None:
             raise bad_request("bot_id is required in the query string: /v1/chat?bot_id=...")
         bot = bot_of(sim, bot_id)
         sim.auth.require_bot(grant, bot.id)
+        sim.check_request(bot)  # an http_error or rate_limit fault: the handshake is refused with it
     except CozeError as err:
         if "websocket.http.response" in socket.scope.get("extensions", {}):
             await socket.send_denial_response(_denial(err, logid))
