@@ -12,19 +12,18 @@ differs between cozepy releases is decided here once, for every release from 0.2
 - Every cozepy release builds its `httpx.Request` itself and calls `client.send(request)`; httpx
   applies the client's timeout there only from 0.27 (encode/httpx#3116). Under httpx 0.24, the line
   cozepy 0.2-0.5 requires, such a request had no timeout at all: a stalled server hung the client
-  until it closed the connection. The transports here fill in the client's timeout when a request has
-  none, so the timeout given is the one in force on every release.
+  until it closed the connection. The clients here fill in their timeout (a request hook) when a request
+  has none, so the timeout given is the one in force on every release.
 
 With `transport=None` the clients use httpx's own socket transport.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-
-from .recorder import default_transport
 
 __all__ = [
     "CLIENT_TIMEOUT",
@@ -40,34 +39,17 @@ CLIENT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 """The default timeout of the clients built here."""
 
 
-class _Timed(httpx.BaseTransport):
-    """Gives a request without a timeout the client's (see the module docstring)."""
+def _timeout_filler(timeout: httpx.Timeout) -> Callable[[httpx.Request], None]:
+    """A request hook that gives a request without a timeout the client's (see the module docstring).
+    A hook rather than a transport wrapper, so that a client without a transport keeps httpx's own,
+    with its proxy settings from the environment."""
+    values = timeout.as_dict()
 
-    def __init__(self, inner: httpx.BaseTransport, timeout: httpx.Timeout) -> None:
-        self._inner = inner
-        self._timeout = timeout.as_dict()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def fill(request: httpx.Request) -> None:
         if "timeout" not in request.extensions:
-            request.extensions = {**request.extensions, "timeout": self._timeout}
-        return self._inner.handle_request(request)
+            request.extensions = {**request.extensions, "timeout": values}
 
-    def close(self) -> None:
-        self._inner.close()
-
-
-class _AsyncTimed(httpx.AsyncBaseTransport):
-    def __init__(self, inner: httpx.AsyncBaseTransport, timeout: httpx.Timeout) -> None:
-        self._inner = inner
-        self._timeout = timeout.as_dict()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if "timeout" not in request.extensions:
-            request.extensions = {**request.extensions, "timeout": self._timeout}
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
+    return fill
 
 
 def sync_http_client(transport: httpx.BaseTransport | None = None, *, timeout: httpx.Timeout = CLIENT_TIMEOUT) -> Any:
@@ -76,7 +58,8 @@ def sync_http_client(transport: httpx.BaseTransport | None = None, *, timeout: h
     import cozepy
 
     client_class = getattr(cozepy, "SyncHTTPClient", None) or getattr(cozepy, "HTTPClient")  # noqa: B009
-    return client_class(transport=_Timed(transport or default_transport(), timeout), timeout=timeout)
+    hooks = {"request": [_timeout_filler(timeout)]}
+    return client_class(transport=transport, timeout=timeout, event_hooks=hooks)
 
 
 def async_http_client(
@@ -88,9 +71,13 @@ def async_http_client(
     """cozepy's `httpx.AsyncClient` subclass (`AsyncHTTPClient`, 0.6+; a plain `AsyncClient` before)."""
     import cozepy
 
+    fill = _timeout_filler(timeout)
+
+    async def fill_async(request: httpx.Request) -> None:
+        fill(request)
+
     client_class: Any = getattr(cozepy, "AsyncHTTPClient", None) or httpx.AsyncClient
-    inner = transport or (httpx.AsyncHTTPTransport(limits=limits) if limits is not None else httpx.AsyncHTTPTransport())
-    options: dict[str, Any] = {"transport": _AsyncTimed(inner, timeout), "timeout": timeout}
+    options: dict[str, Any] = {"transport": transport, "timeout": timeout, "event_hooks": {"request": [fill_async]}}
     if limits is not None:
         options["limits"] = limits
     return client_class(**options)

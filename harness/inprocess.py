@@ -418,6 +418,12 @@ class _LoopThread:
             self._thread.join(CLOSE_GRACE_SECONDS * 2)
 
 
+def _log_failure(future: concurrent.futures.Future[None]) -> None:
+    """A close nobody waits for still reports what went wrong in it."""
+    if not future.cancelled() and future.exception() is not None:
+        _log.warning("closing an in-process response failed", exc_info=future.exception())
+
+
 class _SyncBody(httpx.SyncByteStream):
     def __init__(self, loop: _LoopThread, run: _AppRun, ready: list[_Part]) -> None:
         self._loop = loop
@@ -451,7 +457,8 @@ class _SyncBody(httpx.SyncByteStream):
             # The whole body arrived: the app has nothing left to do for the client, so its wind-down
             # need not be waited for (one hop less per response).
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                asyncio.run_coroutine_threadsafe(self._run.close(), self._loop.loop)
+                future = asyncio.run_coroutine_threadsafe(self._run.close(), self._loop.loop)
+                future.add_done_callback(_log_failure)
             return
         self._loop.call(self._run.close(), CLOSE_GRACE_SECONDS * 3)
 

@@ -130,7 +130,7 @@ class PlatformUnsupportedError(LocalPluginError):
     (the open-source Coze server does this), or it has no `submit_tool_outputs` endpoint."""
 
 
-_NO_LOCAL_PLUGINS = (
+NO_LOCAL_PLUGINS = (
     "local plugins need cloud Coze (api.coze.com / api.coze.cn); the open-source Coze server (coze-studio) "
     "never sends conversation.chat.requires_action and has no /v3/chat/submit_tool_outputs"
 )
@@ -262,7 +262,7 @@ class _Progress:
     def no_local_plugins(self) -> PlatformUnsupportedError:
         return PlatformUnsupportedError(
             f"bot {self.bot_id} paused chat {self.chat_id or '(unknown)'} for a tool, but the server sent no "
-            f"tool calls (a verbose 'interrupt' message, no conversation.chat.requires_action): {_NO_LOCAL_PLUGINS}",
+            f"tool calls (a verbose 'interrupt' message, no conversation.chat.requires_action): {NO_LOCAL_PLUGINS}",
             self.partial(),
         )
 
@@ -273,7 +273,7 @@ class _Progress:
         if not (isinstance(exc, cozepy.CozeAPIError) and getattr(exc, "code", None) == 404):
             return None
         return PlatformUnsupportedError(
-            f"the server answered 404 to submit_tool_outputs for chat {self.chat_id}: {_NO_LOCAL_PLUGINS}",
+            f"the server answered 404 to submit_tool_outputs for chat {self.chat_id}: {NO_LOCAL_PLUGINS}",
             self.partial(),
         )
 

@@ -25,9 +25,11 @@ from .local_plugin import (
     COMPLETED,
     DEFAULT_MAX_ROUNDS,
     FAILED,
+    NO_LOCAL_PLUGINS,
     REQUIRES_ACTION,
     LocalPluginError,
     LocalPluginResult,
+    PlatformUnsupportedError,
     RoundLimitExceeded,
     StreamEndedError,
     UnsupportedSDKError,
@@ -117,7 +119,8 @@ def _describe(error: Any) -> str:
 
 
 def _refusal(exc: BaseException) -> BaseException:
-    """A refused handshake with the server's envelope put back; any other exception as it is.
+    """A refused handshake with the server's envelope put back (a 404: the platform has no websocket
+    chat, a `PlatformUnsupportedError`); any other exception as it is.
 
     cozepy turns a refused websocket handshake into `CozeAPIError(None, "server rejected WebSocket
     connection: HTTP 429")` and drops the body, so the code and msg the server gave (a rate limit, a
@@ -128,6 +131,10 @@ def _refusal(exc: BaseException) -> BaseException:
 
     response = getattr(exc.__cause__, "response", None)
     body = getattr(response, "body", None)
+    if isinstance(exc, cozepy.CozeAPIError) and getattr(response, "status_code", None) == 404:
+        return PlatformUnsupportedError(
+            f"the server has no websocket chat: it answered the /v1/chat handshake with HTTP 404; {NO_LOCAL_PLUGINS}"
+        )
     if not isinstance(exc, cozepy.CozeAPIError) or not body:
         return exc
     try:

@@ -13,14 +13,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from simulators.coze import DEFAULT_PLATFORM, PlatformName
+from simulators.coze import DEFAULT_PLATFORM, PLATFORMS, PlatformName, load_profile
 
 from .recorder import Exchange
 
 CONTRACT_VERSION = "2026-11"
 SCHEMA_VERSION = 3  # 3: cells, evidence and crashes per platform (cloud, studio)
 
-PLATFORM_TITLES: dict[str, str] = {"cloud": "cloud Coze", "studio": "open-source Coze server (coze-studio)"}
+PLATFORM_TITLES: dict[str, str] = {name: load_profile(name).title for name in PLATFORMS}
 
 
 class Verdict(str, Enum):

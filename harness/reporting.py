@@ -90,6 +90,7 @@ def run_report(
                     scenario_ids=ids,
                     secure_url=secure.base_url,
                     ca_file=tls.ca_file,
+                    platform=platform,
                 )
                 matrix = run_probes(ctx, probes, progress, platform, matrix)
     assert matrix is not None

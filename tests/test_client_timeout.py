@@ -24,3 +24,17 @@ def test_a_stalled_stream_trips_the_clients_read_timeout() -> None:
         coze = coze_client(None, base_url=sim.base_url, token=DEFAULT_TOKEN, timeout=httpx.Timeout(1.0))
         with pytest.raises(httpx.ReadTimeout):
             list(coze.workflows.runs.stream(workflow_id="7440000000000000001"))
+
+
+def test_the_hook_fills_only_a_missing_timeout() -> None:
+    """The fill itself, on any httpx: a request built by hand gets the client's timeout; one that has its
+    own keeps it."""
+    from harness._client import _timeout_filler
+
+    fill = _timeout_filler(httpx.Timeout(7.0, connect=2.0))
+    bare = httpx.Request("GET", "http://127.0.0.1:9/")
+    fill(bare)
+    assert bare.extensions["timeout"] == {"connect": 2.0, "read": 7.0, "write": 7.0, "pool": 7.0}
+    own = httpx.Request("GET", "http://127.0.0.1:9/", extensions={"timeout": {"read": 1.0}})
+    fill(own)
+    assert own.extensions["timeout"] == {"read": 1.0}

@@ -73,9 +73,11 @@ def _body_keys(body: str) -> tuple[set[str], set[str]]:
 
 
 def _sdk_evidence(matrix: Matrix) -> list[tuple[str, Evidence]]:
-    """The evidence of the default platform (cloud): what a release sends does not depend on the platform,
-    and another platform's refusals (studio's 404s) are findings of the matrix, not about the release."""
-    return sorted((flow, item) for flow, item in matrix.evidence.items() if item.platform == DEFAULT_PLATFORM)
+    """The evidence of the run's first platform (cloud unless only another was probed): what a release
+    sends does not depend on the platform, and another platform's refusals (studio's 404s) are findings of
+    the matrix, not about the release."""
+    first = matrix.platforms[0] if matrix.platforms else DEFAULT_PLATFORM
+    return sorted((flow, item) for flow, item in matrix.evidence.items() if item.platform == first)
 
 
 def shapes(matrix: Matrix) -> list[RequestShape]:

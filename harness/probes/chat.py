@@ -167,7 +167,7 @@ _CHAT_IDS = re.compile(r'"id":"(\d+)","conversation_id":"(\d+)","bot_id":"\d+","
 """A Chat object's ids as the server sent them (a Message has `role` after `bot_id`, not `created_at`)."""
 
 
-def _submit_endpoint(coze: Any, run: _Run, exchanges: list[Exchange]) -> str:
+def _submit_endpoint(coze: Any, run: _Run, exchanges: list[Exchange]) -> tuple[int | None, str]:
     """Ask the server for submit_tool_outputs on a chat it paused without tool calls: what it answers
     (a 404 where the platform has no such endpoint). The ids come from the raw bytes when the SDK could
     not parse the chat that carried them."""
@@ -177,7 +177,7 @@ def _submit_endpoint(coze: Any, run: _Run, exchanges: list[Exchange]) -> str:
     if not run.chat_id:
         found = next((m for e in exchanges if (m := _CHAT_IDS.search(e.response_body))), None)
         if found is None:
-            return "not tried: no chat id reached the client"
+            return None, "not tried: no chat id reached the client"
         ids = (found.group(1), found.group(2))
     try:
         coze.chat.submit_tool_outputs(
@@ -187,11 +187,12 @@ def _submit_endpoint(coze: Any, run: _Run, exchanges: list[Exchange]) -> str:
             stream=False,
         )
     except Exception as exc:
-        return describe_error(exc)
-    return "accepted"
+        code = getattr(exc, "code", None)
+        return (code if isinstance(code, int) else None), describe_error(exc)
+    return None, "accepted"
 
 
-def _absent_on_platform(single: _Run, submit: str) -> dict[Capability, tuple[Verdict, str]]:
+def _absent_on_platform(single: _Run, submit: tuple[int | None, str]) -> dict[Capability, tuple[Verdict, str]]:
     """Every tool cell when the server never offered a tool call: the platform has no such path."""
     paused = f" (the chat ended {single.status!r})" if single.status else ""
     none = (
@@ -199,7 +200,7 @@ def _absent_on_platform(single: _Run, submit: str) -> dict[Capability, tuple[Ver
         "the server never sent a tool call: no conversation.chat.requires_action and no required_action object "
         f"in any response, read as raw bytes{paused}.",
     )
-    missing = "404" in submit or "not found" in submit
+    code, answer = submit
     return {
         **dict.fromkeys(
             (
@@ -214,8 +215,8 @@ def _absent_on_platform(single: _Run, submit: str) -> dict[Capability, tuple[Ver
             none,
         ),
         Capability.SUBMIT_METHOD: (
-            Verdict.ABSENT if missing else Verdict.BROKEN,
-            f"cozepy has chat.submit_tool_outputs; the server answered it with: {submit}.",
+            Verdict.ABSENT if code == 404 else Verdict.BROKEN,
+            f"cozepy has chat.submit_tool_outputs; the server answered it with: {answer}.",
         ),
         Capability.INTERRUPT_RESUME: (Verdict.NOT_APPLICABLE, "bot chat has no interrupts; tool calls are its pause."),
     }
@@ -296,7 +297,9 @@ def _probe(ctx: ProbeContext, mode: Mode, drive: _Driver, summary: str, how: str
     failing = drive(coze, ctx.scenario_ids["weather-bot"], "Oslo", demo_tools.failing)
     has_submit = hasattr(coze.chat, "submit_tool_outputs")
     offered = _offers_tool_calls(transport.exchanges)
-    submit = "" if offered or not has_submit else _submit_endpoint(coze, single, transport.exchanges)
+    # Only a platform other than cloud may lack the path: on cloud, no tool call on the wire is a failure.
+    lacking = ctx.platform != "cloud" and has_submit and not offered
+    submit = _submit_endpoint(coze, single, transport.exchanges) if lacking else (None, "")
     evidence = Evidence(
         id=mode.value,
         probe=mode.value,
@@ -306,16 +309,13 @@ def _probe(ctx: ProbeContext, mode: Mode, drive: _Driver, summary: str, how: str
             *single.events,
             *chain.events,
             "runs: " + " | ".join(_summary(r) for r in (single, chain, failing)),
-            *([f"submit_tool_outputs on the paused chat: {submit}"] if submit else []),
+            *([f"submit_tool_outputs on the paused chat: {submit[1]}"] if lacking else []),
         ],
         sdk_facts=chat_facts(),
         error=single.error or chain.error,
         simulated="the bots are simulator scenarios; the wire format is the platform profile's (CONTRACT.md).",
     )
-    if offered or not has_submit:
-        verdicts = _verdicts(single, chain, failing, has_submit, how)
-    else:
-        verdicts = _absent_on_platform(single, submit)
+    verdicts = _absent_on_platform(single, submit) if lacking else _verdicts(single, chain, failing, has_submit, how)
     return ProbeResult(
         cells=cells_for(mode, evidence.id, verdicts), evidence=[evidence], streams=check_streams(transport.exchanges)
     )

@@ -41,7 +41,7 @@ class _LogIdMiddleware:
         await self.app(scope, receive, send)
 
 
-_GO_ROUTER_BODIES = {404: "404 page not found", 405: "405 method not allowed"}
+_GO_ROUTER_404 = "404 page not found"
 
 
 class _DenialLogFilter(logging.Filter):
@@ -57,12 +57,11 @@ _DENIAL_FILTER = _DenialLogFilter()
 
 
 def _missing_route(request: Request, status: int) -> Response:
-    """An unknown path (404) or a wrong method (405), as the platform's router answers it."""
+    """An unknown path (404) or a wrong method (405), as the platform's router answers it. The Go routers
+    (hertz, like gin) answer a wrong method as an unknown path unless told otherwise: 404 for both."""
     sim: Simulator = request.app.state.simulator
-    if sim.profile.envelope.missing_route == "plain-text" and status in _GO_ROUTER_BODIES:
-        return PlainTextResponse(
-            _GO_ROUTER_BODIES[status], status_code=status, headers={LOGID_HEADER: logid_of(request)}
-        )
+    if sim.profile.envelope.missing_route == "plain-text":
+        return PlainTextResponse(_GO_ROUTER_404, status_code=404, headers={LOGID_HEADER: logid_of(request)})
     if status == 404:
         msg = f"no such endpoint: {request.method} {request.url.path}"
     else:
@@ -92,7 +91,7 @@ class _AbsentEndpoints:
         if "websocket.http.response" in scope.get("extensions", {}):
             headers = [(b"content-type", b"text/plain; charset=utf-8")]
             await send({"type": "websocket.http.response.start", "status": 404, "headers": headers})
-            await send({"type": "websocket.http.response.body", "body": _GO_ROUTER_BODIES[404].encode()})
+            await send({"type": "websocket.http.response.body", "body": _GO_ROUTER_404.encode()})
         else:
             await send({"type": "websocket.close", "code": 1008})
 

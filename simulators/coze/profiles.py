@@ -32,7 +32,8 @@ class StreamStyle(_Data):
 
 
 class Streams(_Data):
-    chat: StreamStyle
+    """The framings that differ between platforms; /v3/chat's is the same on both (`sse.chat_frame`)."""
+
     chatflow: StreamStyle
     workflow: StreamStyle
 
@@ -52,7 +53,7 @@ class Headers(_Data):
 class Envelope(_Data):
     logid_detail: bool = Field(description="`detail: {logid}` in every JSON envelope")
     missing_route: Literal["envelope", "plain-text"] = Field(
-        description="unknown paths and wrong methods: a 4000 envelope, or the Go router's plain-text 404/405"
+        description="unknown paths and wrong methods: a 4000 envelope, or the Go router's plain-text 404 (for both)"
     )
 
 

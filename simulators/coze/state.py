@@ -45,6 +45,7 @@ class BoundInterrupt:
     workflow_id: str
     event_id: str
     type: int
+    node_index: int
 
 
 @dataclass

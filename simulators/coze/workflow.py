@@ -38,7 +38,7 @@ from .flows import (
 )
 from .inputs import Lenient, json_body, optional_id, validate
 from .profiles import Profile
-from .scenarios import WorkflowScenario
+from .scenarios import InputNode, WorkflowScenario
 from .sse import framed
 from .state import BoundInterrupt, Conversation, ExecutionRecord
 
@@ -365,7 +365,9 @@ async def _chatflow_pause(
         yield await emit("conversation.message.delta", chat.message(message_id, "answer", event.data, None))
         yield await emit("conversation.message.completed", completed(message_id, "answer", event.data))
     with sim.store.lock:
-        conversation.paused_chatflow = BoundInterrupt(execution.workflow_id, event.event_id, event.type)
+        assert execution.pending is not None  # the engine set it with the Interrupted event
+        node = execution.pending.node_index
+        conversation.paused_chatflow = BoundInterrupt(execution.workflow_id, event.event_id, event.type, node)
     paused = {
         "id": chat.id,
         "conversation_id": chat.conversation_id,
@@ -376,13 +378,29 @@ async def _chatflow_pause(
     yield await emit("conversation.chat.requires_action", paused)
 
 
-def _chatflow_answer(kind: int, text: str) -> str:
+def _chatflow_answer(workflow: WorkflowScenario, paused: BoundInterrupt, text: str) -> str:
     """The next user message as resume data: a question's answer as is; an input node's `key:value` lines
-    (studio's chat form) as the JSON object stream_resume would carry."""
-    if kind != INTERRUPT_INPUT:
+    (studio's chat form) as the JSON object stream_resume would carry, each value of its field's type
+    (a value that is not of it is left a string, which the resume then refuses naming the field)."""
+    if paused.type != INTERRUPT_INPUT:
         return text
-    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-    return dumps({key.strip(): value.strip() for key, value in fields.items()})
+    node = workflow.nodes[paused.node_index]
+    types = {spec.name: spec.type for spec in node.fields} if isinstance(node, InputNode) else {}
+    answer: dict[str, Any] = {}
+    for line in text.splitlines():
+        key, colon, value = line.partition(":")
+        if colon:
+            answer[key.strip()] = _typed(value.strip(), types.get(key.strip(), "string"))
+    return dumps(answer)
+
+
+def _typed(value: str, kind: str) -> Any:
+    if kind == "string":
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
 
 
 @router.post("/v1/workflows/chat")
@@ -407,8 +425,13 @@ async def chatflow(request: Request) -> Response:
         paused, conversation.paused_chatflow = conversation.paused_chatflow, None
         conversation.messages.extend(m.model_dump(exclude_none=True) for m in messages)
     if paused is not None and paused.workflow_id == workflow.id:
-        answer = _chatflow_answer(paused.type, text)
-        execution = sim.flows.claim_resume(workflow, paused.event_id, paused.type, answer)
+        try:
+            answer = _chatflow_answer(workflow, paused, text)
+            execution = sim.flows.claim_resume(workflow, paused.event_id, paused.type, answer)
+        except CozeError:
+            with sim.store.lock:  # a refused answer keeps the pause: the next message may answer it right
+                conversation.paused_chatflow = paused
+            raise
     else:
         execution = sim.flows.start(
             workflow,
