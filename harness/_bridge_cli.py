@@ -67,9 +67,9 @@ def build_serve_app(args: argparse.Namespace) -> FastAPI | None:
     for item in args.slow_tool:
         name, _, seconds = item.partition("=")
         try:
-            slow[name] = float(seconds)
-        except ValueError:
-            print(f"coze-harness bridge: --slow-tool wants NAME=SECONDS, got {item!r}", file=sys.stderr)
+            slow[name] = _positive_seconds(seconds)
+        except argparse.ArgumentTypeError:
+            print(f"coze-harness bridge: --slow-tool wants NAME=SECONDS (above 0), got {item!r}", file=sys.stderr)
             return None
     return create_bridge_app(
         registry,

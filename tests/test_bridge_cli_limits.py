@@ -217,3 +217,9 @@ def test_bridge_serve_command_rejects_a_bad_limit(tool_module: str, tmp_path: Pa
     done = subprocess.run([*command, "--max-body-bytes", "0"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "argument --max-body-bytes: wants a whole number of bytes above 0, got '0'" in done.stderr
+
+
+@pytest.mark.parametrize("value", ["x", "0", "-1", "nan", "inf"])
+def test_a_bad_slow_tool_delay_is_refused(tool_module: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert build_serve_app(_args(tool_module, "--slow-tool", f"measure={value}")) is None
+    assert "--slow-tool wants NAME=SECONDS (above 0)" in capsys.readouterr().err
