@@ -92,7 +92,7 @@ def run_report(
                     ca_file=tls.ca_file,
                     platform=platform,
                 )
-                matrix = run_probes(ctx, probes, progress, platform, matrix)
+                matrix = run_probes(ctx, probes, progress, matrix)
     assert matrix is not None
     matrix.sdk_label = sdk_label
     matrix.coverage = coverage_notes()

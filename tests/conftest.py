@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import cozepy
 import pytest
 
 from harness.tools import ToolRegistry
+from harness.trust import trusting
 from simulators.coze import DEFAULT_TOKEN, RunningServer, create_app, running
 
 WEATHER_BOT = "7390000000000000002"
@@ -67,3 +71,31 @@ def weather_tools() -> ToolRegistry:
 def user_message(text: str) -> cozepy.Message:
     """A user question, built the same way on every cozepy release (the helper names changed)."""
     return cozepy.Message(role="user", type="question", content=text, content_type="text")
+
+
+def scenario_copy(source: str, scenario_id: str, name: str, tail: str) -> str:
+    """A scenario file's text under another id and name, with `tail` (more top-level YAML) appended."""
+    lines = []
+    for line in source.splitlines():
+        if line.startswith("id:"):
+            line = f'id: "{scenario_id}"'
+        elif line.startswith("name:"):
+            line = f"name: {name}"
+        lines.append(line)
+    return "\n".join(lines) + "\n" + tail
+
+
+def with_faults(source: str, scenario_id: str, name: str, block: str) -> str:
+    """A scenario copy with a one-line `faults:` block (e.g. `reset_after_events: 3`)."""
+    return scenario_copy(source, scenario_id, name, f"faults:\n  {block}\n")
+
+
+@contextmanager
+def wss_clients(base_url: str, ca_file: Path) -> Iterator[tuple[Any, Any]]:
+    """A sync and an async cozepy client for a TLS simulator, trusting its throwaway authority meanwhile."""
+    with trusting(ca_file):
+        auth_class = getattr(cozepy, "AsyncTokenAuth", cozepy.TokenAuth)
+        yield (
+            cozepy.Coze(auth=cozepy.TokenAuth(DEFAULT_TOKEN), base_url=base_url),
+            cozepy.AsyncCoze(auth=auth_class(DEFAULT_TOKEN), base_url=base_url),
+        )

@@ -13,7 +13,7 @@ import anyio
 import cozepy
 import httpx
 import pytest
-from conftest import ECHO_BOT, WEATHER_BOT, user_message, weather_tools
+from conftest import ECHO_BOT, WEATHER_BOT, user_message, weather_tools, with_faults
 
 from harness import sdk
 from harness._fault_cli import faults_of, framing_of
@@ -52,23 +52,12 @@ FAULT_WORKFLOW = {name: str(7441000000000000001 + number) for number, name in en
 BRIDGE_WORKFLOW = "7441000000000000100"
 
 
-def _with_faults(source: str, scenario_id: str, name: str, block: str) -> str:
-    lines = []
-    for line in source.splitlines():
-        if line.startswith("id:"):
-            line = f'id: "{scenario_id}"'
-        elif line.startswith("name:"):
-            line = f"name: {name}"
-        lines.append(line)
-    return "\n".join(lines) + f"\nfaults:\n  {block}\n"
-
-
 def write_fault_scenarios(folder: Path) -> Path:
     weather = (BUILTIN_DIR / "weather_bot.yaml").read_text(encoding="utf-8")
     joke = (BUILTIN_DIR / "joke_workflow.yaml").read_text(encoding="utf-8")
     for name, block in FAULTS.items():
-        (folder / f"bot-{name}.yaml").write_text(_with_faults(weather, FAULT_BOT[name], f"weather-{name}", block))
-        (folder / f"wf-{name}.yaml").write_text(_with_faults(joke, FAULT_WORKFLOW[name], f"joke-{name}", block))
+        (folder / f"bot-{name}.yaml").write_text(with_faults(weather, FAULT_BOT[name], f"weather-{name}", block))
+        (folder / f"wf-{name}.yaml").write_text(with_faults(joke, FAULT_WORKFLOW[name], f"joke-{name}", block))
     (folder / "bridge-timeout.yaml").write_text(
         f"""kind: workflow
 id: "{BRIDGE_WORKFLOW}"
@@ -215,7 +204,7 @@ def test_rate_limit_is_the_real_envelope_then_clears(fault_dir: Path) -> None:
     (fault_dir / "once").mkdir(exist_ok=True)
     echo = (BUILTIN_DIR / "echo_bot.yaml").read_text(encoding="utf-8")
     (fault_dir / "once" / "bot.yaml").write_text(
-        _with_faults(echo, "7391000000000000099", "echo-once", "rate_limit: {times: 1}")
+        with_faults(echo, "7391000000000000099", "echo-once", "rate_limit: {times: 1}")
     )
     with running(create_app(Catalogue.load(fault_dir / "once"))) as sim, httpx.Client(timeout=_TIMEOUT) as client:
         first = client.post(f"{sim.base_url}/v3/chat", json=_chat_body("7391000000000000099"), headers=_HEADERS)
@@ -352,7 +341,7 @@ async def test_slow_tool_in_the_bridge_fails_the_workflow_node_without_a_hang(fr
 )
 def test_bad_fault_blocks_name_the_place(tmp_path: Path, block: str, where: str) -> None:
     echo = (BUILTIN_DIR / "echo_bot.yaml").read_text(encoding="utf-8")
-    (tmp_path / "bad.yaml").write_text(_with_faults(echo, ECHO_BOT, "bad", block))
+    (tmp_path / "bad.yaml").write_text(with_faults(echo, ECHO_BOT, "bad", block))
     with pytest.raises(ScenarioFileError) as info:
         Catalogue.load(tmp_path)
     assert "bad.yaml: " in str(info.value) and f"at {where}" in str(info.value)

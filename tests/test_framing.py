@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from conftest import ECHO_BOT
+from conftest import ECHO_BOT, scenario_copy
 
 from harness.matrix import FramingResult, Matrix
 from harness.probes import ProbeContext
@@ -121,15 +121,8 @@ def test_canonical_framer_writes_the_canonical_bytes() -> None:
 
 
 def _with_framing(source: str, scenario_id: str, name: str, framing: Framing) -> str:
-    lines = []
-    for line in source.splitlines():
-        if line.startswith("id:"):
-            line = f'id: "{scenario_id}"'
-        elif line.startswith("name:"):
-            line = f"name: {name}"
-        lines.append(line)
     block = yaml.safe_dump({"framing": framing.model_dump(exclude_defaults=True)}, default_flow_style=False)
-    return "\n".join(lines) + "\n" + block
+    return scenario_copy(source, scenario_id, name, block)
 
 
 VARIANT_IDS = {name: (str(7392000000000000001 + n), str(7442000000000000001 + n)) for n, name in enumerate(VARIANTS)}

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import anyio
 import cozepy
 import pytest
-from conftest import ECHO_BOT, RESEARCH_BOT, WEATHER_BOT
+from conftest import ECHO_BOT, RESEARCH_BOT, WEATHER_BOT, wss_clients
 
 from harness import sdk
 from harness.local_plugin import LocalPluginError, LocalPluginResult
@@ -163,12 +163,8 @@ def test_a_refused_handshake_is_an_http_envelope(
 
 @pytest.fixture
 def coze_wss(wss: RunningServer, tls: LocalTls) -> Iterator[tuple[Any, Any]]:
-    with trusting(tls.ca_file):
-        auth_class = getattr(cozepy, "AsyncTokenAuth", cozepy.TokenAuth)
-        yield (
-            cozepy.Coze(auth=cozepy.TokenAuth(DEFAULT_TOKEN), base_url=wss.base_url),
-            cozepy.AsyncCoze(auth=auth_class(DEFAULT_TOKEN), base_url=wss.base_url),
-        )
+    with wss_clients(wss.base_url, tls.ca_file) as clients:
+        yield clients
 
 
 async def _drive(

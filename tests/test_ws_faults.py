@@ -19,12 +19,11 @@ from typing import Any, Literal
 import anyio
 import cozepy
 import pytest
-from conftest import ECHO_BOT, weather_tools
+from conftest import ECHO_BOT, weather_tools, with_faults, wss_clients
 
 from harness import sdk
 from harness.local_plugin import LocalPluginError, LocalPluginResult
 from harness.local_plugin_ws import AsyncWebsocketLocalPluginRunner, WebsocketLocalPluginRunner
-from harness.trust import trusting
 from simulators.coze import (
     DEFAULT_TOKEN,
     Catalogue,
@@ -69,23 +68,12 @@ FAULTS: dict[str, str] = {
 FAULT_BOT = {name: str(7392000000000000001 + number) for number, name in enumerate(FAULTS)}
 
 
-def _with_faults(source: str, scenario_id: str, name: str, block: str) -> str:
-    lines = []
-    for line in source.splitlines():
-        if line.startswith("id:"):
-            line = f'id: "{scenario_id}"'
-        elif line.startswith("name:"):
-            line = f"name: {name}"
-        lines.append(line)
-    return "\n".join(lines) + f"\nfaults:\n  {block}\n"
-
-
 @pytest.fixture(scope="module")
 def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Catalogue:
     folder = tmp_path_factory.mktemp("ws-fault-scenarios")
     weather = (BUILTIN_DIR / "weather_bot.yaml").read_text(encoding="utf-8")
     for name, block in FAULTS.items():
-        (folder / f"bot-{name}.yaml").write_text(_with_faults(weather, FAULT_BOT[name], f"ws-weather-{name}", block))
+        (folder / f"bot-{name}.yaml").write_text(with_faults(weather, FAULT_BOT[name], f"ws-weather-{name}", block))
     return Catalogue.load(BUILTIN_DIR, folder)
 
 
@@ -292,7 +280,7 @@ def test_a_rate_limit_for_the_first_connection_only_then_clears(tmp_path: Path, 
 
     echo = (BUILTIN_DIR / "echo_bot.yaml").read_text(encoding="utf-8")
     (tmp_path / "bot.yaml").write_text(
-        _with_faults(echo, "7392000000000000099", "ws-echo-once", "rate_limit: {times: 1}")
+        with_faults(echo, "7392000000000000099", "ws-echo-once", "rate_limit: {times: 1}")
     )
     with running(create_app(Catalogue.load(tmp_path)), tls=tls) as server:
         with pytest.raises(InvalidStatus) as refused:
@@ -413,12 +401,8 @@ def test_no_plan_without_a_fault_that_shapes_messages() -> None:
 
 @pytest.fixture
 def clients(wss: RunningServer, tls: LocalTls) -> Iterator[tuple[Any, Any]]:
-    with trusting(tls.ca_file):
-        auth_class = getattr(cozepy, "AsyncTokenAuth", cozepy.TokenAuth)
-        yield (
-            cozepy.Coze(auth=cozepy.TokenAuth(DEFAULT_TOKEN), base_url=wss.base_url),
-            cozepy.AsyncCoze(auth=auth_class(DEFAULT_TOKEN), base_url=wss.base_url),
-        )
+    with wss_clients(wss.base_url, tls.ca_file) as clients:
+        yield clients
 
 
 async def _drive(

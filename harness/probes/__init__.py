@@ -7,7 +7,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable
 
-from simulators.coze import DEFAULT_PLATFORM, PlatformName
+from simulators.coze import DEFAULT_PLATFORM
 
 from .. import sdk
 from ..matrix import Matrix, ProbeCrash
@@ -39,11 +39,11 @@ def run_probes(
     ctx: ProbeContext,
     names: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
-    platform: PlatformName = DEFAULT_PLATFORM,
     matrix: Matrix | None = None,
 ) -> Matrix:
-    """Run the named probes (all by default) against a simulator speaking `platform`, into `matrix` (a new
-    one for the installed SDK by default)."""
+    """Run the named probes (all by default) against the simulator of `ctx` (speaking `ctx.platform`), into
+    `matrix` (a new one for the installed SDK by default)."""
+    platform = ctx.platform
     chosen = names or list(PROBES)
     unknown = [name for name in chosen if name not in PROBES]
     if unknown:

@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, Field
 
+from simulators.coze import DEFAULT_PLATFORM, PlatformName
+
 from .._client import coze_client
 from ..matrix import Capability, Cell, Evidence, FramingResult, Mode, SdkFact, Verdict
 from ..recorder import Exchange, RecordingTransport
@@ -29,7 +31,7 @@ class ProbeContext:
     scenario_ids: dict[str, str] = field(default_factory=dict)
     secure_url: str | None = None  # the same simulator over TLS (https/wss), for websocket chat
     ca_file: Path | None = None  # the authority that signed secure_url's certificate
-    platform: str = "cloud"  # the profile the simulator speaks; only another platform may lack a path
+    platform: PlatformName = DEFAULT_PLATFORM  # the profile the simulator speaks; only another may lack a path
 
     def coze(self) -> tuple[Any, RecordingTransport]:
         """A real `cozepy.Coze` whose HTTP goes through a recording transport."""

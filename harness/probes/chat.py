@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from simulators.coze import DEFAULT_PLATFORM
+
 from .. import sdk
 from ..matrix import Capability, Evidence, Mode, Verdict
 from ..recorder import Exchange
@@ -298,7 +300,7 @@ def _probe(ctx: ProbeContext, mode: Mode, drive: _Driver, summary: str, how: str
     has_submit = hasattr(coze.chat, "submit_tool_outputs")
     offered = _offers_tool_calls(transport.exchanges)
     # Only a platform other than cloud may lack the path: on cloud, no tool call on the wire is a failure.
-    lacking = ctx.platform != "cloud" and has_submit and not offered
+    lacking = ctx.platform != DEFAULT_PLATFORM and has_submit and not offered
     submit = _submit_endpoint(coze, single, transport.exchanges) if lacking else (None, "")
     evidence = Evidence(
         id=mode.value,

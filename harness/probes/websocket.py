@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from simulators.coze import DEFAULT_PLATFORM
+
 from .. import sdk
 from ..local_plugin import LocalPluginError, LocalPluginResult
 from ..local_plugin_ws import CloseTimeout, WebsocketLocalPluginRunner
@@ -146,7 +148,7 @@ def _handshake_refusal(ctx: ProbeContext, bot: str) -> Exchange | None:
     import websockets
     import websockets.sync.client
 
-    if ctx.platform == "cloud" or ctx.secure_url is None or ctx.ca_file is None:
+    if ctx.platform == DEFAULT_PLATFORM or ctx.secure_url is None or ctx.ca_file is None:
         return None  # cloud has websocket chat: no extra handshake (it would shift the seeded ids)
     url = ctx.secure_url.replace("https://", "wss://") + "/v1/chat?bot_id=" + ctx.scenario_ids[bot]
     context = ssl.create_default_context(cafile=str(ctx.ca_file))
