@@ -112,6 +112,8 @@ def test_unknown_route_and_method_are_envelopes(http: httpx.Client) -> None:
     assert (missing.status_code, _envelope(missing)["code"]) == (404, 4000)
     wrong = http.delete("/v3/chat", headers=AUTH)
     assert (wrong.status_code, _envelope(wrong)["code"]) == (405, 4000)
+    slash = http.post("/v3/chat/", headers=AUTH, json={}, follow_redirects=False)  # not a redirect to /v3/chat
+    assert (slash.status_code, _envelope(slash)["code"]) == (404, 4000)
 
 
 def test_unknown_chat_is_4200(coze: cozepy.Coze) -> None:

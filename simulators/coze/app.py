@@ -120,7 +120,8 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def create_app(catalogue: Catalogue | None = None, config: SimConfig | None = None) -> FastAPI:
     """The app for one simulated platform; every app has its own state, so tests can run many."""
     simulator = Simulator(catalogue if catalogue is not None else Catalogue.builtin(), config or SimConfig())
-    app = FastAPI(title="Coze open API simulator", docs_url=None, redoc_url=None)
+    # No redirect for a trailing slash: the platform answers such a path as unknown, with an envelope.
+    app = FastAPI(title="Coze open API simulator", docs_url=None, redoc_url=None, redirect_slashes=False)
     app.state.simulator = simulator
     app.include_router(chat.router)
     app.include_router(workflow.router)
