@@ -18,12 +18,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI, Request
+from starlette.responses import StreamingResponse
 
 from benchmarks._common import ROOT, SCENARIOS, STREAM_BOT, WEATHER_BOT, quiet_cozepy, summary, write_section
+from benchmarks._serve import split_frames
 from simulators.coze import DEFAULT_TOKEN, Catalogue, create_app
 from simulators.coze.scenarios import BUILTIN_DIR
 
@@ -81,7 +85,43 @@ def _capture(app: Any, bot: str, text: str) -> bytes:
         transport.close()
 
 
+def _raw_asgi(frames: list[bytes]) -> Any:
+    """The transport's own cost: an ASGI callable with no framework, sending the frames one message each."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        for frame in frames:
+            await send({"type": "http.response.body", "body": frame, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    return app
+
+
+def _bare_fastapi(frames: list[bytes]) -> Any:
+    """The framework's floor: a FastAPI route streaming the frames, as any FastAPI simulator must at least do."""
+    app = FastAPI()
+
+    @app.post("/v3/chat")
+    async def chat(request: Request) -> StreamingResponse:
+        await request.body()
+
+        async def out() -> AsyncIterator[bytes]:
+            for frame in frames:
+                yield frame
+
+        response = StreamingResponse(out())
+        response.headers["content-type"] = "text/event-stream"  # the bare type, as the simulator sends it
+        return response
+
+    return app
+
+
 def time_transports(streams: int) -> dict[str, Any]:
+    """cozepy reading one stream four ways, best of 3 interleaved rounds: through the in-process transport
+    from the simulator, from a bare FastAPI route and from a framework-less ASGI callable (both sending the
+    simulator's bytes), and from a respx mock answering those bytes (the baseline). The two bare apps split
+    the ratio into what the transport costs and what any FastAPI app costs in process."""
     import cozepy
     import respx
 
@@ -95,16 +135,22 @@ def time_transports(streams: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for label, (bot, text, count) in cases.items():
         canned = _capture(create_app(catalogue), bot, text)
-        transport = InProcessTransport(create_app(catalogue))
-        inprocess = coze_over(transport, base_url=BASE_URL)
-        timings: dict[str, list[float]] = {"inprocess": [], "respx": []}
+        frames = split_frames(canned)
+        transports = {
+            "inprocess": InProcessTransport(create_app(catalogue)),
+            "bare_fastapi": InProcessTransport(_bare_fastapi(frames)),
+            "raw_asgi": InProcessTransport(_raw_asgi(frames)),
+        }
+        clients = {name: coze_over(transport, base_url=BASE_URL) for name, transport in transports.items()}
+        timings: dict[str, list[float]] = {name: [] for name in [*transports, "respx"]}
         events: dict[str, int] = {}
         try:
             for _round in range(3):
-                started = time.perf_counter()
-                for _ in range(count):
-                    events["inprocess"] = _read(inprocess, bot, text)
-                timings["inprocess"].append((time.perf_counter() - started) / count)
+                for name, coze in clients.items():
+                    started = time.perf_counter()
+                    for _ in range(count):
+                        events[name] = _read(coze, bot, text)
+                    timings[name].append((time.perf_counter() - started) / count)
                 with respx.mock(assert_all_called=False) as mock:
                     mock.post(f"{BASE_URL}/v3/chat").mock(
                         side_effect=lambda request, body=canned: httpx.Response(
@@ -117,14 +163,19 @@ def time_transports(streams: int) -> dict[str, Any]:
                         events["respx"] = _read(plain, bot, text)
                     timings["respx"].append((time.perf_counter() - started) / count)
         finally:
-            transport.close()
-        inproc, mocked = min(timings["inprocess"]), min(timings["respx"])
+            for transport in transports.values():
+                transport.close()
+        best = {name: min(values) for name, values in timings.items()}
         results[label] = {
             "streams_per_round": count,
             "events_per_stream": events,
-            "inprocess_ms_per_stream": inproc * 1000,
-            "respx_ms_per_stream": mocked * 1000,
-            "ratio": inproc / mocked,
+            "inprocess_ms_per_stream": best["inprocess"] * 1000,
+            "respx_ms_per_stream": best["respx"] * 1000,
+            "ratio": best["inprocess"] / best["respx"],
+            "bare_fastapi_ms_per_stream": best["bare_fastapi"] * 1000,
+            "bare_fastapi_ratio": best["bare_fastapi"] / best["respx"],
+            "raw_asgi_ms_per_stream": best["raw_asgi"] * 1000,
+            "raw_asgi_ratio": best["raw_asgi"] / best["respx"],
         }
     return {"target_ratio": TRANSPORT_TARGET_RATIO, "cases": results}
 
@@ -149,7 +200,9 @@ def report(result: dict[str, Any]) -> str:
     for label, case in result["transports"]["cases"].items():
         lines.append(
             f"{label:<26} in-process {case['inprocess_ms_per_stream']:7.2f} ms   "
-            f"respx {case['respx_ms_per_stream']:7.2f} ms   ratio {case['ratio']:.2f} (target <= {target})"
+            f"respx {case['respx_ms_per_stream']:7.2f} ms   ratio {case['ratio']:.2f} (target <= {target})\n"
+            f"{'':<26} floors: bare FastAPI route {case['bare_fastapi_ratio']:.2f}x, "
+            f"framework-less ASGI app {case['raw_asgi_ratio']:.2f}x of respx, through the same transport"
         )
     return "\n".join(lines)
 

@@ -4,6 +4,7 @@ closing early disconnects the app, failures look like a server's, and every wait
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from collections.abc import Iterator
@@ -372,3 +373,27 @@ def test_cozepy_error_envelopes_come_through(transports: list[InProcessTransport
     with pytest.raises(cozepy.CozeAPIError) as caught:
         coze.chat.create(bot_id="1", user_id="u", additional_messages=[user_message("hi")])
     assert caught.value.code == 4200
+
+
+def test_an_app_still_running_after_a_read_response_is_kept_until_the_transport_closes() -> None:
+    """A response read to the end is closed without a hop to the app's loop: the app winds down there on its
+    own. One that lingers on something only it holds is neither lost to the garbage collector nor left
+    running: closing the transport cancels it."""
+    lingering = threading.Event()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done", "more_body": False})
+        lingering.set()
+        await asyncio.Event().wait()  # nothing else holds this event
+
+    watched = Watched(app)
+    transport = InProcessTransport(watched)
+    with _client(transport) as client:
+        assert client.get("/").content == b"done"
+        assert lingering.wait(_WAIT)
+        gc.collect()
+        assert not watched.finished.is_set()
+    assert watched.cancelled.wait(_WAIT)
+    assert watched.finished.is_set()
