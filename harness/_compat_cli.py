@@ -38,6 +38,8 @@ def _cmd_compat(args: argparse.Namespace) -> int:
         print(
             f"regression: {item.name}: {item.before.value} in {item.previous} -> {item.after.value} in {item.version}"
         )
+    for row, change in compat.framing_regressions:
+        print(f"regression: {row.name}: {change.before} in {change.previous} -> {change.after} in {change.version}")
     for finding in compat.findings:
         print(f"finding: cozepy {finding.version}: {finding.kind}: {finding.detail}")
     print(f"{len(compat.contract_changes)} request change(s) between consecutive releases")

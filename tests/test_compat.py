@@ -148,7 +148,7 @@ def test_baseline_gate_fails_when_the_same_release_got_worse(
     data["cells"] = [c for c in data["cells"] if (c["capability"], c["mode"], c["platform"]) != degraded]
     _write(worse, data)  # the cell has no verdict at all now: ranks below every verdict
     [failure] = gate(baseline, merge(load_dir(worse)))
-    assert (failure.mode, failure.capability, failure.version) == (DEGRADED[1].value, DEGRADED[0].value, sdk.version())
+    assert failure.cell == f"cloud: {DEGRADED[1].value} / {DEGRADED[0].value}" and failure.version == sdk.version()
     assert failure.after is None and "no verdict" in failure.line()
 
 
@@ -316,3 +316,47 @@ def test_a_cell_per_release_and_platform(tmp_path: Path, real: dict[str, Any]) -
     markdown = write_compatibility(compat, tmp_path / "out")[0].read_text(encoding="utf-8")
     assert "### bot chat (stream) (`chat-stream`) on open-source Coze server (coze-studio)" in markdown
     assert not any(r.flow.startswith("studio/") for r in compat.rejections)  # studio's 404s are not the release's
+
+
+def _framing_outcome(data: dict[str, Any], variant: str, stream: str) -> dict[str, Any]:
+    return next(r for r in data["framing"] if (r["variant"], r["stream"]) == (variant, stream))
+
+
+def test_framing_robustness_per_release_and_its_regressions_fail_the_gate(
+    tmp_path: Path, real: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each release's framing results become one row per (variant, stream); a release that reads a variant
+    worse than the one before is a regression in the report and fails the gate."""
+    survived = next((r for r in real["framing"] if r["outcome"] == "survives" and r["variant"] != "canonical"), None)
+    if survived is None:
+        pytest.skip(f"cozepy {sdk.version()} survives no framing variant")
+    variant, stream = survived["variant"], survived["stream"]
+    newer = synthetic(real, NEWER, f"framing {stream}/{variant} set to fails")
+    degraded = _framing_outcome(newer, variant, stream)
+    degraded.update(outcome="fails", error="SYNTHETIC: the SDK raised, by the test")
+    root = tmp_path / "sdk"
+    _write(root, real)
+    assert main(["compat", str(root), "--out", str(tmp_path / "baseline")]) == 0
+    _write(root, newer)
+
+    compat = merge(load_dir(root))
+    row = compat.framing_row(variant, stream)
+    assert row is not None and row.first_survived == sdk.version()
+    assert {(r.variant, r.stream) for r in compat.framing} == {(r["variant"], r["stream"]) for r in real["framing"]}
+    assert [(c.previous, c.version, c.before, c.after, c.regression) for c in row.changes] == [
+        (sdk.version(), NEWER, "survives", "fails", True)
+    ]
+    assert [(r.name, c.version) for r, c in compat.framing_regressions] == [(f"framing: {stream} / {variant}", NEWER)]
+    markdown = write_compatibility(compat, tmp_path / "out")[0].read_text(encoding="utf-8")
+    assert markdown.index("## Regressions") < markdown.index("## Framing robustness by release")
+    assert f"| framing: {stream} / {variant} | {sdk.version()} | {NEWER} | survives → **fails** |" in markdown
+    assert f"| {stream} | {variant} | {sdk.version()} | {NEWER} (survives → fails) | ok | F |" in markdown
+    html = (tmp_path / "out" / "compatibility.html").read_text(encoding="utf-8")
+    assert "Framing robustness by release" in html and "SYNTHETIC: the SDK raised, by the test" in html
+
+    capsys.readouterr()
+    baseline = str(tmp_path / "baseline" / "compatibility.json")
+    assert main(["compat", str(root), "--no-write", "--baseline", baseline]) == 1
+    err = capsys.readouterr().err
+    assert f"framing: {stream} / {variant} at cozepy {NEWER} (newest) vs baseline cozepy {sdk.version()}" in err
+    assert "baseline survives, now fails" in err

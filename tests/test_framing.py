@@ -85,6 +85,10 @@ PINNED: dict[tuple[str, str], bytes] = {
         "workflow",
     ): b'id: 0\nevent: Message\ndata: {"content":"hi"}\n\nid: 1\nevent: coze.unknown\ndata: {}\n\nid: 2\nevent: Done\ndata: {}\n\n',  # noqa: E501 - pinned bytes
     (
+        "workflow-ping",
+        "workflow",
+    ): b'id: 0\nevent: Message\ndata: {"content":"hi"}\n\nid: 1\nevent: PING\ndata: {}\n\nid: 2\nevent: Done\ndata: {}\n\n',  # noqa: E501 - pinned bytes
+    (
         "done-unquoted",
         "chat",
     ): b'event:conversation.chat.created\ndata:{"id":"1","n":[1]}\n\nevent:done\ndata:[DONE]\n\n',
@@ -163,7 +167,7 @@ def _events(raw: bytes, variant: str) -> list[tuple[str, Any]]:
     """(event, data as JSON) by a spec parser; ids and the unknown event left out, done data normalised."""
     events = []
     for event in parse_sse(raw.decode()):
-        if event.event == "coze.unknown":
+        if event.event in ("coze.unknown", "PING"):
             continue
         data = "[DONE]" if event.data == "[DONE]" and variant == "done-unquoted" else json.loads(event.data)
         events.append((event.event, data))

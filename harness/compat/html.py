@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..matrix import CAPABILITY_TITLES, MODE_TITLES, PLATFORM_TITLES, Mode
 from ..report._html import VERDICT_COLOURS, esc, legend, page, verdict_badge
-from .markdown import SHORT, changed_in, span
-from .model import Compatibility, Row
+from .markdown import FRAMING_LEGEND, FRAMING_SHORT, SHORT, changed_in, framing_changed_in, span
+from .model import Compatibility, FramingRow, Row
 
 _STYLE = (
     "<style>td.c{color:#fff;text-align:center;font-weight:600;padding:.2rem .35rem;font-size:12px}"
@@ -15,17 +15,27 @@ _STYLE = (
 )
 
 
+_FRAMING_COLOURS = {"survives": "#1a7f37", "misreads": "#9a6700", "fails": "#cf222e"}
+
+
 def _regressions(compat: Compatibility) -> str:
-    if not compat.regressions:
+    framing = compat.framing_regressions
+    if not compat.regressions and not framing:
         return "<h2>Regressions</h2><p>None: no cell got worse from one release to the next.</p>"
     rows = "".join(
         f'<tr class="regression"><td><code>{esc(item.name)}</code></td><td>{esc(item.previous)}</td>'
         f"<td>{esc(item.version)}</td><td>{verdict_badge(item.before)} → {verdict_badge(item.after, item.reason)}</td>"
         f"<td>{esc(item.reason)}</td></tr>"
         for item in compat.regressions
+    ) + "".join(
+        f'<tr class="regression"><td><code>{esc(row.name)}</code></td><td>{esc(change.previous)}</td>'
+        f"<td>{esc(change.version)}</td><td>{esc(change.before)} → <strong>{esc(change.after)}</strong></td>"
+        f"<td>{esc(row.cells[change.version].detail)}</td></tr>"
+        for row, change in framing
     )
     return (
-        f"<h2>Regressions ({len(compat.regressions)})</h2><table><tr><th>cell</th><th>from</th><th>to</th>"
+        f"<h2>Regressions ({len(compat.regressions) + len(framing)})</h2>"
+        "<table><tr><th>cell</th><th>from</th><th>to</th>"
         f"<th>verdict</th><th>why (newer release)</th></tr>{rows}</table>"
     )
 
@@ -83,6 +93,42 @@ def _grid(compat: Compatibility) -> str:
                 + "</table></div>"
             )
     return "".join(parts)
+
+
+def _framing_row(row: FramingRow, names: list[str]) -> str:
+    changed = {change.version for change in row.changes}
+    cells = []
+    for name in names:
+        cell = row.cells.get(name)
+        outcome = cell.outcome if cell else None
+        extra = " chg" if name in changed else ""
+        colour = _FRAMING_COLOURS.get(outcome or "")
+        if colour is None:
+            cells.append(f'<td class="c none{extra}" title="cozepy {esc(name)}: not run">-</td>')
+            continue
+        title = f"cozepy {name}: {outcome}: {cell.detail if cell else ''}"
+        cells.append(
+            f'<td class="c{extra}" style="background:{colour}" title="{esc(title)}">{esc(FRAMING_SHORT[outcome])}</td>'
+        )
+    return (
+        f"<tr><th>{esc(row.variant)}<br><small>{esc(row.description)}</small></th><td>{esc(row.stream)}</td>"
+        f"<td>{esc(row.first_survived or 'never')}</td><td>{esc(framing_changed_in(row))}</td>{''.join(cells)}</tr>"
+    )
+
+
+def _framing(compat: Compatibility) -> str:
+    if not compat.framing:
+        return "<h2>Framing robustness by release</h2><p>No release ran the framing probe.</p>"
+    names = compat.version_names
+    head = "".join(f'<th class="ver">{esc(name)}</th>' for name in names)
+    return (
+        "<h2>Framing robustness by release</h2><p>Spec-legal ways the platform may start framing its streams, read "
+        f"by each release's SDK against the simulator. {esc(FRAMING_LEGEND)}; hover a cell for the SDK's error.</p>"
+        '<div class="wrap"><table class="grid"><tr><th>variant</th><th>stream</th><th>first read</th>'
+        f"<th>changed in</th>{head}</tr>"
+        + "".join(_framing_row(row, names) for row in compat.framing)
+        + "</table></div>"
+    )
 
 
 def _contracts(compat: Compatibility) -> str:
@@ -144,6 +190,7 @@ def render_html(compat: Compatibility) -> str:
         + _regressions(compat)
         + _findings(compat)
         + _grid(compat)
+        + _framing(compat)
         + _contracts(compat)
         + _releases(compat)
     )

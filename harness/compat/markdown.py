@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..matrix import CAPABILITY_TITLES, MODE_TITLES, PLATFORM_TITLES, Mode, Verdict
-from .model import Compatibility, Row
+from .model import Compatibility, FramingRow, Row
 
 SHORT: dict[Verdict | None, str] = {
     Verdict.SUPPORTED: "S",
@@ -15,6 +15,10 @@ SHORT: dict[Verdict | None, str] = {
     None: "-",
 }
 LEGEND = "S supported, W workaround, ? unknown, n/a not-applicable, B broken, A absent, - no verdict"
+FRAMING_SHORT: dict[str | None, str] = {"survives": "ok", "misreads": "M", "fails": "F", "not-run": "-", None: "-"}
+FRAMING_LEGEND = (
+    "ok survives (the same events and text as the canonical framing), M misreads, F fails (the SDK raised), - not run"
+)
 
 
 def _cell(text: object) -> str:
@@ -30,14 +34,23 @@ def changed_in(row: Row) -> str:
     return ", ".join(f"{c.version} ({c.before.value} → {c.after.value})" for c in row.changes) or "never"
 
 
+def framing_changed_in(row: FramingRow) -> str:
+    return ", ".join(f"{c.version} ({c.before} → {c.after})" for c in row.changes) or "never"
+
+
 def _regressions(compat: Compatibility) -> list[str]:
     lines = ["## Regressions", ""]
-    if not compat.regressions:
+    framing = compat.framing_regressions
+    if not compat.regressions and not framing:
         return [*lines, "None: no cell got worse from one release to the next.", ""]
     lines += ["| cell | from | to | verdict | why (newer release) |", "| --- | --- | --- | --- | --- |"]
     for item in compat.regressions:
         verdicts = f"{item.before.value} → **{item.after.value}**"
         lines.append(f"| {item.name} | {item.previous} | {item.version} | {verdicts} | {_cell(item.reason)} |")
+    for row, change in framing:
+        outcomes = f"{change.before} → **{change.after}**"
+        why = row.cells[change.version].detail
+        lines.append(f"| {row.name} | {change.previous} | {change.version} | {outcomes} | {_cell(why)} |")
     return [*lines, ""]
 
 
@@ -66,6 +79,29 @@ def _grid(compat: Compatibility) -> list[str]:
             lines.append(f"| {title} | {row.first_appeared or 'never'} | {_cell(changed_in(row))} | {cells} |")
         lines.append("")
     return lines
+
+
+def _framing(compat: Compatibility) -> list[str]:
+    lines = ["## Framing robustness by release", ""]
+    if not compat.framing:
+        return [*lines, "No release ran the framing probe.", ""]
+    names = compat.version_names
+    lines += [
+        "Spec-legal ways the platform may start framing its streams (`coze-harness report --probe framing`), "
+        "read by each release's SDK against the simulator.",
+        "",
+        f"Legend: {FRAMING_LEGEND}.",
+        "",
+        "| stream | variant | first read | changed in | " + " | ".join(names) + " |",
+        "| --- | --- | --- | --- | " + " | ".join("---" for _ in names) + " |",
+    ]
+    for row in compat.framing:
+        cells = " | ".join(FRAMING_SHORT[row.cells[name].outcome] if name in row.cells else "" for name in names)
+        lines.append(
+            f"| {row.stream} | {row.variant} | {row.first_survived or 'never'} | "
+            f"{_cell(framing_changed_in(row))} | {cells} |"
+        )
+    return [*lines, ""]
 
 
 def _contracts(compat: Compatibility) -> list[str]:
@@ -126,5 +162,12 @@ def render_markdown(compat: Compatibility) -> str:
         "in the release before it (supported > workaround > unknown = not-applicable > broken > absent).",
         "",
     ]
-    lines += _regressions(compat) + _findings(compat) + _grid(compat) + _contracts(compat) + _releases(compat)
+    lines += (
+        _regressions(compat)
+        + _findings(compat)
+        + _grid(compat)
+        + _framing(compat)
+        + _contracts(compat)
+        + _releases(compat)
+    )
     return "\n".join(lines).rstrip() + "\n"

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from simulators.coze import PLATFORMS, PlatformName
 
-from ..matrix import VERDICT_RANK, Capability, Mode, Verdict
+from ..matrix import VERDICT_RANK, Capability, FramingOutcome, FramingResult, Mode, Verdict
 from .contracts import diff_contracts, rejections, shapes
 from .load import Loaded
 from .model import (
     AVAILABLE,
+    FRAMING_RANK,
     Change,
     Compatibility,
     Finding,
+    FramingCell,
+    FramingChange,
+    FramingRow,
     Regression,
     RequestShape,
     Row,
@@ -57,6 +61,47 @@ def _row(platform: PlatformName, capability: Capability, mode: Mode, loaded: lis
     return row
 
 
+def _framing_result(item: Loaded, variant: str, stream: str) -> FramingResult | None:
+    if item.matrix is None:
+        return None
+    return next((r for r in item.matrix.framing if (r.variant, r.stream) == (variant, stream)), None)
+
+
+def _framing_rows(loaded: list[Loaded]) -> list[FramingRow]:
+    """One row per (variant, stream) any release ran, in the order the probe ran them."""
+    rows: dict[tuple[str, str], FramingRow] = {}
+    for item in loaded:
+        for result in item.matrix.framing if item.matrix is not None else []:
+            key = (result.variant, result.stream)
+            if key not in rows:
+                rows[key] = FramingRow(variant=result.variant, stream=result.stream, description=result.description)
+    for row in rows.values():
+        previous: tuple[str, FramingOutcome] | None = None
+        for item in loaded:
+            found = _framing_result(item, row.variant, row.stream)
+            if found is None:
+                row.cells[item.version] = FramingCell()
+                continue
+            row.cells[item.version] = FramingCell(outcome=found.outcome, detail=found.error or found.detail)
+            if found.outcome not in FRAMING_RANK:  # not run: neither a change nor a regression
+                continue
+            if row.first_survived is None and found.outcome == "survives":
+                row.first_survived = item.version
+            if previous is not None and previous[1] != found.outcome:
+                before = previous[1]
+                row.changes.append(
+                    FramingChange(
+                        previous=previous[0],
+                        version=item.version,
+                        before=before,
+                        after=found.outcome,
+                        regression=FRAMING_RANK[found.outcome] < FRAMING_RANK[before],
+                    )
+                )
+            previous = (item.version, found.outcome)
+    return list(rows.values())
+
+
 def _findings(loaded: list[Loaded]) -> list[Finding]:
     findings: list[Finding] = []
     for item in loaded:
@@ -97,6 +142,7 @@ def merge(loaded: list[Loaded]) -> Compatibility:
                         reason=row.cells[change.version].reason,
                     )
                 )
+    compat.framing = _framing_rows(loaded)
     compat.findings = _findings(loaded)
     previous: tuple[str, list[RequestShape]] | None = None
     for item in loaded:

@@ -15,9 +15,9 @@ from pydantic import BaseModel, Field
 
 from simulators.coze import DEFAULT_PLATFORM, PlatformName
 
-from ..matrix import SCHEMA_VERSION, VERDICT_RANK, Capability, Mode, Verdict
+from ..matrix import SCHEMA_VERSION, VERDICT_RANK, Capability, FramingOutcome, Mode, Verdict
 
-COMPAT_SCHEMA_VERSION = 2  # 2: rows per platform
+COMPAT_SCHEMA_VERSION = 3  # 2: rows per platform; 3: framing robustness per release
 
 # A verdict that lets a user run local code: the cell "has" the capability from that release on.
 AVAILABLE = (Verdict.SUPPORTED, Verdict.WORKAROUND)
@@ -26,6 +26,15 @@ AVAILABLE = (Verdict.SUPPORTED, Verdict.WORKAROUND)
 def rank(verdict: Verdict | None) -> int:
     """`VERDICT_RANK`, with no verdict at all (the release failed, its probe crashed) ranked lowest."""
     return -1 if verdict is None else VERDICT_RANK[verdict]
+
+
+FRAMING_RANK: dict[FramingOutcome, int] = {"survives": 2, "misreads": 1, "fails": 0}
+"""How well a release reads a framing variant; `not-run` (the canonical stream itself failed) has no rank."""
+
+
+def framing_rank(outcome: FramingOutcome | None) -> int:
+    """`FRAMING_RANK`, with no outcome (not run, the release failed) ranked lowest, as `rank` does."""
+    return FRAMING_RANK.get(outcome, -1) if outcome is not None else -1
 
 
 class VersionFailure(BaseModel):
@@ -75,6 +84,36 @@ class Row(BaseModel):
     @property
     def name(self) -> str:
         return f"{self.platform}: {self.mode.value} / {self.capability.value}"
+
+
+class FramingCell(BaseModel):
+    outcome: FramingOutcome | None = Field(None, description="None: the release has no framing result for it")
+    detail: str = Field("", description="the SDK's error, or what it read differently")
+
+
+class FramingChange(BaseModel):
+    """A framing variant read differently from the previous release that read it."""
+
+    previous: str
+    version: str
+    before: FramingOutcome
+    after: FramingOutcome
+    regression: bool = Field(description="the newer release reads the variant worse (survives > misreads > fails)")
+
+
+class FramingRow(BaseModel):
+    """One spec-legal framing variant on one kind of stream, as each release's SDK read it (framing probe)."""
+
+    variant: str
+    stream: Literal["chat", "workflow"]
+    description: str = ""
+    cells: dict[str, FramingCell] = Field(default_factory=dict, description="version -> cell")
+    first_survived: str | None = Field(None, description="the first release that reads the variant like the canonical")
+    changes: list[FramingChange] = Field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"framing: {self.stream} / {self.variant}"
 
 
 class Regression(BaseModel):
@@ -146,6 +185,9 @@ class Compatibility(BaseModel):
     versions: list[VersionColumn] = Field(default_factory=list, description="oldest first")
     rows: list[Row] = Field(default_factory=list)
     regressions: list[Regression] = Field(default_factory=list)
+    framing: list[FramingRow] = Field(
+        default_factory=list, description="framing robustness: which spec-legal SSE variants each release reads"
+    )
     contracts: dict[str, list[RequestShape]] = Field(default_factory=dict, description="version -> request shapes")
     contract_changes: list[ContractChange] = Field(default_factory=list)
     rejections: list[Rejection] = Field(default_factory=list)
@@ -164,6 +206,13 @@ class Compatibility(BaseModel):
             if row.capability == capability and row.mode == mode and row.platform == platform:
                 return row
         return None
+
+    def framing_row(self, variant: str, stream: str) -> FramingRow | None:
+        return next((row for row in self.framing if row.variant == variant and row.stream == stream), None)
+
+    @property
+    def framing_regressions(self) -> list[tuple[FramingRow, FramingChange]]:
+        return [(row, change) for row in self.framing for change in row.changes if change.regression]
 
     def verdict(
         self, capability: Capability, mode: Mode, version: str, platform: str = DEFAULT_PLATFORM

@@ -161,6 +161,13 @@ VARIANTS: dict[str, Variant] = {
             description="an event named 'coze.unknown' (data {}) after the first event",
         ),
         Variant(
+            name="workflow-ping",
+            framing=Framing(unknown_event="PING"),
+            description="a PING event (data {}) after the first event: the keep-alive coze-go knows on workflow "
+            "streams (WorkflowEventTypePing), which cozepy has no member for",
+            kinds=("workflow",),
+        ),
+        Variant(
             name="done-unquoted",
             framing=Framing(done_data="[DONE]"),
             description='the chat done event\'s data is [DONE], not the JSON string "[DONE]"',
