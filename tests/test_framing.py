@@ -12,8 +12,10 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from packaging.version import Version
 from conftest import ECHO_BOT, scenario_copy
 
+from harness import sdk
 from harness.matrix import FramingResult, Matrix
 from harness.probes import ProbeContext
 from harness.probes.framing import probe_framing
@@ -88,6 +90,10 @@ PINNED: dict[tuple[str, str], bytes] = {
         "workflow-ping",
         "workflow",
     ): b'id: 0\nevent: Message\ndata: {"content":"hi"}\n\nid: 1\nevent: PING\ndata: {}\n\nid: 2\nevent: Done\ndata: {}\n\n',  # noqa: E501 - pinned bytes
+    (
+        "open-after-done",
+        "chat",
+    ): b'event:conversation.chat.created\ndata:{"id":"1","n":[1]}\n\nevent:done\ndata:"[DONE]"\n\n',
     (
         "done-unquoted",
         "chat",
@@ -231,6 +237,14 @@ def test_probe_reports_every_variant_on_both_streams(probed: list[FramingResult]
         assert comment.outcome == "fails" and "ping" in (comment.error or "")
         (crlf,) = [i for i in probed if i.variant == "crlf" and i.stream == "chat"]
         assert crlf.outcome == "survives", crlf
+        # Up to 0.16 the SDK stops at `done`; from 0.17.0 it reads to EOF (reference/cozepy-sdk.md), so a
+        # response left open after `done` holds it until its read timeout.
+        (lingering,) = [i for i in probed if i.variant == "open-after-done"]
+        if Version(sdk.version()) >= Version("0.17.0"):
+            assert lingering.outcome == "fails" and "ReadTimeout" in (lingering.error or ""), lingering
+            assert "until its read timeout" in lingering.detail
+        else:
+            assert lingering.outcome == "survives", lingering
 
 
 def test_report_has_a_framing_robustness_section(probed: list[FramingResult]) -> None:
@@ -240,3 +254,30 @@ def test_report_has_a_framing_robustness_section(probed: list[FramingResult]) ->
     html = render_html(matrix)
     assert "<h2>Framing robustness</h2>" in html and "<code>multiline-data</code>" in html
     assert Matrix.model_validate_json(matrix.model_dump_json()).framing == probed
+
+
+def test_a_lingering_response_stays_open_after_its_last_event(framed: RunningServer) -> None:
+    """`open-after-done`: every event, `done` included, goes out at once; the server ends the response only
+    after the linger (the journal shows it still open once `done` has been read), or when the client leaves."""
+    bot_id = VARIANT_IDS["open-after-done"][0]
+    journal = framed.app.state.simulator.journal
+    body = {
+        "bot_id": bot_id,
+        "user_id": "u",
+        "stream": True,
+        "additional_messages": [{"role": "user", "content": "hi", "content_type": "text"}],
+    }
+    headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    with httpx.stream("POST", f"{framed.base_url}/v3/chat", json=body, headers=headers, timeout=10) as answer:
+        lines = answer.iter_lines()
+        for line in lines:
+            if line == 'data:"[DONE]"':
+                break
+        else:
+            raise AssertionError("no done event")
+        [entry] = [e for e in journal.entries() if e.path == "/v3/chat" and e.closed_at is None]
+        assert not entry.complete
+        assert list(lines) == [""]  # the blank line that ends `done`; then the server closes after the linger
+    assert journal.wait_closed(5.0) == []
+    [entry] = [e for e in journal.entries() if e.id == entry.id]
+    assert entry.complete and entry.closed_by == "server"

@@ -33,10 +33,10 @@ class ProbeContext:
     ca_file: Path | None = None  # the authority that signed secure_url's certificate
     platform: PlatformName = DEFAULT_PLATFORM  # the profile the simulator speaks; only another may lack a path
 
-    def coze(self) -> tuple[Any, RecordingTransport]:
+    def coze(self, timeout: httpx.Timeout = CLIENT_TIMEOUT) -> tuple[Any, RecordingTransport]:
         """A real `cozepy.Coze` whose HTTP goes through a recording transport."""
         transport = RecordingTransport()
-        return coze_client(transport, base_url=self.base_url, token=self.token, timeout=CLIENT_TIMEOUT), transport
+        return coze_client(transport, base_url=self.base_url, token=self.token, timeout=timeout), transport
 
 
 class StreamCheck(BaseModel):

@@ -3,11 +3,11 @@
 The real server may start sending what the SSE specification allows and the canonical framing does
 not use: comment keep-alives, `retry:` lines, CRLF or CR line ends, `id:` lines on chat events, a
 space after the colon (or none), `data:` over several lines, events of unknown names, `[DONE]`
-spelled differently. For every variant this probe serves the echo bot's chat stream and the joke
-workflow's stream in that framing (scenario data: a copy of each with a `framing` block, on a
-simulator of its own) and compares what the SDK parsed with what it parsed from the canonical
-framing. These are findings about the SDK, not verdicts about the platform: no Coze server is
-known to send these variants today.
+spelled differently, a response left open after its last event. For every variant this probe
+serves the echo bot's chat stream and the joke workflow's stream in that framing (scenario data: a
+copy of each with a `framing` block, on a simulator of its own) and compares what the SDK parsed
+with what it parsed from the canonical framing. These are findings about the SDK, not verdicts
+about the platform: no Coze server is known to send these variants today.
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
+import httpx
+
 from simulators.coze import Catalogue, SimConfig, TokenGrant, create_app, running
 from simulators.coze.framing import CANONICAL, VARIANTS, Framing
 
+from .._client import CLIENT_TIMEOUT
 from ..matrix import FramingOutcome, FramingResult
 from ..recorder import RecordingTransport
 from ..sdk import enum_value, event_name
@@ -89,10 +92,22 @@ def _workflow(coze: Any, workflow_id: str) -> _Read:
     return read
 
 
-def _read(ctx: ProbeContext, kind: StreamKind, scenario_id: str) -> _Read:
-    coze, transport = ctx.coze()
-    read = _chat(coze, scenario_id) if kind == "chat" else _workflow(coze, scenario_id)
-    read.raw = _raw(transport)
+def _timeout(framing: Framing) -> httpx.Timeout:
+    """The client's timeout for a stream in `framing`: a stream left open after its last event is read with a
+    read timeout shorter than the wait, so a client that reads to EOF is seen to block (and the probe does
+    not wait for the close; cozepy's own default read timeout is 600 s)."""
+    if framing.linger_seconds is None:
+        return CLIENT_TIMEOUT
+    return httpx.Timeout(CLIENT_TIMEOUT.connect, read=framing.linger_seconds / 3, connect=CLIENT_TIMEOUT.connect)
+
+
+def _read(ctx: ProbeContext, kind: StreamKind, scenario_id: str, framing: Framing) -> _Read:
+    coze, transport = ctx.coze(_timeout(framing))
+    try:
+        read = _chat(coze, scenario_id) if kind == "chat" else _workflow(coze, scenario_id)
+        read.raw = _raw(transport)
+    finally:
+        transport.close()  # a response the SDK left open (it stopped at `done`) is ended, not left to linger
     return read
 
 
@@ -104,10 +119,16 @@ def _raw(transport: RecordingTransport) -> str:
     return body[:_SAMPLE_CHARS].replace("\r", "\\r")
 
 
-def _judge(read: _Read, baseline: _Read) -> tuple[FramingOutcome, str]:
+def _judge(read: _Read, baseline: _Read, framing: Framing) -> tuple[FramingOutcome, str]:
     if baseline.error is not None:
         return "not-run", f"the canonical stream itself failed with this SDK: {baseline.error}"
     if read.error is not None:
+        if framing.linger_seconds is not None and "ReadTimeout" in read.error:
+            waited = _timeout(framing).read
+            return "fails", (
+                f"the SDK kept reading after the last event until its read timeout ({waited:g} s here; cozepy "
+                "defaults to 600 s): it ends a stream at the close, not at done"
+            )
         return "fails", f"the SDK raised after {len(read.events)} event(s)"
     known = [name for name in read.events if name not in _UNKNOWN]
     unknown = len(read.events) - len(known)
@@ -147,7 +168,7 @@ def probe_framing(ctx: ProbeContext) -> ProbeResult:
         local = ProbeContext(base_url=sim.base_url, token=ctx.token)
         for kind in ("chat", "workflow"):
             stream: StreamKind = "chat" if kind == "chat" else "workflow"
-            baseline = _read(local, stream, ids["canonical"][0 if stream == "chat" else 1])
+            baseline = _read(local, stream, ids["canonical"][0 if stream == "chat" else 1], CANONICAL)
             results.append(
                 FramingResult(
                     variant="canonical",
@@ -163,8 +184,8 @@ def probe_framing(ctx: ProbeContext) -> ProbeResult:
             for name, variant in VARIANTS.items():
                 if stream not in variant.kinds:
                     continue
-                read = _read(local, stream, ids[name][0 if stream == "chat" else 1])
-                outcome, detail = _judge(read, baseline)
+                read = _read(local, stream, ids[name][0 if stream == "chat" else 1], variant.framing)
+                outcome, detail = _judge(read, baseline, variant.framing)
                 results.append(
                     FramingResult(
                         variant=name,

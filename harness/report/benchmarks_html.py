@@ -44,6 +44,11 @@ def bars(document: dict[str, Any]) -> list[tuple[str, float, float, bool]]:
         if ratio is not None:
             target = _number(transports.get("target_ratio")) or 1.5
             found.append((f"in-process / respx, {label}", ratio, target, False))
+        # The same transport serving a framework-less app: what the transport itself costs.
+        alone = _number(case.get("raw_asgi_ratio"))
+        if alone is not None:
+            target = _number(transports.get("target_ratio")) or 1.5
+            found.append((f"transport alone / respx, {label}", alone, target, False))
     return found
 
 

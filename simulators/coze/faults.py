@@ -243,6 +243,9 @@ class StreamPlan:
                 index += 1
         if errored:
             self._errored()
+        elif self.framing.linger_seconds is not None:
+            # The last event is out; the response ends only after this (or when the client leaves).
+            await asyncio.sleep(self.framing.linger_seconds)
 
     async def messages(
         self, texts: AsyncIterator[str], error: Callable[[int, str], str], idle: Idle = asyncio.sleep

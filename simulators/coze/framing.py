@@ -4,9 +4,10 @@ The canonical framing (CONTRACT.md, "SSE framing") is what `sse.chat_frame` and
 `sse.workflow_frame` write. A `Framing` block (in a scenario file, or `SimConfig.framing` for every
 stream) re-encodes each event another way the SSE specification allows: comment keep-alives,
 `retry:` lines, CRLF or CR line ends, `id:` lines on chat events, a space after the colon or not,
-`data:` spread over several lines, an event of an unknown name, and the chat `done` data spelled
-differently. A spec-following parser reads every variant as the same events; the framing probe
-(`harness/probes/framing.py`) shows which variants each `cozepy` release survives.
+`data:` spread over several lines, an event of an unknown name, the chat `done` data spelled
+differently, and a response left open for a while after its last event. A spec-following parser
+reads every variant as the same events; the framing probe (`harness/probes/framing.py`) shows which
+variants each `cozepy` release survives.
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ class Framing(BaseModel):
     done_data: str | None = Field(
         None, pattern=r"^[^\r\n]*$", description='chat streams: the done event\'s data instead of "[DONE]"'
     )
+    linger_seconds: float | None = Field(
+        None,
+        gt=0,
+        le=60,
+        description="the response stays open this long after the last event before the server ends it "
+        "(SSE does not require the server to close; a client that reads to EOF waits that long)",
+    )
 
     @property
     def canonical(self) -> bool:
@@ -51,6 +59,9 @@ class Framing(BaseModel):
 
 
 CANONICAL = Framing()
+
+LINGER_SECONDS = 3.0
+"""How long the `open-after-done` variant keeps a finished response open."""
 
 
 def _data_lines(data: str, multiline: bool) -> list[str]:
@@ -166,6 +177,13 @@ VARIANTS: dict[str, Variant] = {
             description="a PING event (data {}) after the first event: the keep-alive coze-go knows on workflow "
             "streams (WorkflowEventTypePing), which cozepy has no member for",
             kinds=("workflow",),
+        ),
+        Variant(
+            name="open-after-done",
+            framing=Framing(linger_seconds=LINGER_SECONDS),
+            description=f"the response stays open {LINGER_SECONDS:g} s after the done event before the server "
+            "closes it (a client that reads to EOF waits for the close)",
+            kinds=("chat",),
         ),
         Variant(
             name="done-unquoted",
