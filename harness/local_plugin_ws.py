@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -357,12 +358,20 @@ class WebsocketLocalPluginRunner(_Base):
             raise _close_timeout(result)
         return result
 
-    def settle(self) -> list[CloseTimeout]:
-        """Wait (bounded) for the closes `close_later` left running; the ones that never returned."""
+    def settle(self, deadline: float | None = None) -> list[CloseTimeout]:
+        """Wait (bounded) for the closes `close_later` left running; the ones that never returned.
+
+        The closes run side by side, so they share one wait: `CLOSE_TIMEOUT` from now, or until `deadline`
+        (a `time.monotonic()` value several runners' closes can share), before the stuck ones are rescued.
+        A release whose close() hangs then costs one timeout, not one per chat."""
         stuck = []
         pending, self._closing = self._closing, []
+        if deadline is None:
+            deadline = time.monotonic() + CLOSE_TIMEOUT
         for closing in pending:
-            if not self._finish_close(closing.closer, closing.client, closing.nudge):
+            closing.closer.join(max(0.0, deadline - time.monotonic()))
+        for closing in pending:
+            if not self._finish_close(closing.closer, closing.client, closing.nudge, waited=True):
                 stuck.append(_close_timeout(closing.result))
         return stuck
 
@@ -384,8 +393,12 @@ class WebsocketLocalPluginRunner(_Base):
         """
         return self._finish_close(self._start_close(session), client, nudge)
 
-    def _finish_close(self, closer: threading.Thread, client: Any, nudge: Callable[[], None]) -> bool:
-        closer.join(CLOSE_TIMEOUT)
+    def _finish_close(
+        self, closer: threading.Thread, client: Any, nudge: Callable[[], None], *, waited: bool = False
+    ) -> bool:
+        """`waited`: the caller has already given the close its `CLOSE_TIMEOUT`."""
+        if not waited:
+            closer.join(CLOSE_TIMEOUT)
         if not closer.is_alive():
             return True
         issue = (

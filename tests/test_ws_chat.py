@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import ssl
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any, Literal
@@ -15,7 +16,7 @@ import cozepy
 import pytest
 from conftest import ECHO_BOT, RESEARCH_BOT, WEATHER_BOT, wss_clients
 
-from harness import sdk
+from harness import local_plugin_ws, sdk
 from harness.local_plugin import LocalPluginError, LocalPluginResult
 from harness.local_plugin_ws import AsyncWebsocketLocalPluginRunner, WebsocketLocalPluginRunner
 from harness.tools import TOOL_ERROR, UNKNOWN_TOOL, ToolRegistry
@@ -291,3 +292,53 @@ def test_the_runner_refuses_an_sdk_without_websocket_chat(monkeypatch: pytest.Mo
     monkeypatch.setattr(sdk, "websocket_chat_gap", lambda: "cozepy 0.9.0 has no cozepy.websockets.chat")
     with pytest.raises(UnsupportedSDKError, match=r"no cozepy\.websockets\.chat"):
         WebsocketLocalPluginRunner(object(), ToolRegistry()).run(ECHO_BOT, "hi")
+
+
+class _HangingClose:
+    """A connection whose close() blocks, as cozepy 0.14 and 0.15's sync client's does, until the socket
+    under it is closed (what the runner's rescue does)."""
+
+    def __init__(self) -> None:
+        self.socket_closed = threading.Event()
+        self._ws = self  # the runner closes `client._ws` under a close that hangs
+
+    def close(self) -> None:
+        self.socket_closed.set()
+
+    def __exit__(self, *_: object) -> None:
+        self.socket_closed.wait(10)
+
+
+def test_settle_rescues_every_hanging_close_after_one_shared_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Closes that never return are all rescued (socket closed under them, issue recorded), and `settle`
+    gives them one `CLOSE_TIMEOUT` together: every close is waited for before the first rescue, instead of
+    one wait per close in turn (a hanging release cost 15 s per report with three chats)."""
+    monkeypatch.setattr(local_plugin_ws, "CLOSE_TIMEOUT", 0.2)
+    runner = WebsocketLocalPluginRunner(object(), _weather_tools(), close_later=True)
+    log: list[str] = []
+
+    class Closer(threading.Thread):
+        def join(self, timeout: float | None = None) -> None:
+            log.append(f"wait {self.name}")
+            super().join(timeout)
+
+    hanging = [_HangingClose() for _ in range(3)]
+    for number, connection in enumerate(hanging):
+        closer = Closer(target=connection.__exit__, args=(None, None, None), name=str(number), daemon=True)
+        closer.start()
+        result = LocalPluginResult(
+            bot_id="1",
+            chat_id="1",
+            conversation_id="1",
+            status="completed",
+            answer="",
+            rounds=0,
+            tool_calls=[],
+            sdk_version=sdk.version(),
+        )
+        nudge = functools.partial(log.append, f"rescue {number}")
+        runner._closing.append(local_plugin_ws._Closing(closer, connection, nudge, result))
+    assert runner.settle() == []  # rescued: each close returned once its socket was closed
+    assert all(connection.socket_closed.is_set() for connection in hanging)
+    assert len(runner.close_issues) == 3 and all("did not return within 0.2 s" in i for i in runner.close_issues)
+    assert log[:4] == ["wait 0", "wait 1", "wait 2", "rescue 0"]

@@ -10,6 +10,7 @@ release logs them; the verdicts never depend on that log.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,7 +19,7 @@ from simulators.coze import DEFAULT_PLATFORM
 
 from .. import sdk
 from ..local_plugin import LocalPluginError, LocalPluginResult
-from ..local_plugin_ws import CloseTimeout, WebsocketLocalPluginRunner
+from ..local_plugin_ws import CLOSE_TIMEOUT, CloseTimeout, WebsocketLocalPluginRunner
 from ..matrix import Capability, Evidence, Mode, SdkFact, Verdict
 from ..recorder import Exchange
 from ..streams import GRAMMARS
@@ -98,20 +99,22 @@ def _as_run(result: LocalPluginResult | None, events: list[str], error: str | No
     return run
 
 
-def _drive(ctx: ProbeContext, coze: Any, bot: str, text: str, registry: ToolRegistry) -> Callable[[], _Run]:
-    """Run one chat; the returned function waits for its connection's close and gives the run.
+def _drive(ctx: ProbeContext, coze: Any, bot: str, text: str, registry: ToolRegistry) -> Callable[[float], _Run]:
+    """Run one chat; the returned function waits for its connection's close (until a shared monotonic
+    deadline) and gives the run.
 
     The SDK's close() takes up to half a second (its threads poll), so it goes on in the background
-    while the next chat runs (`close_later`); a hang is found and reported exactly as before.
+    while the next chat runs (`close_later`); a hang is found and reported exactly as before, and the
+    chats' closes share one wait.
     """
     events: list[str] = []
     runner = WebsocketLocalPluginRunner(
         coze, registry, chat_timeout=_CHAT_TIMEOUT, observer=lambda name, _: events.append(name), close_later=True
     )
 
-    def closed(run: _Run) -> Callable[[], _Run]:
-        def settle() -> _Run:
-            stuck = runner.settle()
+    def closed(run: _Run) -> Callable[[float], _Run]:
+        def settle(deadline: float) -> _Run:
+            stuck = runner.settle(deadline)
             if stuck:  # the chat itself ran: judge it, and keep the hang as a finding
                 run.close_error = describe_error(stuck[0])
             elif run.error is None:
@@ -125,7 +128,7 @@ def _drive(ctx: ProbeContext, coze: Any, bot: str, text: str, registry: ToolRegi
     except CloseTimeout as exc:  # the chat itself ran: judge it, and keep the hang as a finding
         run = _as_run(exc.result, events, None)
         run.close_error = describe_error(exc)
-        return lambda: run
+        return lambda _deadline: run
     except LocalPluginError as exc:
         return closed(_as_run(exc.result, events, describe_error(exc)))
     except Exception as exc:  # the SDK itself failed: a finding for the evidence, not a crash
@@ -204,7 +207,8 @@ def probe_websocket_chat(ctx: ProbeContext) -> ProbeResult:
             _drive(ctx, coze, "research-bot", "coze", demo_tools.registry),
             _drive(ctx, coze, "weather-bot", "Oslo", demo_tools.failing),
         ]
-        single, chain, failing = (settle() for settle in drives)
+        deadline = time.monotonic() + CLOSE_TIMEOUT
+        single, chain, failing = (settle(deadline) for settle in drives)
     url = ctx.secure_url.replace("https://", "wss://") + "/v1/chat?bot_id=" + ctx.scenario_ids["weather-bot"]
     evidence.exchanges = [
         Exchange(
