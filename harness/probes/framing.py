@@ -124,10 +124,14 @@ def _judge(read: _Read, baseline: _Read, framing: Framing) -> tuple[FramingOutco
         return "not-run", f"the canonical stream itself failed with this SDK: {baseline.error}"
     if read.error is not None:
         if framing.linger_seconds is not None and "ReadTimeout" in read.error:
-            waited = _timeout(framing).read
+            waited = f"until its read timeout ({_timeout(framing).read:g} s here; cozepy defaults to 600 s)"
+            if not read.events:
+                return "fails", (
+                    f"the SDK delivered no event: it reads the whole response before the first one, so it waited "
+                    f"for the close {waited}"
+                )
             return "fails", (
-                f"the SDK kept reading after the last event until its read timeout ({waited:g} s here; cozepy "
-                "defaults to 600 s): it ends a stream at the close, not at done"
+                f"the SDK kept reading after the last event {waited}: it ends a stream at the close, not at done"
             )
         return "fails", f"the SDK raised after {len(read.events)} event(s)"
     known = [name for name in read.events if name not in _UNKNOWN]
