@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..matrix import CAPABILITY_TITLES, MODE_TITLES, PLATFORM_TITLES, Mode
 from ..report._html import VERDICT_COLOURS, esc, legend, page, verdict_badge
 from .markdown import FRAMING_LEGEND, FRAMING_SHORT, SHORT, changed_in, framing_changed_in, span
@@ -53,24 +55,33 @@ def _findings(compat: Compatibility) -> str:
     )
 
 
-def _grid_row(row: Row, names: list[str]) -> str:
-    changed = {change.version for change in row.changes}
+def _cells(names: list[str], changed: set[str], look: Callable[[str], tuple[str, str, str] | None], none: str) -> str:
+    """One cell per release, outlined where it changed: `look(version)` gives (text, colour, title), or None
+    for a grey '-' titled `none`."""
     cells = []
     for name in names:
-        cell = row.cells.get(name)
-        verdict = cell.verdict if cell else None
         extra = " chg" if name in changed else ""
-        if verdict is None:
-            cells.append(f'<td class="c none{extra}" title="cozepy {esc(name)}: no verdict">-</td>')
+        found = look(name)
+        if found is None:
+            cells.append(f'<td class="c none{extra}" title="cozepy {esc(name)}: {esc(none)}">-</td>')
             continue
-        title = f"cozepy {name}: {verdict.value}: {cell.reason if cell else ''}"
-        colour = VERDICT_COLOURS[verdict]
-        cells.append(
-            f'<td class="c{extra}" style="background:{colour}" title="{esc(title)}">{esc(SHORT[verdict])}</td>'
-        )
+        text, colour, title = found
+        cells.append(f'<td class="c{extra}" style="background:{colour}" title="{esc(title)}">{esc(text)}</td>')
+    return "".join(cells)
+
+
+def _grid_row(row: Row, names: list[str]) -> str:
+    def look(name: str) -> tuple[str, str, str] | None:
+        cell = row.cells.get(name)
+        if cell is None or cell.verdict is None:
+            return None
+        verdict = cell.verdict
+        return SHORT[verdict], VERDICT_COLOURS[verdict], f"cozepy {name}: {verdict.value}: {cell.reason}"
+
+    cells = _cells(names, {change.version for change in row.changes}, look, "no verdict")
     return (
         f"<tr><th>{esc(CAPABILITY_TITLES[row.capability])}<br><code>{esc(row.capability.value)}</code></th>"
-        f"<td>{esc(row.first_appeared or 'never')}</td><td>{esc(changed_in(row))}</td>{''.join(cells)}</tr>"
+        f"<td>{esc(row.first_appeared or 'never')}</td><td>{esc(changed_in(row))}</td>{cells}</tr>"
     )
 
 
@@ -96,23 +107,17 @@ def _grid(compat: Compatibility) -> str:
 
 
 def _framing_row(row: FramingRow, names: list[str]) -> str:
-    changed = {change.version for change in row.changes}
-    cells = []
-    for name in names:
+    def look(name: str) -> tuple[str, str, str] | None:
         cell = row.cells.get(name)
-        outcome = cell.outcome if cell else None
-        extra = " chg" if name in changed else ""
-        colour = _FRAMING_COLOURS.get(outcome or "")
-        if colour is None:
-            cells.append(f'<td class="c none{extra}" title="cozepy {esc(name)}: not run">-</td>')
-            continue
-        title = f"cozepy {name}: {outcome}: {cell.detail if cell else ''}"
-        cells.append(
-            f'<td class="c{extra}" style="background:{colour}" title="{esc(title)}">{esc(FRAMING_SHORT[outcome])}</td>'
-        )
+        colour = _FRAMING_COLOURS.get(cell.outcome or "") if cell is not None else None
+        if cell is None or colour is None:
+            return None
+        return FRAMING_SHORT[cell.outcome], colour, f"cozepy {name}: {cell.outcome}: {cell.detail}"
+
+    cells = _cells(names, {change.version for change in row.changes}, look, "not run")
     return (
         f"<tr><th>{esc(row.variant)}<br><small>{esc(row.description)}</small></th><td>{esc(row.stream)}</td>"
-        f"<td>{esc(row.first_survived or 'never')}</td><td>{esc(framing_changed_in(row))}</td>{''.join(cells)}</tr>"
+        f"<td>{esc(row.first_survived or 'never')}</td><td>{esc(framing_changed_in(row))}</td>{cells}</tr>"
     )
 
 
