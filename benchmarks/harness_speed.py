@@ -7,7 +7,9 @@ The report is timed as a user runs it (a fresh `coze-harness report --platform c
 interpreter start included; target under 5 s for one release on one platform: the default, both
 platforms, runs every probe twice). The transports are timed reading the same chat stream with cozepy:
 the weather bot's first stream (a short one, 5 events) and the stream bot's (2,000 deltas). The respx
-mock is the baseline: canned bytes, no app at all (target: in-process within 1.5x of it).
+mock is the baseline: canned bytes, no app at all (target: in-process within 1.5x of it). Two more apps
+answer the same bytes through the same transport, to split the ratio: a framework-less ASGI callable
+(what the transport itself costs) and a bare FastAPI route (what any FastAPI app costs in process).
 """
 
 from __future__ import annotations
@@ -183,7 +185,8 @@ def time_transports(streams: int) -> dict[str, Any]:
 def run(runs: int = 3, streams: int = 200) -> dict[str, Any]:
     quiet_cozepy()
     return {
-        "description": "wall time of `coze-harness report`, and the in-process transport against a respx mock",
+        "description": "wall time of `coze-harness report`, and the in-process transport against a respx mock "
+        "(with the simulator, a bare FastAPI route and a framework-less ASGI app behind it)",
         "command": f"python -m benchmarks.harness_speed --runs {runs} --streams {streams}",
         "report": time_report(runs),
         "transports": time_transports(streams),

@@ -72,7 +72,9 @@ DEFAULT_WAIT_SECONDS = 60.0
 """The longest wait for the app's next message when the request carries no read timeout."""
 
 CLOSE_GRACE_SECONDS = 5.0
-"""How long a closed response's app gets to finish after `http.disconnect` before it is cancelled."""
+"""How long the app of a response closed before its end gets to finish after `http.disconnect` before it is
+cancelled. The app of a response read to its end winds down on its own, as behind a server; what it still
+runs when the transport closes is cancelled then (the same grace)."""
 
 QUEUE_CHUNKS = 256
 """Response parts held between the app and the caller; a full queue makes the app's `send` wait. About

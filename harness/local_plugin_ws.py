@@ -362,18 +362,20 @@ class WebsocketLocalPluginRunner(_Base):
         """Wait (bounded) for the closes `close_later` left running; the ones that never returned.
 
         The closes run side by side, so they share one wait: `CLOSE_TIMEOUT` from now, or until `deadline`
-        (a `time.monotonic()` value several runners' closes can share), before the stuck ones are rescued.
-        A release whose close() hangs then costs one timeout, not one per chat."""
-        stuck = []
+        (a `time.monotonic()` value several runners' closes can share); then every stuck one is rescued and
+        they share one more wait. A release whose close() hangs then costs two timeouts, not two per chat."""
         pending, self._closing = self._closing, []
         if deadline is None:
             deadline = time.monotonic() + CLOSE_TIMEOUT
         for closing in pending:
             closing.closer.join(max(0.0, deadline - time.monotonic()))
-        for closing in pending:
-            if not self._finish_close(closing.closer, closing.client, closing.nudge, waited=True):
-                stuck.append(_close_timeout(closing.result))
-        return stuck
+        hung = [closing for closing in pending if closing.closer.is_alive()]
+        for closing in hung:  # every rescue first, then one more shared wait
+            self._rescue(closing.client, closing.nudge)
+        deadline = time.monotonic() + CLOSE_TIMEOUT
+        for closing in hung:
+            closing.closer.join(max(0.0, deadline - time.monotonic()))
+        return [_close_timeout(closing.result) for closing in hung if closing.closer.is_alive()]
 
     @staticmethod
     def _start_close(session: Any) -> threading.Thread:
@@ -393,14 +395,16 @@ class WebsocketLocalPluginRunner(_Base):
         """
         return self._finish_close(self._start_close(session), client, nudge)
 
-    def _finish_close(
-        self, closer: threading.Thread, client: Any, nudge: Callable[[], None], *, waited: bool = False
-    ) -> bool:
-        """`waited`: the caller has already given the close its `CLOSE_TIMEOUT`."""
-        if not waited:
-            closer.join(CLOSE_TIMEOUT)
+    def _finish_close(self, closer: threading.Thread, client: Any, nudge: Callable[[], None]) -> bool:
+        closer.join(CLOSE_TIMEOUT)
         if not closer.is_alive():
             return True
+        self._rescue(client, nudge)
+        closer.join(CLOSE_TIMEOUT)
+        return not closer.is_alive()
+
+    def _rescue(self, client: Any, nudge: Callable[[], None]) -> None:
+        """Close the socket under a close() that hangs, and wake its send thread with one more event."""
         issue = (
             f"cozepy {sdk.version()}'s sync websocket close() did not return within {CLOSE_TIMEOUT} s "
             "(it joins threads that block without a timeout); the runner closed the socket under it"
@@ -413,8 +417,6 @@ class WebsocketLocalPluginRunner(_Base):
                 socket.close()
         with contextlib.suppress(Exception):
             nudge()
-        closer.join(CLOSE_TIMEOUT)
-        return not closer.is_alive()
 
     def _run(self, call: _Call) -> ToolResult:
         refused = _unsupported_call(call)

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from packaging.version import Version
 from conftest import ECHO_BOT, scenario_copy
+from packaging.version import Version
 
 from harness import sdk
 from harness.matrix import FramingResult, Matrix

@@ -311,8 +311,9 @@ class _HangingClose:
 
 def test_settle_rescues_every_hanging_close_after_one_shared_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     """Closes that never return are all rescued (socket closed under them, issue recorded), and `settle`
-    gives them one `CLOSE_TIMEOUT` together: every close is waited for before the first rescue, instead of
-    one wait per close in turn (a hanging release cost 15 s per report with three chats)."""
+    gives them one `CLOSE_TIMEOUT` together: every close is waited for before the first rescue, and every
+    rescue is made before the next wait, instead of one wait and rescue per close in turn (a hanging
+    release cost 15 s per report with three chats)."""
     monkeypatch.setattr(local_plugin_ws, "CLOSE_TIMEOUT", 0.2)
     runner = WebsocketLocalPluginRunner(object(), _weather_tools(), close_later=True)
     log: list[str] = []
@@ -341,4 +342,4 @@ def test_settle_rescues_every_hanging_close_after_one_shared_wait(monkeypatch: p
     assert runner.settle() == []  # rescued: each close returned once its socket was closed
     assert all(connection.socket_closed.is_set() for connection in hanging)
     assert len(runner.close_issues) == 3 and all("did not return within 0.2 s" in i for i in runner.close_issues)
-    assert log[:4] == ["wait 0", "wait 1", "wait 2", "rescue 0"]
+    assert log[:6] == ["wait 0", "wait 1", "wait 2", "rescue 0", "rescue 1", "rescue 2"]

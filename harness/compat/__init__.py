@@ -8,12 +8,15 @@ baseline. `python -m harness.compat.sweep` produces the per-release folders for 
 from .baseline import GateFailure, gate
 from .load import CompatError, Loaded, load_compatibility, load_dir
 from .merge import merge
-from .model import Compatibility, Regression, RequestShape, Row
+from .model import Compatibility, FramingCell, FramingChange, FramingRow, Regression, RequestShape, Row
 from .write import write_compatibility
 
 __all__ = [
     "CompatError",
     "Compatibility",
+    "FramingCell",
+    "FramingChange",
+    "FramingRow",
     "GateFailure",
     "Loaded",
     "Regression",

@@ -116,7 +116,7 @@ def _framing_row(row: FramingRow, names: list[str]) -> str:
 
     cells = _cells(names, {change.version for change in row.changes}, look, "not run")
     return (
-        f"<tr><th>{esc(row.variant)}<br><small>{esc(row.description)}</small></th><td>{esc(row.stream)}</td>"
+        f"<tr><td>{esc(row.stream)}</td><th>{esc(row.variant)}<br><small>{esc(row.description)}</small></th>"
         f"<td>{esc(row.first_survived or 'never')}</td><td>{esc(framing_changed_in(row))}</td>{cells}</tr>"
     )
 
@@ -129,7 +129,7 @@ def _framing(compat: Compatibility) -> str:
     return (
         "<h2>Framing robustness by release</h2><p>Spec-legal ways the platform may start framing its streams, read "
         f"by each release's SDK against the simulator. {esc(FRAMING_LEGEND)}; hover a cell for the SDK's error.</p>"
-        '<div class="wrap"><table class="grid"><tr><th>variant</th><th>stream</th><th>first read</th>'
+        '<div class="wrap"><table class="grid"><tr><th>stream</th><th>variant</th><th>first read</th>'
         f"<th>changed in</th>{head}</tr>"
         + "".join(_framing_row(row, names) for row in compat.framing)
         + "</table></div>"
@@ -188,7 +188,8 @@ def render_html(compat: Compatibility) -> str:
     intro = (
         f'<p class="muted">Generated {esc(compat.generated_at)} by <code>coze-harness compat</code> from one '
         "capability matrix per release. A regression is a cell whose verdict ranks lower than in the release "
-        "before it (supported &gt; workaround &gt; unknown = not-applicable &gt; broken &gt; absent).</p>"
+        "before it (supported &gt; workaround &gt; unknown = not-applicable &gt; broken &gt; absent), or a "
+        "framing variant the release reads worse (survives &gt; misreads &gt; fails).</p>"
     )
     body = (
         f"{_STYLE}<h1>{esc(title)}</h1>{intro}"

@@ -159,7 +159,8 @@ def render_markdown(compat: Compatibility) -> str:
         "",
         f"Generated {compat.generated_at} by `coze-harness compat` from one capability matrix per release "
         f"(matrix schema {compat.matrix_schema_version}). A regression is a cell whose verdict ranks lower than "
-        "in the release before it (supported > workaround > unknown = not-applicable > broken > absent).",
+        "in the release before it (supported > workaround > unknown = not-applicable > broken > absent), or a "
+        "framing variant the release reads worse (survives > misreads > fails).",
         "",
     ]
     lines += (

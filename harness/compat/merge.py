@@ -82,7 +82,8 @@ def _framing_rows(loaded: list[Loaded]) -> list[FramingRow]:
             if found is None:
                 row.cells[item.version] = FramingCell()
                 continue
-            row.cells[item.version] = FramingCell(outcome=found.outcome, detail=found.error or found.detail)
+            detail = f"{found.detail}: {found.error}" if found.error else found.detail
+            row.cells[item.version] = FramingCell(outcome=found.outcome, detail=detail)
             if found.outcome not in FRAMING_RANK:  # not run: neither a change nor a regression
                 continue
             if row.first_survived is None and found.outcome == "survives":

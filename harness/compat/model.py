@@ -88,7 +88,7 @@ class Row(BaseModel):
 
 class FramingCell(BaseModel):
     outcome: FramingOutcome | None = Field(None, description="None: the release has no framing result for it")
-    detail: str = Field("", description="the SDK's error, or what it read differently")
+    detail: str = Field("", description="what the probe saw (what the SDK read differently), then the SDK's error")
 
 
 class FramingChange(BaseModel):

@@ -22,11 +22,10 @@ import httpx
 from simulators.coze import Catalogue, SimConfig, TokenGrant, create_app, running
 from simulators.coze.framing import CANONICAL, VARIANTS, Framing
 
-from .._client import CLIENT_TIMEOUT
 from ..matrix import FramingOutcome, FramingResult
 from ..recorder import RecordingTransport
 from ..sdk import enum_value, event_name
-from ._base import ProbeContext, ProbeResult, describe_error
+from ._base import CLIENT_TIMEOUT, ProbeContext, ProbeResult, describe_error
 
 ECHO_BOT = "7390000000000000001"
 JOKE_WORKFLOW = "7440000000000000001"
@@ -98,7 +97,8 @@ def _timeout(framing: Framing) -> httpx.Timeout:
     not wait for the close; cozepy's own default read timeout is 600 s)."""
     if framing.linger_seconds is None:
         return CLIENT_TIMEOUT
-    return httpx.Timeout(CLIENT_TIMEOUT.connect, read=framing.linger_seconds / 3, connect=CLIENT_TIMEOUT.connect)
+    base = CLIENT_TIMEOUT
+    return httpx.Timeout(connect=base.connect, read=framing.linger_seconds / 3, write=base.write, pool=base.pool)
 
 
 def _read(ctx: ProbeContext, kind: StreamKind, scenario_id: str, framing: Framing) -> _Read:
