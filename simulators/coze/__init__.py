@@ -9,7 +9,7 @@ from .context import DEFAULT_TOKEN, SimConfig
 from .coverage import Coverage, CoverageItem, coverage
 from .profiles import DEFAULT_PLATFORM, PLATFORMS, PlatformName, Profile, ProfileError, load_profile
 from .scenarios import BotScenario, Catalogue, ScenarioFileError, WorkflowScenario
-from .server import RunningServer, bind, running, serve
+from .server import RunningServer, ServerLimits, bind, running, serve
 from .tls import LocalTls, local_tls
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "ProfileError",
     "RunningServer",
     "ScenarioFileError",
+    "ServerLimits",
     "SimConfig",
     "TokenGrant",
     "WorkflowScenario",

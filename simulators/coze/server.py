@@ -1,25 +1,161 @@
-"""Serving the simulator with uvicorn on a socket we bind first.
+"""Serving the simulator (and the harness's HTTP bridge) with uvicorn on a socket we bind first.
 
 Binding before uvicorn starts is what makes `--port 0` useful: the real port is known (and printed)
 before the first request, with no race and no log scraping.
+
+Every server runs with `ServerLimits`: a connection must finish each request's headers within
+`header_timeout` seconds (uvicorn has no such timeout, so a client trickling a header line held its
+socket for ever), an idle keep-alive connection is closed after `idle_timeout` seconds, and a
+connection over `max_connections` is answered 503 and closed at once instead of being held. The
+header timeout is what keeps the cap from becoming a lock-out: idle sockets are reaped, so they
+cannot hold every slot (or every file descriptor) for long.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import resource
 import socket
 import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
+import h11
 import uvicorn
 from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .tls import LocalTls
 
 _START_TIMEOUT_SECONDS = 10.0
 _STOP_TIMEOUT_SECONDS = 10.0
+_log = logging.getLogger("simulators.coze.server")
+
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_IDLE_TIMEOUT = 5.0
+DEFAULT_MAX_CONNECTIONS = 256
+_FDS_KEPT_FREE = 16
+"""File descriptors left to the process beyond the connection cap (logs, files a tool opens, the listener)."""
+
+
+class ServerLimits(BaseModel):
+    """How long and how many: the limits every server `serve` and `running` start applies."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    header_timeout: float = Field(
+        DEFAULT_HEADER_TIMEOUT,
+        gt=0,
+        allow_inf_nan=False,
+        description="seconds a connection has to send a request's complete headers, from its first byte "
+        "(or from the connection's start); then it is closed",
+    )
+    idle_timeout: float = Field(
+        DEFAULT_IDLE_TIMEOUT,
+        gt=0,
+        allow_inf_nan=False,
+        description="seconds an idle keep-alive connection is kept open between requests",
+    )
+    max_connections: int = Field(
+        DEFAULT_MAX_CONNECTIONS,
+        ge=1,
+        description="open connections at most; one more is answered 503 and closed. Lowered to fit the "
+        "process's open-file limit when that is smaller",
+    )
+
+    def effective_max_connections(self) -> int:
+        """`max_connections`, lowered so that the connections cannot use up the process's file descriptors."""
+        try:
+            soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        except (OSError, ValueError):  # pragma: no cover - no such limit on this platform
+            return self.max_connections
+        if soft == resource.RLIM_INFINITY or soft <= 0:
+            return self.max_connections
+        return max(1, min(self.max_connections, soft - _FDS_KEPT_FREE))
+
+
+_BUSY_RESPONSE = (
+    b"HTTP/1.1 503 Service Unavailable\r\n"
+    b"content-type: text/plain; charset=utf-8\r\n"
+    b"retry-after: 1\r\n"
+    b"connection: close\r\n"
+    b"content-length: 41\r\n\r\n"
+    b"too many open connections; try again soon"
+)
+
+
+class _LimitedH11(H11Protocol):
+    """uvicorn's h11 protocol with a header timeout and a connection cap (see `ServerLimits`).
+
+    The header timer is armed when the connection opens and again when the first byte of each later
+    request arrives (uvicorn cancels its keep-alive timer on any byte, so a trickled header line after a
+    keep-alive pause was never timed). It is disarmed once h11 has parsed the whole request head.
+    """
+
+    limits: ClassVar[ServerLimits] = ServerLimits()
+    cap: ClassVar[int] = DEFAULT_MAX_CONNECTIONS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._header_timer: asyncio.TimerHandle | None = None
+        self.refused = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.cap:
+            self.refused = True
+            self.connections.discard(self)
+            _log.warning("refused a connection: %d open, the limit is %d", len(self.connections), self.cap)
+            transport.write(_BUSY_RESPONSE)
+            transport.close()
+            return
+        self._arm_header_timer()
+
+    def data_received(self, data: bytes) -> None:
+        if self.refused:
+            return
+        if self._header_timer is None and self.conn.their_state is h11.IDLE:
+            self._arm_header_timer()  # a new request on a kept-alive connection starts now
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:
+            self._disarm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_timer()
+        if self.refused:
+            return
+        super().connection_lost(exc)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.conn.their_state is not h11.IDLE:  # a pipelined request's head was already parsed
+            self._disarm_header_timer()
+
+    def _arm_header_timer(self) -> None:
+        self._disarm_header_timer()
+        self._header_timer = self.loop.call_later(self.limits.header_timeout, self._header_timed_out)
+
+    def _disarm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_timed_out(self) -> None:
+        self._header_timer = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            _log.info("closed a connection that sent no complete request head within %g s", self.limits.header_timeout)
+            self.transport.close()
+
+
+def _protocol_for(limits: ServerLimits) -> type[H11Protocol]:
+    """The protocol class for one server: h11 always (never httptools, which has no such hooks)."""
+    attributes = {"limits": limits, "cap": limits.effective_max_connections()}
+    return type("LimitedH11Protocol", (_LimitedH11,), attributes)
 
 
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
@@ -45,9 +181,12 @@ def base_url_of(sock: socket.socket, tls: bool = False) -> str:
     return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
-def _config(app: FastAPI, tls: LocalTls | None = None) -> uvicorn.Config:
+def _config(app: FastAPI, tls: LocalTls | None = None, limits: ServerLimits | None = None) -> uvicorn.Config:
+    limits = limits or ServerLimits()
     config = uvicorn.Config(
         app,
+        http=_protocol_for(limits),
+        timeout_keep_alive=limits.idle_timeout,  # type: ignore[arg-type]  # uvicorn's call_later takes a float
         log_level="warning",
         lifespan="off",
         access_log=False,
@@ -65,9 +204,9 @@ def _config(app: FastAPI, tls: LocalTls | None = None) -> uvicorn.Config:
     return config
 
 
-def serve(app: FastAPI, sock: socket.socket, tls: LocalTls | None = None) -> None:
-    """Run in the foreground until interrupted (Ctrl-C / SIGTERM)."""
-    uvicorn.Server(_config(app, tls)).run(sockets=[sock])
+def serve(app: FastAPI, sock: socket.socket, tls: LocalTls | None = None, limits: ServerLimits | None = None) -> None:
+    """Run in the foreground until interrupted (Ctrl-C / SIGTERM), with `limits` (safe defaults if None)."""
+    uvicorn.Server(_config(app, tls, limits)).run(sockets=[sock])
 
 
 @dataclass(frozen=True)
@@ -78,14 +217,19 @@ class RunningServer:
 
 @contextmanager
 def running(
-    app: FastAPI, host: str = "127.0.0.1", port: int = 0, tls: LocalTls | None = None
+    app: FastAPI,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    tls: LocalTls | None = None,
+    limits: ServerLimits | None = None,
 ) -> Iterator[RunningServer]:
     """Serve `app` from a background thread for the duration of the block, then stop it (bounded).
 
-    With `tls` the server speaks HTTPS and WSS only, and `base_url` starts with `https://`.
+    With `tls` the server speaks HTTPS and WSS only, and `base_url` starts with `https://`. `limits`
+    are the connection limits (`ServerLimits()`, safe defaults, if None).
     """
     sock = bind(host, port)
-    server = uvicorn.Server(_config(app, tls))
+    server = uvicorn.Server(_config(app, tls, limits))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="coze-simulator", daemon=True)
     thread.start()
     try:
