@@ -70,8 +70,26 @@ digits = st.from_regex(r"[0-9]{1,25}", fullmatch=True)
 texts = st.text(max_size=30)
 
 
-raw_bodies = st.sampled_from([b"{not json", b"\xff\xfe\x00", b"[]", b"null", b'"text"', b"{}" * 3, b"   "]) | st.binary(
-    max_size=40
+hostile_json = st.sampled_from(
+    [
+        "1" * 4301,  # past Python's int-string limit: a plain ValueError inside json.loads
+        '{"a":' + "-" + "9" * 5000 + "}",
+        "[" * 3000 + "]" * 3000,  # past the recursion the decoder allows
+        "[" * 70 + "]" * 70,  # past MAX_JSON_DEPTH, within the decoder's
+        '{"a":NaN}',
+        "[Infinity]",
+        "1e999",
+        '[{"type":"text","text":' + "7" * 4400 + "}]",
+    ]
+)
+"""JSON texts that decode in Python but must be refused: huge integers, deep nesting, non-finite numbers.
+They go in as bodies and inside the fields that carry JSON as a string (object_string content,
+`parameters` sent as a string, `resume_data`, a chatflow's answer)."""
+
+raw_bodies = (
+    st.sampled_from([b"{not json", b"\xff\xfe\x00", b"[]", b"null", b'"text"', b"{}" * 3, b"   "])
+    | st.binary(max_size=40)
+    | hostile_json.map(str.encode)
 )
 
 
@@ -102,7 +120,7 @@ messages = st.lists(
     st.fixed_dictionaries(
         {"role": st.sampled_from(["user", "user", "assistant", "system"])},
         optional={
-            "content": field(texts, st.just('[{"type":"text","text":"hi"}]'), st.just("[1, {}]")),
+            "content": field(texts, st.just('[{"type":"text","text":"hi"}]'), st.just("[1, {}]"), hostile_json),
             "content_type": st.sampled_from(["text", "text", "object_string", "card", "audio"]),
             "type": st.sampled_from(["question", "answer", "function_call"]),
             "meta_data": junk,
@@ -143,6 +161,7 @@ def run_body() -> st.SearchStrategy[Any]:
                 {}, optional={"city": texts, "days": st.integers(-5, 400) | junk, "topic": texts, "x": junk}
             ),
             st.text(max_size=20).map(json.dumps),
+            hostile_json,
         ),
         is_async=field(st.booleans()),
         bot_id=field(digits),
@@ -156,7 +175,7 @@ def resume_body(event_ids: list[str]) -> st.SearchStrategy[Any]:
         ("workflow_id", "event_id", "resume_data", "interrupt_type"),
         workflow_id=field(id_of(QUESTION, INPUT, JOKE)),
         event_id=field(st.sampled_from(event_ids), texts, st.from_regex(r"[0-9]{1,20}/[0-9]{1,20}", fullmatch=True)),
-        resume_data=field(texts, st.just('{"name":"Ada","age":36}')),
+        resume_data=field(texts, st.just('{"name":"Ada","age":36}'), hostile_json),
         interrupt_type=field(st.sampled_from([1, 2, 5, 6, 99, -1])),
     )
 

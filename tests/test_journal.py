@@ -83,7 +83,9 @@ def test_journal_records_a_stream_and_serves_it_off_the_api(sim: RunningServer) 
     }
     with httpx.Client(timeout=_TIMEOUT) as client:
         answer = client.post(f"{sim.base_url}/v3/chat", json=body, headers=_HEADERS)
-        listed = client.get(f"{sim.base_url}/_sim/journal")
+        refused = client.get(f"{sim.base_url}/_sim/journal")
+        listed = client.get(f"{sim.base_url}/_sim/journal", headers=_HEADERS)
+    assert refused.status_code == 401 and refused.json()["code"] == 4100, "the journal shows every client's traffic"
     assert listed.status_code == 200
     entries = listed.json()["entries"]
     assert not [e for e in entries if e["path"].startswith("/_sim/")], "the journal does not journal itself"

@@ -87,29 +87,92 @@ def _chat(sim: Sim, token: str, bot: str) -> dict[str, Any]:
     return data
 
 
-def test_a_bot_token_gets_4101_on_other_bots_and_every_chat_endpoint(scoped: Sim) -> None:
+def _hidden(response: httpx.Response, unknown: httpx.Response, real_id: str, unknown_id: str) -> None:
+    """A foreign object answers exactly as an unknown one: a scoped token cannot tell which ids exist."""
+    assert response.status_code == unknown.status_code == 404, response.text
+    got, expected = response.json(), unknown.json()
+    assert got["code"] == expected["code"] == 4200, got
+    assert got["msg"].replace(real_id, "ID") == expected["msg"].replace(unknown_id, "ID")
+    assert WEATHER_BOT not in response.text
+
+
+def test_a_bot_token_gets_4101_on_other_bots_and_cannot_see_their_chats(scoped: Sim) -> None:
     body = {"bot_id": WEATHER_BOT, "user_id": "u", "stream": True}
     _denied(scoped.request("POST", "/v3/chat", headers=_auth(ECHO_ONLY), json=body), WEATHER_BOT)
     _chat(scoped, ECHO_ONLY, ECHO_BOT)  # its own bot works
 
     chat = _chat(scoped, FULL, WEATHER_BOT)  # somebody else's chat, waiting for tool outputs
     ids = {"conversation_id": chat["conversation_id"], "chat_id": chat["id"]}
+    unknown_id = "1" * 19
+    unknown_ids = {**ids, "chat_id": unknown_id}
+    submit = {"tool_outputs": [{"tool_call_id": "x", "output": "y"}], "stream": True}
     for method, path in [
         ("POST", "/v3/chat/retrieve"),
         ("GET", "/v3/chat/retrieve"),
         ("GET", "/v3/chat/message/list"),
         ("POST", "/v3/chat/message/list"),
         ("POST", "/v3/chat/cancel"),
+        ("POST", "/v3/chat/submit_tool_outputs"),
     ]:
-        _denied(scoped.request(method, path, headers=_auth(ECHO_ONLY), params=ids, json=ids), WEATHER_BOT)
-    submit = {"tool_outputs": [{"tool_call_id": "x", "output": "y"}], "stream": True}
-    _denied(
-        scoped.request("POST", "/v3/chat/submit_tool_outputs", headers=_auth(ECHO_ONLY), params=ids, json=submit),
-        WEATHER_BOT,
-    )
+        extra = submit if path.endswith("submit_tool_outputs") else {}
+        call = scoped.request(method, path, headers=_auth(ECHO_ONLY), params=ids, json={**ids, **extra})
+        unknown = scoped.request(
+            method, path, headers=_auth(ECHO_ONLY), params=unknown_ids, json={**unknown_ids, **extra}
+        )
+        _hidden(call, unknown, chat["id"], unknown_id)
     # nothing the refused calls did reached the chat: it still waits, and its owner can read it
     retrieved = scoped.request("GET", "/v3/chat/retrieve", headers=_auth(FULL), params=ids).json()["data"]
     assert retrieved["status"] == "requires_action"
+
+
+def test_a_scoped_token_gets_the_same_4101_for_unknown_and_foreign_ids(scoped: Sim) -> None:
+    """Was: 4200 for an unknown bot or workflow and 4101 for a known one, which told a stranger which ids exist."""
+    for bot in (WEATHER_BOT, "7390000000000009999"):
+        body = {"bot_id": bot, "user_id": "u"}
+        _denied(scoped.request("POST", "/v3/chat", headers=_auth(ECHO_ONLY), json=body), bot)
+    for workflow in (FORECAST, "7440000000000009999"):
+        body = {"workflow_id": workflow, "parameters": {"city": "Paris"}}
+        _denied(scoped.request("POST", "/v1/workflow/run", headers=_auth(JOKE_ONLY), json=body), workflow)
+        path = f"/v1/workflows/{workflow}/run_histories/7000000000000000001"
+        _denied(scoped.request("GET", path, headers=_auth(JOKE_ONLY)), workflow)
+
+
+def test_a_scoped_token_cannot_join_another_bots_conversation(scoped: Sim) -> None:
+    """Was: a token for the echo bot could name the weather bot's conversation and append messages to it."""
+    theirs = _chat(scoped, FULL, WEATHER_BOT)["conversation_id"]
+    body = {
+        "bot_id": ECHO_BOT,
+        "user_id": "u",
+        "additional_messages": [{"role": "user", "content": "injected"}],
+    }
+    joined = scoped.request("POST", "/v3/chat", headers=_auth(ECHO_ONLY), params={"conversation_id": theirs}, json=body)
+    unknown = scoped.request(
+        "POST", "/v3/chat", headers=_auth(ECHO_ONLY), params={"conversation_id": "1" * 19}, json=body
+    )
+    assert joined.status_code == unknown.status_code == 404
+    assert joined.json()["msg"].replace(theirs, "ID") == unknown.json()["msg"].replace("1" * 19, "ID")
+    sim_state = scoped.app.state.simulator.store
+    assert all(m.get("content") != "injected" for m in sim_state.conversations[theirs].messages)
+    # its own conversations still work, and a full token may still use any conversation
+    mine = _chat(scoped, ECHO_ONLY, ECHO_BOT)["conversation_id"]
+    again = scoped.request("POST", "/v3/chat", headers=_auth(ECHO_ONLY), params={"conversation_id": mine}, json=body)
+    assert again.json()["code"] == 0
+    full = scoped.request("POST", "/v3/chat", headers=_auth(FULL), params={"conversation_id": theirs}, json=body)
+    assert full.json()["code"] == 0
+
+    # over the websocket: a context message into a foreign conversation is an error event, not an append
+    socket = SocketRun(scoped, f"bot_id={ECHO_BOT}", _auth(ECHO_ONLY))
+    assert socket.next()["type"] == "websocket.accept"
+    assert socket.event()["event_type"] == "chat.created"
+    update = {"id": "1", "event_type": "chat.update", "data": {"chat_config": {"conversation_id": theirs}}}
+    socket.send_text(json.dumps(update))
+    assert socket.event()["event_type"] == "chat.updated"
+    message = {"role": "assistant", "content": "ws-injected", "content_type": "text"}
+    socket.send_text(json.dumps({"id": "2", "event_type": "conversation.message.create", "data": message}))
+    error = socket.event()
+    assert error["event_type"] == "error" and error["data"]["code"] == 4200, error
+    socket.finish()
+    assert all(m.get("content") != "ws-injected" for m in sim_state.conversations[theirs].messages)
 
 
 def test_a_bot_token_reaches_no_workflow(scoped: Sim) -> None:

@@ -153,7 +153,7 @@ def test_bad_body_is_4000_naming_the_field(
         ({"city": 5}, ["parameters.city", "string", "int"]),
         ({"city": "Oslo", "days": True}, ["parameters.days", "integer", "bool"]),
         ([1, 2], ["parameters must be a JSON object"]),
-        ("{oops", ["not JSON"]),
+        ("{oops", ["parameters", "not valid JSON"]),
     ],
 )
 def test_bad_parameters_are_4000_naming_the_parameter(

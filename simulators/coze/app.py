@@ -135,7 +135,9 @@ def create_app(catalogue: Catalogue | None = None, config: SimConfig | None = No
     app.add_middleware(JournalMiddleware, journal=simulator.journal)
 
     async def journal(request: Request) -> Response:
-        """The stream journal (not a Coze API): every response's timing, size and who closed it."""
+        """The stream journal (not a Coze API): every response's timing, size and who closed it. It shows
+        the traffic of every client, so it takes a token like every other route."""
+        simulator.auth.authenticate(request)
         return JSONResponse(simulator.journal.wire(), headers={LOGID_HEADER: logid_of(request)})
 
     app.add_api_route(f"{ADMIN_PREFIX}journal", journal, methods=["GET"], include_in_schema=False)

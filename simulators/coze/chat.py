@@ -10,6 +10,7 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .auth import TokenGrant
 from .bots import Event
 from .context import Simulator, simulator_of
 from .conversations import InputMessage, open_conversation, user_text
@@ -55,7 +56,9 @@ def _stream(request: Request, sim: Simulator, bot: BotScenario, events: list[Eve
     return sim.stream(request, paced(_frames(events, sim.profile.chat_end), sim.config.event_delay_seconds), bot)
 
 
-def bot_of(sim: Simulator, bot_id: str) -> BotScenario:
+def bot_of(sim: Simulator, grant: TokenGrant, bot_id: str) -> BotScenario:
+    """A bot the token may use: the grant first (4101, known or not), then the catalogue (4200)."""
+    sim.auth.require_bot(grant, bot_id)
     bot = sim.catalogue.bots.get(bot_id)
     if bot is None:
         raise not_found(f"bot {bot_id} does not exist or is not published; check bot_id")
@@ -64,6 +67,7 @@ def bot_of(sim: Simulator, bot_id: str) -> BotScenario:
 
 def start_chat(
     sim: Simulator,
+    grant: TokenGrant,
     bot: BotScenario,
     conversation_id: str | None,
     messages: Sequence[InputMessage],
@@ -73,7 +77,7 @@ def start_chat(
     """A new chat in a new or named conversation, and the events of its first step (HTTP and websocket)."""
     text = user_text(messages)
     with sim.store.lock:
-        conversation = open_conversation(sim, conversation_id)
+        conversation = open_conversation(sim, grant, conversation_id, bot_id=bot.id)
         chat = ChatRecord(
             id=sim.ids.new_id(),
             conversation_id=conversation.id,
@@ -90,33 +94,39 @@ def start_chat(
     return chat, events
 
 
-def _chat(sim: Simulator, conversation_id: str, chat_id: str) -> ChatRecord:
+def _chat(sim: Simulator, grant: TokenGrant, conversation_id: str, chat_id: str) -> ChatRecord:
+    """The chat, if the token may see it: another bot's chat answers exactly as an unknown one."""
     chat = sim.store.chats.get(chat_id)
-    if chat is None or chat.conversation_id != conversation_id:
+    if chat is None or chat.conversation_id != conversation_id or not grant.may_use_bot(chat.bot_id):
         raise not_found(f"chat {chat_id} was not found in conversation {conversation_id}; check both ids")
     return chat
 
 
-async def _authorized_chat(request: Request, body: dict[str, Any]) -> tuple[Simulator, ChatRecord]:
+def _authenticated(request: Request) -> tuple[Simulator, TokenGrant]:
+    """The first step of every route: the token, before a byte of the body is read."""
     sim = simulator_of(request)
-    grant = sim.auth.authenticate(request)
-    chat = _chat(sim, required_id(request, body, "conversation_id"), required_id(request, body, "chat_id"))
-    sim.auth.require_bot(grant, chat.bot_id)
-    return sim, chat
+    return sim, sim.auth.authenticate(request)
+
+
+async def _authorized_chat(
+    request: Request, *, body_methods: tuple[str, ...] = ("POST",)
+) -> tuple[Simulator, ChatRecord, dict[str, Any]]:
+    sim, grant = _authenticated(request)
+    body = await json_body(request) if request.method in body_methods else {}
+    chat = _chat(sim, grant, required_id(request, body, "conversation_id"), required_id(request, body, "chat_id"))
+    return sim, chat, body
 
 
 @router.post("/v3/chat")
 async def create_chat(request: Request) -> Response:
-    sim = simulator_of(request)
-    grant = sim.auth.authenticate(request)
+    sim, grant = _authenticated(request)
     body = await json_body(request)
     req = validate(ChatRequest, body)
     conversation_id = optional_id(request, body, "conversation_id")
-    bot = bot_of(sim, req.bot_id)
-    sim.auth.require_bot(grant, bot.id)
+    bot = bot_of(sim, grant, req.bot_id)
     sim.check_request(bot)
     chat, events = start_chat(
-        sim, bot, conversation_id, req.additional_messages or [], req.custom_variables, req.parameters
+        sim, grant, bot, conversation_id, req.additional_messages or [], req.custom_variables, req.parameters
     )
     if req.stream:
         return _stream(request, sim, bot, events)
@@ -137,16 +147,14 @@ def _snapshot(sim: Simulator, chat: ChatRecord, events: list[Event]) -> dict[str
 
 @router.api_route("/v3/chat/retrieve", methods=["GET", "POST"])
 async def retrieve_chat(request: Request) -> Response:
-    body = await json_body(request) if request.method == "POST" else {}
-    sim, chat = await _authorized_chat(request, body)
+    sim, chat, _ = await _authorized_chat(request)
     with sim.store.lock:
         return ok(request, chat.wire(sim.profile))
 
 
 @router.api_route("/v3/chat/message/list", methods=["GET", "POST"])
 async def list_messages(request: Request) -> Response:
-    body = await json_body(request) if request.method == "POST" else {}
-    sim, chat = await _authorized_chat(request, body)
+    sim, chat, _ = await _authorized_chat(request)
     with sim.store.lock:
         messages = list(chat.messages)
     key = sim.profile.chat.message_list_key
@@ -155,8 +163,7 @@ async def list_messages(request: Request) -> Response:
 
 @router.post("/v3/chat/cancel")
 async def cancel_chat(request: Request) -> Response:
-    body = await json_body(request)
-    sim, chat = await _authorized_chat(request, body)
+    sim, chat, _ = await _authorized_chat(request)
     with sim.store.lock:
         sim.bots.cancel(chat)
         return ok(request, chat.wire(sim.profile))
@@ -164,10 +171,11 @@ async def cancel_chat(request: Request) -> Response:
 
 @router.post("/v3/chat/submit_tool_outputs")
 async def submit_tool_outputs(request: Request) -> Response:
-    body = await json_body(request)
-    sim, chat = await _authorized_chat(request, body)
+    sim, chat, body = await _authorized_chat(request)
     req = validate(SubmitRequest, body)
-    bot = bot_of(sim, chat.bot_id)
+    bot = sim.catalogue.bots.get(chat.bot_id)
+    if bot is None:  # the catalogue changed under the chat (a runtime scenario was replaced)
+        raise not_found(f"bot {chat.bot_id} of chat {chat.id} no longer exists")
     sim.check_request(bot)
     with sim.store.lock:
         events = sim.bots.submit(bot, chat, [(item.tool_call_id, item.output) for item in req.tool_outputs])

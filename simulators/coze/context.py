@@ -16,6 +16,7 @@ from .faults import FaultInjector, Faults, OnError
 from .flows import FlowEngine
 from .framing import Framing
 from .ids import Clock, IdSource
+from .inputs import DEFAULT_BODY_TIMEOUT
 from .journal import Journal
 from .profiles import DEFAULT_PLATFORM, PlatformName, Profile, load_profile
 from .scenarios import BotScenario, Catalogue, WorkflowScenario
@@ -39,6 +40,9 @@ class SimConfig(BaseModel):
     faults: Faults | None = Field(None, description="faults for every stream (a scenario's own block wins)")
     framing: Framing | None = Field(None, description="framing variant for every stream (a scenario's own wins)")
     profile: PlatformName = Field(DEFAULT_PLATFORM, description="the platform to speak: cloud Coze or coze-studio")
+    body_timeout_seconds: float = Field(
+        DEFAULT_BODY_TIMEOUT, gt=0, le=3600, description="time a client has to send a whole request body (408 after)"
+    )
 
 
 @dataclass

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import ssl
 from collections.abc import AsyncGenerator, Coroutine
@@ -27,6 +26,7 @@ import httpx
 
 from .envelope import Code, bad_request, dumps, not_found
 from .ids import Clock, IdSource
+from .inputs import NotJson, parse_json, parse_json_object
 from .scenarios import (
     EndNode,
     ErrorNode,
@@ -181,13 +181,7 @@ class FlowEngine:
         elif isinstance(raw, dict):
             given = raw
         elif isinstance(raw, str):  # some clients send the object JSON-encoded; the platform accepts it
-            try:
-                decoded = json.loads(raw) if raw.strip() else {}
-            except json.JSONDecodeError:
-                raise bad_request("parameters is a string but not JSON; send a JSON object") from None
-            if not isinstance(decoded, dict):
-                raise bad_request("parameters must be a JSON object of the workflow's inputs")
-            given = decoded
+            given = parse_json_object(raw, "parameters (a JSON-encoded string)") if raw.strip() else {}
         else:
             raise bad_request(f"parameters must be a JSON object of the workflow's inputs, not {type(raw).__name__}")
         result = dict(given)
@@ -303,8 +297,8 @@ class FlowEngine:
     def _answer(node: InputNode, resume_data: str) -> dict[str, Any]:
         """An input node's answer: a JSON object with every required field, each of its declared type."""
         try:
-            value = json.loads(resume_data)
-        except json.JSONDecodeError:
+            value = parse_json(resume_data, "resume_data")
+        except NotJson:
             value = None
         if not isinstance(value, dict):
             names = ", ".join(f.name for f in node.fields)

@@ -50,9 +50,13 @@ class BoundInterrupt:
 
 @dataclass
 class Conversation:
+    """`bot_id` / `workflow_id`: what created it, which decides the scoped tokens that may use it."""
+
     id: str
     section_id: str
     created_at: int
+    bot_id: str | None = None
+    workflow_id: str | None = None
     messages: list[dict[str, Any]] = field(default_factory=list)
     paused_chatflow: BoundInterrupt | None = None
 

@@ -36,7 +36,7 @@ from .flows import (
     interrupt_not_supported,
     settle_in_background,
 )
-from .inputs import Lenient, json_body, optional_id, validate
+from .inputs import Lenient, NotJson, json_body, optional_id, parse_json, validate
 from .profiles import Profile
 from .scenarios import InputNode, WorkflowScenario
 from .sse import framed
@@ -80,9 +80,11 @@ class ChatflowRequest(Lenient):
 # --- lookups ----------------------------------------------------------------------------------
 
 
-def _workflow(sim: Simulator, workflow_id: str) -> WorkflowScenario:
+def _workflow(sim: Simulator, grant: TokenGrant, workflow_id: str) -> WorkflowScenario:
+    """A workflow the token may use: the grant first (4101, known or not), then the catalogue (4200)."""
     if not workflow_id.isdigit():
         raise bad_request(f"workflow_id must be a decimal id string, got {workflow_id!r}")
+    sim.auth.require_workflow(grant, workflow_id)
     workflow = sim.catalogue.workflows.get(workflow_id)
     if workflow is None:
         raise not_found(f"workflow {workflow_id} does not exist; check workflow_id (coze-harness catalogue lists them)")
@@ -93,8 +95,7 @@ def _runnable(
     sim: Simulator, grant: TokenGrant, workflow_id: str, kind: Literal["workflow", "chatflow"]
 ) -> WorkflowScenario:
     """A workflow the caller may run: known (4200), permitted (4101), published (6031), of the right kind."""
-    workflow = _workflow(sim, workflow_id)
-    sim.auth.require_workflow(grant, workflow.id)
+    workflow = _workflow(sim, grant, workflow_id)
     if not workflow.published:
         raise CozeError(
             Code.WORKFLOW_NOT_PUBLISHED,
@@ -221,8 +222,7 @@ async def stream_resume(request: Request) -> Response:
             "(coze-py#196, fixed in coze-py#213): send the interrupt's event_id as 'event_id'"
         )
     req = validate(ResumeRequest, body)
-    workflow = _workflow(sim, req.workflow_id)
-    sim.auth.require_workflow(grant, workflow.id)
+    workflow = _workflow(sim, grant, req.workflow_id)
     sim.check_request(workflow)
     execution = sim.flows.claim_resume(workflow, req.event_id, req.interrupt_type, req.resume_data)
     return _workflow_stream(request, sim, workflow, execution)
@@ -232,8 +232,7 @@ async def stream_resume(request: Request) -> Response:
 async def run_history(request: Request, workflow_id: str, execute_id: str) -> Response:
     sim = simulator_of(request)
     grant = sim.auth.authenticate(request)
-    workflow = _workflow(sim, workflow_id)
-    sim.auth.require_workflow(grant, workflow.id)
+    workflow = _workflow(sim, grant, workflow_id)
     return ok(request, [sim.flows.history(workflow.id, execute_id)])
 
 
@@ -398,8 +397,8 @@ def _typed(value: str, kind: str) -> Any:
     if kind == "string":
         return value
     try:
-        return json.loads(value)
-    except json.JSONDecodeError:
+        return parse_json(value, "the answer")
+    except NotJson:  # left a string, which the resume refuses naming the field
         return value
 
 
@@ -421,7 +420,7 @@ async def chatflow(request: Request) -> Response:
     messages = req.additional_messages or []
     text = user_text(messages)
     with sim.store.lock:
-        conversation = open_conversation(sim, conversation_id)
+        conversation = open_conversation(sim, grant, conversation_id, workflow_id=workflow.id)
         paused, conversation.paused_chatflow = conversation.paused_chatflow, None
         conversation.messages.extend(m.model_dump(exclude_none=True) for m in messages)
     if paused is not None and paused.workflow_id == workflow.id:

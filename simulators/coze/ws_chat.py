@@ -24,10 +24,11 @@ from pydantic import Field
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from .auth import TokenGrant
 from .bots import Event
 from .chat import ToolOutput, bot_of, start_chat
 from .context import Simulator
-from .conversations import InputMessage
+from .conversations import InputMessage, open_conversation
 from .envelope import LOGID_HEADER, Code, CozeError, bad_request, dumps
 from .inputs import Lenient, parse_json, validate
 from .scenarios import BotScenario
@@ -89,8 +90,9 @@ def _denial(err: CozeError, logid: str) -> Response:
 class _Session:
     """One socket: its chat configuration, the chat in progress, and the events it has sent."""
 
-    def __init__(self, sim: Simulator, bot: BotScenario, socket: WebSocket, logid: str) -> None:
+    def __init__(self, sim: Simulator, grant: TokenGrant, bot: BotScenario, socket: WebSocket, logid: str) -> None:
         self.sim = sim
+        self.grant = grant
         self.bot = bot
         self.socket = socket
         self.logid = logid
@@ -202,16 +204,21 @@ class _Session:
         if message.role != "user":  # context only: the platform answers user messages
             with self.sim.store.lock:
                 if self.conversation_id is not None:
-                    conversation = self.sim.store.conversations.get(self.conversation_id)
-                    if conversation is not None:
-                        conversation.messages.append(message.model_dump(exclude_none=True))
+                    conversation = open_conversation(self.sim, self.grant, self.conversation_id)
+                    conversation.messages.append(message.model_dump(exclude_none=True))
             return
         if self.chat is not None and self.chat.status in ("created", "in_progress", "requires_action"):
             raise bad_request(
                 f"chat {self.chat.id} is still {self.chat.status}; submit its tool outputs or cancel it first"
             )
         chat, events = start_chat(
-            self.sim, self.bot, self.conversation_id, [message], self.config.custom_variables, self.config.parameters
+            self.sim,
+            self.grant,
+            self.bot,
+            self.conversation_id,
+            [message],
+            self.config.custom_variables,
+            self.config.parameters,
         )
         self.chat = chat
         self.conversation_id = chat.conversation_id
@@ -246,8 +253,7 @@ async def chat_socket(socket: WebSocket) -> None:
         bot_id = socket.query_params.get("bot_id") or ""
         if not bot_id:
             raise bad_request("bot_id is required in the query string: /v1/chat?bot_id=...")
-        bot = bot_of(sim, bot_id)
-        sim.auth.require_bot(grant, bot.id)
+        bot = bot_of(sim, grant, bot_id)
         sim.check_request(bot)  # an http_error or rate_limit fault: the handshake is refused with it
     except CozeError as err:
         if "websocket.http.response" in socket.scope.get("extensions", {}):
@@ -256,4 +262,4 @@ async def chat_socket(socket: WebSocket) -> None:
             await socket.close(code=_POLICY_VIOLATION, reason=f"{err.code}: {err.msg}"[:120])
         return
     await socket.accept(headers=[(LOGID_HEADER.encode(), logid.encode())])
-    await _Session(sim, bot, socket, logid).run()
+    await _Session(sim, grant, bot, socket, logid).run()
