@@ -11,23 +11,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from simulators.coze import (
-    DEFAULT_PLATFORM,
+    BUILTIN_DIR,
     DEFAULT_TOKEN,
     PLATFORMS,
     Catalogue,
     ScenarioFileError,
-    SimConfig,
-    TokenGrant,
-    bind,
-    create_app,
-    load_profile,
-    serve,
 )
-from simulators.coze.scenarios import BUILTIN_DIR
-from simulators.coze.server import base_url_of
 
 
-def _catalogue(args: argparse.Namespace) -> Catalogue:
+def catalogue_of(args: argparse.Namespace) -> Catalogue:
     folders = [] if args.no_builtin else [BUILTIN_DIR]
     folders += [Path(folder) for folder in args.scenarios]
     if not folders:
@@ -35,7 +27,7 @@ def _catalogue(args: argparse.Namespace) -> Catalogue:
     return Catalogue.load(*folders)
 
 
-def _add_catalogue_options(parser: argparse.ArgumentParser) -> None:
+def add_catalogue_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scenarios",
         action="append",
@@ -44,47 +36,6 @@ def _add_catalogue_options(parser: argparse.ArgumentParser) -> None:
         help="a folder of scenario files (YAML or JSON) to serve besides the built-in ones; repeatable",
     )
     parser.add_argument("--no-builtin", action="store_true", help="serve only the --scenarios folders")
-
-
-def _cmd_serve(args: argparse.Namespace) -> int:
-    from ._fault_cli import faults_of, framing_of
-
-    catalogue = _catalogue(args)
-    tokens = args.token or [DEFAULT_TOKEN]
-    try:
-        faults, framing = faults_of(args), framing_of(args)
-    except ValueError as exc:
-        print(f"coze-harness serve: {exc}", file=sys.stderr)
-        return 2
-    config = SimConfig(
-        seed=args.seed,
-        tokens=[TokenGrant(token=token) for token in tokens],
-        wall_clock=args.wall_clock,
-        event_delay_seconds=args.event_delay,
-        faults=faults,
-        framing=framing,
-        profile=args.profile,
-    )
-    try:
-        sock = bind(args.host, args.port)
-    except OSError as exc:
-        print(f"coze-harness serve: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
-        return 2
-    print(f"Coze simulator listening on {base_url_of(sock)}", flush=True)
-    print(f"Platform: {load_profile(args.profile).title} (--profile {args.profile})", flush=True)
-    if not args.token:
-        print(f"Token: {DEFAULT_TOKEN} (pass --token to choose your own)", flush=True)
-    for line in config.faults.model_dump(exclude_none=True).items() if config.faults else ():
-        print(f"Fault on every stream: {line[0]} = {line[1]}", flush=True)
-    if config.framing is not None:
-        print(f"Framing variant on every stream: {config.framing.model_dump(exclude_defaults=True)}", flush=True)
-    print(
-        f"Serving {len(catalogue.bots)} bots and {len(catalogue.workflows)} workflows; "
-        "list them with `coze-harness catalogue`. Stop with Ctrl-C.",
-        flush=True,
-    )
-    serve(create_app(catalogue, config), sock)
-    return 0
 
 
 # Exit statuses of `report`, documented in the README.
@@ -177,7 +128,7 @@ def _progress(line: str) -> None:
 
 
 def _cmd_catalogue(args: argparse.Namespace) -> int:
-    entries = _catalogue(args).entries()
+    entries = catalogue_of(args).entries()
     if args.json:
         print(json.dumps(entries, ensure_ascii=False, indent=2))
     else:
@@ -190,33 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coze-harness", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve_cmd = commands.add_parser("serve", help="run the fake Coze server until interrupted")
-    serve_cmd.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve_cmd.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)")
-    serve_cmd.add_argument(
-        "--token",
-        action="append",
-        default=[],
-        metavar="T",
-        help=f"a bearer token the server accepts; repeatable (default {DEFAULT_TOKEN})",
-    )
-    serve_cmd.add_argument(
-        "--profile",
-        choices=PLATFORMS,
-        default=DEFAULT_PLATFORM,
-        help="the platform to speak: cloud Coze (default) or the open-source Coze server, coze-studio "
-        "(its framing, envelopes, spellings and missing endpoints; simulators/profiles/*.yaml)",
-    )
-    serve_cmd.add_argument("--seed", type=int, default=SimConfig().seed, help="seed for ids and log ids")
-    serve_cmd.add_argument("--wall-clock", action="store_true", help="real timestamps instead of the logical clock")
-    serve_cmd.add_argument(
-        "--event-delay", type=float, default=0.0, metavar="SECONDS", help="pause between stream events"
-    )
-    _add_catalogue_options(serve_cmd)
-    from ._fault_cli import add_fault_options
+    from ._serve_cli import add_serve_command
 
-    add_fault_options(serve_cmd)
-    serve_cmd.set_defaults(func=_cmd_serve)
+    add_serve_command(commands)
 
     report_cmd = commands.add_parser(
         "report", help="probe the installed cozepy against the embedded simulator and write the capability matrix"
@@ -258,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     catalogue_cmd = commands.add_parser("catalogue", help="list the bots and workflows the simulator serves")
     catalogue_cmd.add_argument("--json", action="store_true", help="print a JSON array for other tools")
-    _add_catalogue_options(catalogue_cmd)
+    add_catalogue_options(catalogue_cmd)
     catalogue_cmd.set_defaults(func=_cmd_catalogue)
 
     from ._bridge_cli import add_bridge_command

@@ -8,11 +8,13 @@ from .auth import TokenGrant
 from .context import DEFAULT_TOKEN, SimConfig
 from .coverage import Coverage, CoverageItem, coverage
 from .profiles import DEFAULT_PLATFORM, PLATFORMS, PlatformName, Profile, ProfileError, load_profile
-from .scenarios import BotScenario, Catalogue, ScenarioFileError, WorkflowScenario
-from .server import RunningServer, ServerLimits, bind, running, serve
+from .scenarios import BUILTIN_DIR, BotScenario, Catalogue, ScenarioFileError, WorkflowScenario
+from .server import RunningServer, ServerLimits, base_url_of, bind, running, serve
+from .state import StoreLimits
 from .tls import LocalTls, local_tls
 
 __all__ = [
+    "BUILTIN_DIR",
     "DEFAULT_PLATFORM",
     "DEFAULT_TOKEN",
     "PLATFORMS",
@@ -28,8 +30,10 @@ __all__ = [
     "ScenarioFileError",
     "ServerLimits",
     "SimConfig",
+    "StoreLimits",
     "TokenGrant",
     "WorkflowScenario",
+    "base_url_of",
     "bind",
     "coverage",
     "create_app",

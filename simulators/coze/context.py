@@ -21,7 +21,7 @@ from .journal import Journal
 from .profiles import DEFAULT_PLATFORM, PlatformName, Profile, load_profile
 from .scenarios import BotScenario, Catalogue, WorkflowScenario
 from .sse import stream_response
-from .state import Store
+from .state import Store, StoreLimits
 
 DEFAULT_TOKEN = "coze-harness-dev-token"
 
@@ -40,6 +40,12 @@ class SimConfig(BaseModel):
     faults: Faults | None = Field(None, description="faults for every stream (a scenario's own block wins)")
     framing: Framing | None = Field(None, description="framing variant for every stream (a scenario's own wins)")
     profile: PlatformName = Field(DEFAULT_PLATFORM, description="the platform to speak: cloud Coze or coze-studio")
+    store: StoreLimits = Field(default_factory=StoreLimits, description="how many records, and how old, are kept")
+    allow_http_hosts: frozenset[str] = Field(
+        frozenset(),
+        description="hosts a workflow's http node may call besides loopback ones (so that a caller cannot "
+        "make the simulator a proxy into the network it runs in)",
+    )
     body_timeout_seconds: float = Field(
         DEFAULT_BODY_TIMEOUT, gt=0, le=3600, description="time a client has to send a whole request body (408 after)"
     )
@@ -49,15 +55,18 @@ class SimConfig(BaseModel):
 class Simulator:
     catalogue: Catalogue
     config: SimConfig
-    store: Store = field(default_factory=Store)
+    store: Store = field(init=False)
 
     def __post_init__(self) -> None:
+        self.store = Store(self.config.store)
         self.profile: Profile = load_profile(self.config.profile)
         self.ids = IdSource(self.config.seed)
         self.clock = Clock(self.config.clock_start, wall=self.config.wall_clock)
         self.auth = Authenticator(self.config.tokens, self.profile.auth)
         self.bots = BotEngine(self.ids, self.clock, self.profile)
-        self.flows = FlowEngine(self.store, self.ids, self.clock, self.config.debug_url_base)
+        self.flows = FlowEngine(
+            self.store, self.ids, self.clock, self.config.debug_url_base, self.config.allow_http_hosts
+        )
         self.faults = FaultInjector(self.config.faults, self.config.framing, self.config.seed)
         self.journal = Journal()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import logging
 import ssl
 from collections.abc import AsyncGenerator, Coroutine
@@ -159,11 +160,19 @@ def _query_value(value: Any) -> Any:
 class FlowEngine:
     """Starts, runs and resumes executions; one per simulator, shared by all workflow routes."""
 
-    def __init__(self, store: Store, ids: IdSource, clock: Clock, debug_url_base: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        ids: IdSource,
+        clock: Clock,
+        debug_url_base: str,
+        allow_http_hosts: frozenset[str] = frozenset(),
+    ) -> None:
         self._store = store
         self._ids = ids
         self._clock = clock
         self._debug_url_base = debug_url_base
+        self._allow_http_hosts = frozenset(host.lower().rstrip(".") for host in allow_http_hosts)
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- before a run --------------------------------------------------------------------------
@@ -466,7 +475,7 @@ class FlowEngine:
             url = self._render(node, node.url, context, node.error_code)
             headers = {k: self._render(node, v, context, node.error_code) for k, v in node.headers.items()}
             body = self._render_value(node, node.body, context, node.error_code)
-            task = asyncio.ensure_future(self._http_call(node, url, headers, body))
+            task = asyncio.ensure_future(self._http_call(node, url, headers, body, self._allow_http_hosts))
             async with aclosing(self._keepalive(workflow, task, deadline)) as pings:
                 async for ping in pings:
                     yield ping
@@ -544,11 +553,18 @@ class FlowEngine:
                 task.cancel()
 
     @staticmethod
-    async def _http_call(node: HttpNode, url: str, headers: dict[str, str], body: Any) -> Any:
+    async def _http_call(node: HttpNode, url: str, headers: dict[str, str], body: Any, allowed: frozenset[str]) -> Any:
         """The node's request; every way it can go wrong is a `_NodeFailure` with a message saying which."""
         where = f"http node '{node.title}': {node.method} {url}"
         if not url.startswith(("http://", "https://")):
             raise _NodeFailure(node.error_code, f"{where}: the URL must start with http:// or https://")
+        host = _host_of(url)
+        if host is None or not (_is_loopback(host) or host in allowed):
+            raise _NodeFailure(
+                node.error_code,
+                f"{where}: the simulator's http nodes call loopback addresses only, so that a caller cannot use "
+                f"it as a proxy into its network; start it with --allow-http-host {host or 'HOST'} to allow more",
+            )
         try:
             async with httpx.AsyncClient(timeout=node.timeout_seconds, trust_env=False, verify=_tls()) as client:
                 if node.method == "GET":
@@ -577,6 +593,25 @@ class FlowEngine:
             message = payload.get("message")
             raise _NodeFailure(code, str(message) if message else f"{where} answered success: false without a message")
         return payload
+
+
+def _host_of(url: str) -> str | None:
+    try:
+        host = httpx.URL(url).host
+    except (httpx.InvalidURL, ValueError):
+        return None
+    return host.lower().rstrip(".") or None
+
+
+def _is_loopback(host: str) -> bool:
+    """A literal loopback address or the name `localhost`. Other names are not resolved here: a name
+    that resolves to loopback today may not tomorrow, so only `--allow-http-host` admits one."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 async def settle_in_background(engine: FlowEngine, workflow: WorkflowScenario, execution: ExecutionRecord) -> None:

@@ -3,13 +3,23 @@
 Every transition is made whole under the lock and the lock is never held while bytes go out, so a
 client may submit tool outputs while the first stream is still open (both official examples do),
 and two racing submits for one round yield one continuation and one error.
+
+The store is bounded, so a long-running simulator (or a hostile client) cannot grow it without end:
+each kind of record is kept up to a count and, optionally, an age; past either the oldest go first,
+finished ones before those still in progress, and an evicted id answers as unknown (4200). A
+conversation keeps its latest messages only.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from .profiles import Profile
 
@@ -48,6 +58,26 @@ class BoundInterrupt:
     node_index: int
 
 
+MAX_MESSAGES_PER_CONVERSATION = 1000
+"""A conversation keeps this many of its latest messages; older ones are dropped as new ones arrive."""
+
+
+class _Messages(list[dict[str, Any]]):
+    """A conversation's messages, the oldest dropped past MAX_MESSAGES_PER_CONVERSATION."""
+
+    def append(self, message: dict[str, Any]) -> None:
+        super().append(message)
+        self._trim()
+
+    def extend(self, messages: Any) -> None:
+        super().extend(messages)
+        self._trim()
+
+    def _trim(self) -> None:
+        if len(self) > MAX_MESSAGES_PER_CONVERSATION:
+            del self[: len(self) - MAX_MESSAGES_PER_CONVERSATION]
+
+
 @dataclass
 class Conversation:
     """`bot_id` / `workflow_id`: what created it, which decides the scoped tokens that may use it."""
@@ -57,7 +87,7 @@ class Conversation:
     created_at: int
     bot_id: str | None = None
     workflow_id: str | None = None
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=_Messages)
     paused_chatflow: BoundInterrupt | None = None
 
 
@@ -185,11 +215,80 @@ class ExecutionRecord:
         }
 
 
+class StoreLimits(BaseModel):
+    """How much state the simulator keeps; past it, the oldest records are forgotten."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_records: int = Field(
+        10_000, ge=1, description="chats, conversations and executions kept, each kind counted apart"
+    )
+    max_age_seconds: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="forget a record this long after it was created (None: never)"
+    )
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class BoundedRecords(OrderedDict[K, V], Generic[K, V]):
+    """A dict of records that evicts as it grows: past `max_age_seconds` first, then past `max_records`
+    the oldest finished record (or, if none has finished, the oldest of all). Insertion order is age
+    order, so both checks look at the front only: constant work per insert."""
+
+    def __init__(self, limits: StoreLimits, finished: Callable[[V], bool]) -> None:
+        super().__init__()
+        self._limits = limits
+        self._finished = finished
+        self._born: dict[K, float] = {}
+
+    def __setitem__(self, key: K, value: V) -> None:
+        fresh = key not in self
+        super().__setitem__(key, value)
+        if fresh:
+            self._born[key] = time.monotonic()
+            self._evict()
+
+    def __delitem__(self, key: K) -> None:
+        super().__delitem__(key)
+        self._born.pop(key, None)
+
+    def _evict(self) -> None:
+        age = self._limits.max_age_seconds
+        if age is not None:
+            cutoff = time.monotonic() - age
+            while self and self._born[next(iter(self))] < cutoff:
+                del self[next(iter(self))]
+        over = len(self) - self._limits.max_records
+        if over <= 0:
+            return
+        # Finished records are the ones nobody waits on; scan a bounded stretch of the oldest for them.
+        for key in [k for _, k in zip(range(over + 64), self, strict=False) if self._finished(self[k])][:over]:
+            del self[key]
+            over -= 1
+        while over > 0:
+            del self[next(iter(self))]
+            over -= 1
+
+
+def _chat_finished(chat: ChatRecord) -> bool:
+    return chat.status in ("completed", "failed", "canceled")
+
+
+def _execution_finished(execution: ExecutionRecord) -> bool:
+    return execution.finished
+
+
 class Store:
     """All mutable simulator state. Hold `lock` for every read-modify-write, and only for that."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: StoreLimits | None = None) -> None:
+        limits = limits or StoreLimits()
+        self.limits = limits
         self.lock = threading.RLock()
-        self.conversations: dict[str, Conversation] = {}
-        self.chats: dict[str, ChatRecord] = {}
-        self.executions: dict[str, ExecutionRecord] = {}
+        self.conversations: BoundedRecords[str, Conversation] = BoundedRecords(
+            limits, lambda c: c.paused_chatflow is None
+        )
+        self.chats: BoundedRecords[str, ChatRecord] = BoundedRecords(limits, _chat_finished)
+        self.executions: BoundedRecords[str, ExecutionRecord] = BoundedRecords(limits, _execution_finished)
