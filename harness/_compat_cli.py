@@ -4,7 +4,12 @@ Kept apart from cli.py, like the bridge's and the cassettes' commands; cli.py on
 
 Exit statuses: 0 written (and no cell got worse than in `--baseline`), 1 a cell got worse than in the
 baseline (each one is printed), 2 a usage problem (a missing folder, no matrices, a file of another
-schema version, an unreadable baseline).
+schema version, an unreadable baseline, an output that is the baseline).
+
+The command never writes over the baseline it gates against: with `--baseline` and no `--out`, the
+merge is written beside the per-release matrices (into DIR), and an `--out` whose files would be the
+baseline is refused before anything runs. Refreshing the committed baseline is a merge without
+`--baseline`.
 """
 
 from __future__ import annotations
@@ -16,21 +21,60 @@ from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
+DEFAULT_OUT = "reports"
 
 
 def _err(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def out_folder(args: argparse.Namespace) -> Path:
+    """Where the merge goes: `--out`; by default `reports`, or DIR itself when gating on a baseline."""
+    if args.out is not None:
+        return Path(args.out)
+    return Path(args.dir) if args.baseline else Path(DEFAULT_OUT)
+
+
+def refusal(
+    baseline: Path | None, out: Path | None, inputs: list[Path] | None = None, flag: str = "--out"
+) -> str | None:
+    """Why writing the merge into `out` would destroy what this run reads (None: it would not)."""
+    from .compat.write import RENDERERS
+    from .report.paths import clashes
+
+    if out is None:
+        return None
+    reads = [("--baseline", baseline)] if baseline is not None else []
+    reads += [("the matrix", path) for path in inputs or []]
+    found = clashes(reads, [(flag, out / name) for name in RENDERERS])
+    return "refusing to write over a file this run reads: " + "; ".join(found) if found else None
+
+
+ADVICE = (
+    "Gate without writing (--no-write) or write the merge elsewhere (--out DIR, e.g. DIR itself, the folder of "
+    "the per-release matrices); to refresh the baseline, merge without --baseline and commit the result"
+)
+
+
 def _cmd_compat(args: argparse.Namespace) -> int:
     from .compat import CompatError, gate, load_compatibility, load_dir, merge, write_compatibility
     from .compat.markdown import span
 
+    baseline_path = Path(args.baseline) if args.baseline else None
+    out = None if args.no_write else out_folder(args)
+    refused = refusal(baseline_path, out)
+    if refused:
+        _err(f"coze-harness compat: {refused}. {ADVICE}")
+        return EXIT_USAGE
     try:
-        baseline = load_compatibility(Path(args.baseline)) if args.baseline else None
+        baseline = load_compatibility(baseline_path) if baseline_path is not None else None
         loaded = load_dir(Path(args.dir))
     except CompatError as exc:
         _err(f"coze-harness compat: {exc}")
+        return EXIT_USAGE
+    refused = refusal(None, out, [item.source for item in loaded])
+    if refused:
+        _err(f"coze-harness compat: {refused}. Write the merge elsewhere (--out DIR)")
         return EXIT_USAGE
     compat = merge(loaded)
     print(f"merged {span(compat)} from {args.dir}")
@@ -43,32 +87,36 @@ def _cmd_compat(args: argparse.Namespace) -> int:
     for finding in compat.findings:
         print(f"finding: cozepy {finding.version}: {finding.kind}: {finding.detail}")
     print(f"{len(compat.contract_changes)} request change(s) between consecutive releases")
-    # The gate reads the baseline before the new files are written, so `--out` may overwrite it.
     failures = gate(baseline, compat) if baseline is not None else []
-    if not args.no_write:
-        for path in write_compatibility(compat, Path(args.out)):
+    if out is not None:
+        for path in write_compatibility(compat, out):
             print(f"wrote {path}")
+    where = f"the merged report is in {out}" if out is not None else "no file written (--no-write)"
     if baseline is None:
         return EXIT_OK
     if failures:
         _err(f"{len(failures)} cell(s) got worse than in {args.baseline}:")
         for failure in failures:
             _err(f"  {failure.line()}")
+        _err(f"{args.baseline} is unchanged; {where}")
         return EXIT_REGRESSION
-    _err(f"no cell got worse than in {args.baseline}")
+    _err(f"no cell got worse than in {args.baseline} (unchanged); {where}")
     return EXIT_OK
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dir", metavar="DIR", help="a folder with one sub-folder per release (e.g. reports/sdk)")
     parser.add_argument(
-        "--out", default="reports", help="where to write compatibility.{md,json,html} (default reports)"
+        "--out",
+        default=None,
+        help="where to write compatibility.{md,json,html} (default reports; with --baseline, DIR); "
+        "an --out whose files would be the baseline is refused",
     )
     parser.add_argument(
         "--baseline",
         metavar="FILE",
         help="a committed compatibility.json: exit 1 naming every cell that got worse for the same release "
-        "or for the newest release",
+        "or for the newest release; it is only read, never written",
     )
     parser.add_argument("--no-write", action="store_true", help="only merge and gate; write no files")
     parser.set_defaults(func=_cmd_compat)

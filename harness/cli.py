@@ -65,6 +65,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .expect import Expectation, ExpectationError, compare
     from .matrix import Mode
     from .report import FORMATS, render_cells, write_reports
+    from .report.paths import clashes
+    from .report.writer import report_paths
     from .reporting import run_report, summary_table
 
     formats = tuple(part.strip() for part in args.format.split(",") if part.strip())
@@ -78,6 +80,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
     except (ValueError, ExpectationError) as exc:
         print(f"coze-harness report: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    # A partial run (--probe) prints its evidence and writes files only where asked, so it never
+    # overwrites a full report with a partial one.
+    out = args.out or (None if probes else "reports")
+    writes = [("--out", path) for path in report_paths(Path(out), formats)] if out else []
+    writes += [("--save-expect", Path(args.save_expect))] if args.save_expect else []
+    overlaps = clashes([("--expect", Path(args.expect))] if args.expect else [], writes)
+    if overlaps:  # checked before any probe runs: the expectation must survive the run that reads it
+        print(
+            f"coze-harness report: refusing to write over a file this run reads: {'; '.join(overlaps)}. "
+            "Save the new expectation to another file (or compare first, then --save-expect alone)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
 
     platforms = PLATFORMS if args.platform == "both" else (args.platform,)
     matrix = run_report(
@@ -89,20 +104,21 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if single_cells:
         print()
         print(render_cells(matrix, single_cells))
-    # A partial run (--probe) prints its evidence and writes files only where asked, so it never
-    # overwrites a full report with a partial one.
-    out = args.out or (None if probes else "reports")
+    differences = None
+    if expectation is not None:
+        modes = {Mode(name) for name in probes if name in {m.value for m in Mode}} if probes else None
+        differences = compare(expectation, matrix, modes)
     if out:
-        for path in write_reports(matrix, Path(out), formats):
+        for path in write_reports(
+            matrix, Path(out), formats, differences, expect_name=args.expect or "the expectation"
+        ):
             print(f"wrote {path}")
     if args.save_expect:
         Expectation.of(matrix).save(Path(args.save_expect))
         print(f"wrote {args.save_expect}")
 
     status = EXIT_OK
-    if expectation is not None:
-        modes = {Mode(name) for name in probes if name in {m.value for m in Mode}} if probes else None
-        differences = compare(expectation, matrix, modes)
+    if expectation is not None and differences is not None:
         if expectation.sdk_version != matrix.sdk_version:
             print(
                 f"note: {args.expect} was recorded with cozepy {expectation.sdk_version}; "

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from simulators.coze import DEFAULT_PLATFORM, PLATFORMS, PlatformName, load_profile
 
-from .recorder import Exchange
+from .recorder import Exchange, Normaliser
 
 CONTRACT_VERSION = "2026-11"
 SCHEMA_VERSION = 3  # 3: cells, evidence and crashes per platform (cloud, studio)
@@ -176,6 +176,21 @@ class Matrix(BaseModel):
     framing: list[FramingResult] = Field(
         default_factory=list, description="framing robustness: each SSE framing variant, survived or not"
     )
+
+    def normalised(self, normaliser: Normaliser) -> Matrix:
+        """This matrix as any run of the same SDK against the same simulator records it (see `Normaliser`):
+        no ports, wall-clock dates or log ids of this run, in the evidence, reasons, framing and crashes alike.
+        Log ids are named in the order the JSON report shows them. `generated_at` is the one field left."""
+        data = self.model_dump(mode="json")
+        normaliser.learn(data)
+        for evidence in data["evidence"].values():
+            for exchange in evidence["exchanges"]:
+                exchange["request_headers"] = normaliser.headers(exchange["request_headers"])
+                exchange["response_headers"] = normaliser.headers(exchange["response_headers"])
+        stamp = data.pop("generated_at")
+        normalised = Matrix.model_validate(normaliser.value(data))
+        normalised.generated_at = stamp
+        return normalised
 
     def cell(self, capability: Capability, mode: Mode, platform: str = DEFAULT_PLATFORM) -> Cell | None:
         for cell in self.cells:

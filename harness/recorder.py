@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, Field
@@ -207,3 +209,79 @@ class RecordingTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self._inner.close()
+
+
+# The run-specific parts of evidence. The same SDK against the same simulator must record the same
+# evidence, so these are normalised where evidence enters the report (`harness.reporting`).
+VOLATILE_HEADERS = frozenset({"date"})  # the server's wall clock; the body's timestamps are the logical clock
+LOGID_HEADER = "x-tt-logid"
+_LOGID_SHAPE = r"\b\d{14}[0-9A-F]{20}\b"  # the platform's: a UTC timestamp and 20 upper-case hex digits
+_LOOPBACK_PORT = re.compile(r"\b(127\.0\.0\.1|localhost|\[::1\]):\d{4,5}\b")
+EPHEMERAL_PORT = "EPHEMERAL_PORT"
+
+
+class Normaliser:
+    """Turns one run's evidence into what any run of the same SDK and simulator records.
+
+    - the loopback servers' ephemeral ports become names (`servers` maps a base URL to one, e.g.
+      `http://127.0.0.1:41234` -> `PORT`), in URLs, `host` headers, bodies and messages alike; any other
+      loopback port becomes `EPHEMERAL_PORT`;
+    - the `date` header is dropped;
+    - log ids (the `x-tt-logid` header's values and anything shaped like one) become `LOGID-1`, `LOGID-2`...
+      by order of first appearance, the same id getting the same name everywhere, so a header still
+      visibly matches the `detail.logid` of its body.
+
+    Use one normaliser per run: the log id names run across everything it normalises.
+    """
+
+    def __init__(self, servers: Mapping[str, str] | None = None) -> None:
+        self._hosts: dict[str, str] = {}
+        for url, name in (servers or {}).items():
+            parts = urlsplit(url)
+            if parts.hostname and parts.port:
+                self._hosts[parts.netloc] = f"{parts.netloc.rsplit(':', 1)[0]}:{name}"
+        self._known_logids: set[str] = set()
+        self._logids: dict[str, str] = {}
+
+    def learn(self, data: object) -> None:
+        """Note the log ids `data` (a JSON-like tree) holds in `x-tt-logid` headers, whatever their shape."""
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if key == LOGID_HEADER and isinstance(value, str) and value:
+                    self._known_logids.add(value)
+                self.learn(value)
+        elif isinstance(data, list):
+            for item in data:
+                self.learn(item)
+
+    def _logid(self, match: re.Match[str]) -> str:
+        value = match.group(0)
+        return self._logids.setdefault(value, f"LOGID-{len(self._logids) + 1}")
+
+    def text(self, text: str) -> str:
+        for netloc, name in self._hosts.items():
+            text = re.sub(re.escape(netloc) + r"(?!\d)", name, text)
+        text = _LOOPBACK_PORT.sub(lambda match: f"{match.group(1)}:{EPHEMERAL_PORT}", text)
+        known = "|".join(re.escape(value) for value in sorted(self._known_logids, key=len, reverse=True))
+        return re.sub(f"{known}|{_LOGID_SHAPE}" if known else _LOGID_SHAPE, self._logid, text)
+
+    def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+        return {key: value for key, value in headers.items() if key.lower() not in VOLATILE_HEADERS}
+
+    def value(self, data: Any) -> Any:
+        """A JSON-like tree with every string normalised, in order (keys are left as they are)."""
+        if isinstance(data, str):
+            return self.text(data)
+        if isinstance(data, dict):
+            return {key: self.value(item) for key, item in data.items()}
+        if isinstance(data, list):
+            return [self.value(item) for item in data]
+        return data
+
+    def exchange(self, exchange: Exchange) -> Exchange:
+        """One exchange normalised (its wire record, for cassettes, is left out)."""
+        data = exchange.model_dump(mode="json")
+        self.learn(data)
+        data["request_headers"] = self.headers(data["request_headers"])
+        data["response_headers"] = self.headers(data["response_headers"])
+        return Exchange.model_validate(self.value(data))

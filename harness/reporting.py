@@ -20,8 +20,11 @@ from simulators.coze import (
 from .bridge import create_bridge_app
 from .matrix import CAPABILITY_TITLES, MODE_TITLES, PLATFORM_TITLES, Capability, CoverageNote, Matrix
 from .probes import ProbeContext, demo_tools, run_probes
+from .recorder import Normaliser
 
 BRIDGE_TOKEN = None  # the simulator's http node sends no Authorization header of its own
+# What the loopback servers' ephemeral ports are called in the report (`http://127.0.0.1:PORT`...).
+SIMULATOR_PORT, TLS_PORT, BRIDGE_PORT = "PORT", "TLS_PORT", "BRIDGE_PORT"
 
 
 def summary_table(matrix: Matrix) -> str:
@@ -74,10 +77,13 @@ def run_report(
     ids = {entry["name"]: entry["id"] for entry in catalogue.entries()}
     bridge_app = create_bridge_app(demo_tools.bridged, token=BRIDGE_TOKEN, errors="body")
     matrix: Matrix | None = None
+    servers: dict[str, str] = {}  # base URL -> the name its port gets in the report
     with local_tls() as tls, running(bridge_app) as bridge:
+        servers[bridge.base_url] = BRIDGE_PORT
         for platform in platforms:
             app = create_app(catalogue, SimConfig(tokens=[TokenGrant(token=token)], profile=platform))
             with running(app) as sim, running(app, tls=tls) as secure:
+                servers[sim.base_url], servers[secure.base_url] = SIMULATOR_PORT, TLS_PORT
                 if progress:
                     progress(
                         f"simulator ({PLATFORM_TITLES[platform]}) on {sim.base_url} and {secure.base_url}, "
@@ -96,4 +102,6 @@ def run_report(
     assert matrix is not None
     matrix.sdk_label = sdk_label
     matrix.coverage = coverage_notes()
-    return matrix
+    # Where the evidence enters the report: this run's ports, dates and log ids leave it, so the same
+    # SDK against the same simulator gives the same report apart from `generated_at`.
+    return matrix.normalised(Normaliser(servers))

@@ -288,9 +288,9 @@ def test_junit_has_one_case_per_cell(report: tuple[Path, Matrix]) -> None:
     by_name = {(*case.get("classname", "").rsplit(".", 2)[-2:], case.get("name")): case for case in cases}
     for cell in matrix.cells:
         case = by_name[(cell.platform, cell.mode.value, cell.capability.value)]
-        assert (case.find("failure") is not None) == (cell.verdict is Verdict.BROKEN)
+        assert case.find("failure") is None  # a verdict, `broken` included, is a fact; failures are --expect's
         assert (case.find("skipped") is not None) == (cell.verdict in (Verdict.UNKNOWN, Verdict.NOT_APPLICABLE))
-    assert int(suite.get("failures", "-1")) == sum(cell.verdict is Verdict.BROKEN for cell in matrix.cells)
+    assert suite.get("failures") == "0" and suite.get("errors") == "0"  # the run exited 0
 
 
 def test_websocket_chat_column_follows_the_sdk_and_its_streams_follow_the_grammar(

@@ -225,15 +225,63 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         help="comma-separated releases to sweep instead of asking the index, e.g. 0.2.0,0.20.0",
     )
-    parser.add_argument("--baseline", default=None, metavar="FILE", help="gate the merge against this baseline")
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        metavar="FILE",
+        help="gate the merge against this baseline (only read, never written: the merge then goes to OUT/sdk)",
+    )
+    parser.add_argument(
+        "--merge-out",
+        default=None,
+        metavar="DIR",
+        help="where to write compatibility.* (default OUT; with --baseline, OUT/sdk); refused if it would "
+        "overwrite the baseline",
+    )
     parser.add_argument("--no-merge", action="store_true", help="only run the releases; do not write compatibility.*")
     return parser
 
 
+def merge_folder(args: argparse.Namespace) -> Path | None:
+    """Where the merge is written: None with `--no-merge`; never the baseline's file (see `refusal`)."""
+    if args.no_merge:
+        return None
+    if args.merge_out is not None:
+        return Path(args.merge_out)
+    out = Path(args.out)
+    return out / "sdk" if args.baseline else out
+
+
+def release_files(sdk_root: Path, versions: Sequence[str]) -> list[tuple[str, Path]]:
+    """Every file the sweep writes for its releases (each release's folder is cleared of them first)."""
+    return [
+        (f"cozepy {version}", sdk_root / version / name)
+        for version in versions
+        for name in (MATRIX_FILE, FAILURE_FILE, LOG_FILE)
+    ]
+
+
+def _refuse(message: str) -> int:
+    print(f"python -m harness.compat.sweep: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from .._compat_cli import refusal
+    from ..report.paths import clashes
+
     args = build_parser().parse_args(argv)
     out = Path(args.out)
     venvs = Path(args.venvs).resolve()
+    baseline = Path(args.baseline) if args.baseline else None
+    merge_out = merge_folder(args)
+    # Checked before anything runs: a sweep takes minutes, and its baseline must survive it.
+    refused = refusal(baseline, merge_out, flag="--merge-out")
+    if refused:
+        return _refuse(
+            f"{refused}. Leave --merge-out out (with --baseline the merge goes to {out / 'sdk'}) or give another "
+            "folder; to refresh the baseline, sweep without --baseline and commit the result"
+        )
     if args.versions:
         versions, source = keep([part.strip() for part in args.versions.split(",")], Version("0")), "--versions"
     else:
@@ -241,6 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not versions:
         print("no cozepy release to sweep", file=sys.stderr)
         return 2
+    overwritten = clashes([("--baseline", baseline)] if baseline else [], release_files(out / "sdk", versions))
+    if overwritten:
+        return _refuse("refusing to write over the baseline: " + "; ".join(overwritten) + ". Gate a copy of it")
     print(f"sweeping {len(versions)} cozepy releases ({versions[0]} .. {versions[-1]}, from {source})", flush=True)
     started = time.monotonic()
     failed: list[str] = []
@@ -255,11 +306,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not ok:
             failed.append(version)
     print(f"swept {len(versions)} releases in {time.monotonic() - started:.0f} s; {len(failed)} failed", flush=True)
-    if args.no_merge:
+    if merge_out is None:
+        print(f"releases written to {out / 'sdk'}; not merged (--no-merge)", flush=True)
         return 0
     from .._compat_cli import main as compat_main
 
-    compat_args = [str(out / "sdk"), "--out", str(out)]
+    compat_args = [str(out / "sdk"), "--out", str(merge_out)]
     if args.baseline:
         compat_args += ["--baseline", args.baseline]
     return compat_main(compat_args)
