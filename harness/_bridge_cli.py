@@ -2,27 +2,50 @@
 
 Kept apart from cli.py so that the bridge's options live beside the code they configure; cli.py
 only registers the subcommand.
+
+`serve` never runs without a bearer token unless told `--insecure-no-auth` (and then only on a
+loopback address). The token comes from `--token-file`, `COZE_HARNESS_BRIDGE_TOKEN` or `--token`
+(visible in `ps`; the other two are not); with none of them, a random one is made and printed once,
+with the header to enter in Coze's plugin import.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import math
 import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 
-from simulators.coze import bind, serve
-from simulators.coze.server import base_url_of
+from simulators.coze import ServerLimits, bind, serve
+from simulators.coze.server import (
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    base_url_of,
+)
 
-from .bridge import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, create_bridge_app, plugin_spec, tool_path
+from .bridge import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_LOOP_STALL_SECONDS,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONCURRENT_TOOLS,
+    TOKEN_ENV,
+    create_bridge_app,
+    is_loopback_host,
+    plugin_spec,
+    tool_path,
+)
 from .tools import DEFAULT_TOOL_TIMEOUT, ToolRegistry, load_registry
 
-DEFAULT_EXPORT_URL = "http://127.0.0.1:8000"
+_PREFIX = "coze-harness bridge:"
 
 
 def _load(args: argparse.Namespace) -> ToolRegistry | None:
@@ -47,6 +70,23 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _whole_above_zero(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"wants a whole number above 0, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"wants a whole number above 0, got {text!r}")
+    return value
+
+
+def _public_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(f"wants an http:// or https:// URL such as https://x.example, got {text!r}")
+    return text.rstrip("/")
+
+
 def _positive_seconds(text: str) -> float:
     """An argparse type: a finite number of seconds above zero."""
     try:
@@ -58,11 +98,76 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def build_serve_app(args: argparse.Namespace) -> FastAPI | None:
-    """The app `bridge serve` would serve for these parsed arguments; None (reason on stderr) if it cannot."""
+class _Refused(Exception):
+    """A combination of options `bridge serve` will not run with; the message says why."""
+
+
+def _token(args: argparse.Namespace) -> tuple[str | None, bool]:
+    """The bearer token to require and whether it was made up here; `_Refused` for conflicting sources."""
+    given = [name for name, value in (("--token", args.token), ("--token-file", args.token_file)) if value]
+    if len(given) > 1:
+        raise _Refused("give the token one way: --token or --token-file")
+    if args.insecure_no_auth:
+        if given:
+            raise _Refused(f"--insecure-no-auth serves without a token; drop {given[0]} or drop it")
+        if not is_loopback_host(args.host):
+            raise _Refused(
+                f"--insecure-no-auth is only allowed on a loopback address, not --host {args.host}: anyone who "
+                "reaches the port could run the tools"
+            )
+        return None, False
+    if args.token_file:
+        try:
+            text = Path(args.token_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _Refused(
+                f"cannot read --token-file {args.token_file}: {getattr(exc, 'strerror', None) or exc}"
+            ) from None
+        if not text or len(text.split()) != 1:
+            raise _Refused(f"--token-file {args.token_file} must hold one token (no spaces) on its own")
+        return text, False
+    if args.token:
+        if not args.token.strip():
+            raise _Refused("--token must not be empty")
+        return args.token.strip(), False
+    from_env = os.environ.get(TOKEN_ENV, "").strip()
+    if from_env:
+        return from_env, False
+    return secrets.token_urlsafe(32), True
+
+
+def _allowed_hosts(args: argparse.Namespace) -> list[str]:
+    hosts = list(args.allowed_host)
+    try:
+        address = ipaddress.ip_address(args.host)
+    except ValueError:
+        hosts.append(args.host)  # a name to listen on is a name the bridge is reached by
+    else:
+        if not address.is_unspecified:
+            hosts.append(str(address))
+    return hosts
+
+
+def _limits(args: argparse.Namespace) -> ServerLimits:
+    return ServerLimits(
+        header_timeout=args.header_timeout, idle_timeout=args.idle_timeout, max_connections=args.max_connections
+    )
+
+
+def build_serve_app(args: argparse.Namespace, token: str | None = None) -> FastAPI | None:
+    """The app `bridge serve` would serve for these parsed arguments; None (reason on stderr) if it cannot.
+
+    `token` is the one `_token` resolved (it is resolved here when not given).
+    """
     registry = _load(args)
     if registry is None:
         return None
+    if token is None:
+        try:
+            token, _ = _token(args)
+        except _Refused as refused:
+            print(f"{_PREFIX} {refused}", file=sys.stderr)
+            return None
     slow: dict[str, float] = {}
     for item in args.slow_tool:
         name, _, seconds = item.partition("=")
@@ -73,32 +178,57 @@ def build_serve_app(args: argparse.Namespace) -> FastAPI | None:
             return None
     return create_bridge_app(
         registry,
-        token=args.token,
+        token=token,
+        insecure_no_auth=token is None,
+        allowed_hosts=_allowed_hosts(args),
+        allowed_origins=args.allowed_origin,
+        public_url=args.public_url,
         errors=args.errors,
         tool_timeout=args.tool_timeout,
         max_body_bytes=args.max_body_bytes,
         body_timeout=args.body_timeout,
+        max_concurrent_tools=args.max_concurrent_tools,
+        loop_stall_seconds=args.loop_stall_warning,
         slow_tools=slow,
     )
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    app = build_serve_app(args)
+    try:
+        token, generated = _token(args)
+    except _Refused as refused:
+        print(f"{_PREFIX} {refused}", file=sys.stderr)
+        return 2
+    app = build_serve_app(args, token) if token is not None else build_serve_app(args)
     if app is None:
         return 2
     registry: ToolRegistry = app.state.registry
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
-        print(f"coze-harness bridge: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        print(f"{_PREFIX} cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 2
     base_url = base_url_of(sock)
+    public = args.public_url or base_url
     print(f"Tool bridge listening on {base_url}", flush=True)
     for item in registry:
-        print(f"  POST {base_url}{tool_path(item.name)}  {item.description}", flush=True)
-    print(f"Plugin spec (OpenAPI 3.0): {base_url}/openapi.json", flush=True)
-    print("Bearer token required." if args.token else "No auth (pass --token to require one).", flush=True)
-    serve(app, sock)
+        print(f"  POST {public}{tool_path(item.name)}  {item.description}", flush=True)
+    print(f"Plugin spec (OpenAPI 3.0): {base_url}/openapi.json (servers: {public})", flush=True)
+    if token is None:
+        print("No auth (--insecure-no-auth): anyone who reaches this loopback port can run the tools.", flush=True)
+    elif generated:
+        print(
+            f"Bearer token required. Generated for this run (set {TOKEN_ENV} or --token-file to choose one):\n"
+            f"  Authorization: Bearer {token}\n"
+            "In Coze's plugin import, choose service auth in a header named 'Authorization' with the value "
+            f"'Bearer {token}'.",
+            flush=True,
+        )
+    else:
+        print("Bearer token required (send 'Authorization: Bearer <token>').", flush=True)
+    if args.token:
+        print(f"{_PREFIX} --token shows in the process list; prefer {TOKEN_ENV} or --token-file", file=sys.stderr)
+    serve(app, sock, limits=_limits(args))
     return 0
 
 
@@ -106,7 +236,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     registry = _load(args)
     if registry is None:
         return 2
-    document = plugin_spec(registry, server_url=args.server_url, bearer=args.bearer, errors=args.errors)
+    bearer = not args.no_auth
+    document = plugin_spec(registry, server_url=args.public_url, bearer=bearer, errors=args.errors)
     text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     if args.out == "-":
         sys.stdout.write(text)
@@ -145,7 +276,43 @@ def add_bridge_command(commands: Any) -> None:
     _common(serve_cmd)
     serve_cmd.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve_cmd.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)")
-    serve_cmd.add_argument("--token", default=None, metavar="T", help="require 'Authorization: Bearer T'")
+    serve_cmd.add_argument(
+        "--token",
+        default=None,
+        metavar="T",
+        help=f"require 'Authorization: Bearer T' (shows in the process list: prefer {TOKEN_ENV} or --token-file). "
+        f"Without --token, --token-file or {TOKEN_ENV}, a random token is made and printed once",
+    )
+    serve_cmd.add_argument(
+        "--token-file", default=None, metavar="FILE", help="read the bearer token from FILE (one line)"
+    )
+    serve_cmd.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="serve without any token: anyone who reaches the port runs the tools. Refused with a non-loopback --host",
+    )
+    serve_cmd.add_argument(
+        "--public-url",
+        type=_public_url,
+        default=None,
+        metavar="URL",
+        help="the address Coze reaches the bridge at (a tunnel's https URL): the plugin spec's servers, "
+        "and its host is answered",
+    )
+    serve_cmd.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host name to answer besides localhost, 127.0.0.1 and ::1 (421 otherwise); repeatable",
+    )
+    serve_cmd.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a browser Origin (scheme://host[:port]) allowed to call; every other Origin is refused (403); repeatable",
+    )
     serve_cmd.add_argument(
         "--tool-timeout",
         type=float,
@@ -172,6 +339,45 @@ def add_bridge_command(commands: Any) -> None:
         f"(default {DEFAULT_BODY_TIMEOUT:g})",
     )
     serve_cmd.add_argument(
+        "--max-concurrent-tools",
+        type=_whole_above_zero,
+        default=DEFAULT_MAX_CONCURRENT_TOOLS,
+        metavar="N",
+        help="tool calls running at once, counting ones that overran --tool-timeout and still run; one more "
+        f"is answered 503 with Retry-After (default {DEFAULT_MAX_CONCURRENT_TOOLS})",
+    )
+    serve_cmd.add_argument(
+        "--loop-stall-warning",
+        type=_positive_seconds,
+        default=DEFAULT_LOOP_STALL_SECONDS,
+        metavar="SECONDS",
+        help="warn (stderr) when an async tool blocks the event loop this long "
+        f"(default {DEFAULT_LOOP_STALL_SECONDS:g})",
+    )
+    serve_cmd.add_argument(
+        "--header-timeout",
+        type=_positive_seconds,
+        default=DEFAULT_HEADER_TIMEOUT,
+        metavar="SECONDS",
+        help=f"close a connection whose request headers are not complete within SECONDS "
+        f"(default {DEFAULT_HEADER_TIMEOUT:g})",
+    )
+    serve_cmd.add_argument(
+        "--idle-timeout",
+        type=_positive_seconds,
+        default=DEFAULT_IDLE_TIMEOUT,
+        metavar="SECONDS",
+        help=f"close a kept-alive connection idle for SECONDS (default {DEFAULT_IDLE_TIMEOUT:g})",
+    )
+    serve_cmd.add_argument(
+        "--max-connections",
+        type=_whole_above_zero,
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help="open connections at most (lowered to fit the open-file limit); one more gets 503 and is closed "
+        f"(default {DEFAULT_MAX_CONNECTIONS})",
+    )
+    serve_cmd.add_argument(
         "--slow-tool",
         action="append",
         default=[],
@@ -184,10 +390,19 @@ def add_bridge_command(commands: Any) -> None:
     _common(export_cmd)
     export_cmd.add_argument("--out", required=True, metavar="FILE", help="where to write the JSON ('-': stdout)")
     export_cmd.add_argument(
+        "--public-url",
         "--server-url",
-        default=DEFAULT_EXPORT_URL,
+        dest="public_url",
+        required=True,
+        type=_public_url,
         metavar="URL",
-        help=f"the URL Coze will reach the bridge at (default {DEFAULT_EXPORT_URL})",
+        help="the URL Coze will reach the bridge at: the tunnel's https address, the same as serve's --public-url",
     )
-    export_cmd.add_argument("--bearer", action="store_true", help="declare bearer-token auth in the spec")
+    auth = export_cmd.add_mutually_exclusive_group()
+    auth.add_argument(
+        "--bearer", action="store_true", help="declare bearer-token auth (the default: serve always asks for one)"
+    )
+    auth.add_argument(
+        "--no-auth", action="store_true", help="declare no auth, for a bridge served with --insecure-no-auth"
+    )
     export_cmd.set_defaults(func=_cmd_export)

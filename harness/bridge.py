@@ -11,6 +11,24 @@ a non-2xx answer into a failed node and drops the body, so a tool whose errors t
 see can answer failures with 200 and `success: false` (`errors="body"`); the default (`"http"`)
 uses the status codes an ordinary HTTP client expects. The choice is made per tool (`@tool(errors=)`)
 or for the whole app.
+
+Safe by default, because every route runs local code:
+
+- No call runs without the bearer token (401 `unauthorized`). Serving without one takes an explicit
+  `insecure_no_auth=True`.
+- A request whose `Host` is not a loopback name (`localhost`, `127.0.0.1`, `::1`), the public URL's
+  host or an allowed host is refused with 421 `host_not_allowed` (a DNS-rebinding page sends its own
+  name), and so is one carrying a browser `Origin` that is not allowed (403 `origin_not_allowed`).
+  The bridge sends no CORS headers, so no web page can read an answer either.
+- A tool call's body must be `application/json` (415 `unsupported_media_type`): a page can POST
+  `text/plain` across origins without a preflight, but not JSON.
+- At most `max_concurrent_tools` calls run at once, counting tools that overran their timeout and
+  still run; one more is answered 503 `busy` with `Retry-After`.
+- An async tool that blocks the event loop freezes every other call; a watchdog thread notices
+  when the loop has not ticked for `loop_stall_seconds`, logs a warning naming the async tools
+  running, and the blocking call's answer carries an `X-Bridge-Warning` header.
+- Only a `ToolError`'s message reaches the caller; anything else is a generic message with an error
+  id, logged locally in full.
 """
 
 from __future__ import annotations
@@ -18,8 +36,14 @@ from __future__ import annotations
 import asyncio
 import copy
 import hmac
-from collections.abc import Mapping
+import ipaddress
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +52,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .tools import (
+    BUSY,
     DEFAULT_TOOL_TIMEOUT,
     INVALID_ARGUMENTS,
     TIMEOUT,
@@ -36,9 +61,24 @@ from .tools import (
     LocalTool,
     ToolRegistry,
     ToolResult,
+    ToolSlots,
 )
 
-__all__ = ["OPENAPI_VERSION", "BridgeAnswer", "create_bridge_app", "openapi_schema", "plugin_spec", "tool_path"]
+__all__ = [
+    "DEFAULT_LOOP_STALL_SECONDS",
+    "DEFAULT_MAX_CONCURRENT_TOOLS",
+    "LOOPBACK_HOSTS",
+    "OPENAPI_VERSION",
+    "TOKEN_ENV",
+    "BridgeAnswer",
+    "create_bridge_app",
+    "is_loopback_host",
+    "openapi_schema",
+    "plugin_spec",
+    "tool_path",
+]
+
+_log = logging.getLogger("harness.bridge")
 
 OPENAPI_VERSION = "3.0.1"
 """Coze imports OpenAPI 3.0.x plugin documents (pydantic writes JSON Schema 2020-12, hence `openapi_schema`)."""
@@ -47,7 +87,21 @@ UNAUTHORIZED = "unauthorized"
 NOT_FOUND = "not_found"
 TOO_LARGE = "too_large"
 BODY_TIMEOUT = "body_timeout"
+UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+HOST_NOT_ALLOWED = "host_not_allowed"
+ORIGIN_NOT_ALLOWED = "origin_not_allowed"
+INTERNAL_ERROR = "internal_error"
 _STATUS = {INVALID_ARGUMENTS: 422, UNKNOWN_TOOL: 404, TIMEOUT: 504, UNAUTHORIZED: 401, NOT_FOUND: 404}
+
+TOKEN_ENV = "COZE_HARNESS_BRIDGE_TOKEN"
+"""The environment variable `bridge serve` reads its token from when none is given otherwise."""
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+"""`Host` names the bridge always answers; any other must be allowed (a tunnel's name, the public URL's)."""
+DEFAULT_MAX_CONCURRENT_TOOLS = 16
+"""Tool calls running at once (threads that overran their timeout included); one more is a 503."""
+DEFAULT_LOOP_STALL_SECONDS = 2.0
+"""How long the bridge's event loop may go without a tick before the watchdog reports a blocking tool."""
+_RETRY_AFTER_SECONDS = 1
 
 DEFAULT_MAX_BODY_BYTES = 1 << 20
 """Tool arguments larger than this are refused (413) before they are parsed."""
@@ -84,6 +138,8 @@ def _answer(result: ToolResult, mode: ErrorMode) -> Response:
     assert result.error is not None
     error = result.error
     answer = BridgeAnswer(success=False, error_code=error.code, message=error.message, details=error.details)
+    if error.code == BUSY:  # nothing ran: a real status in both modes, so a client retries
+        return _json(answer, 503, {"Retry-After": str(_RETRY_AFTER_SECONDS)})
     return _json(answer, 200 if mode == "body" else _STATUS.get(error.code, _TOOL_FAILURE_STATUS))
 
 
@@ -122,34 +178,223 @@ def _authorized(request: Request, token: str | None) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
+def _not_json() -> Response:
+    message = "a tool call's body must be JSON, sent with 'Content-Type: application/json'"
+    return _json(BridgeAnswer(success=False, error_code=UNSUPPORTED_MEDIA_TYPE, message=message), 415)
+
+
+def _is_json(request: Request) -> bool:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json"
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether a host name or address (no port) is this machine's loopback: `localhost`, 127.0.0.0/8, ::1."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_name(value: str) -> str:
+    """The name in a `Host` header (no port, no brackets, lower case); '' when it cannot be one."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        name, bracket, _ = value[1:].partition("]")
+        return name if bracket else ""
+    name = value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+    return name.rstrip(".")
+
+
+def _normal_host(host: str) -> str:
+    name = host.strip().lower().rstrip(".")
+    if "://" in name:
+        name = urlsplit(name).hostname or ""
+    return name.strip("[]")
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _check_public_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(
+            f"public_url must be an http:// or https:// URL without a query, like https://x.example, not {url!r}"
+        )
+    return url.rstrip("/")
+
+
+class _Guard:
+    """ASGI middleware: the `Host` and `Origin` checks, before any route (the plugin document included)."""
+
+    def __init__(self, app: Any, hosts: frozenset[str], origins: frozenset[str]) -> None:
+        self.app, self.hosts, self.origins = app, hosts, origins
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            refusal = self._refusal({key.lower(): value for key, value in scope.get("headers", [])})
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _refusal(self, headers: dict[bytes, bytes]) -> Response | None:
+        host = _host_name(headers.get(b"host", b"").decode("latin-1"))
+        if not host or (host not in self.hosts and not is_loopback_host(host)):
+            message = (
+                "this bridge does not answer for that Host; start it with --allowed-host NAME (or --public-url) "
+                "for the name it is reached by"
+            )
+            return _json(BridgeAnswer(success=False, error_code=HOST_NOT_ALLOWED, message=message), 421)
+        origin = headers.get(b"origin")
+        if origin is not None and origin.decode("latin-1").strip().lower() not in self.origins:
+            message = "requests from web pages are refused unless their Origin is allowed (--allowed-origin)"
+            return _json(BridgeAnswer(success=False, error_code=ORIGIN_NOT_ALLOWED, message=message), 403)
+        return None
+
+
+class _Stall:
+    def __init__(self, started: float, tools: list[str]) -> None:
+        self.started, self.tools, self.seconds = started, tools, 0.0
+
+
+class LoopWatchdog:
+    """Notices when the bridge's event loop stops ticking (an async tool that blocks) and says so.
+
+    The loop sets a heartbeat every `threshold / 4` seconds; a daemon thread checks it. When the last
+    beat is older than `threshold`, the thread logs a warning naming the async tools that are running
+    (the loop cannot: it is the thing blocked) and records a stall; when the beat resumes it logs how
+    long the stall lasted. The thread ends soon after the loop closes.
+    """
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self.stalls: list[_Stall] = []
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._beat = time.monotonic()
+        self._running: dict[int, str] = {}
+        self._next = 0
+
+    def ensure_started(self) -> None:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._loop is loop:
+                return
+            self._loop, self._beat = loop, time.monotonic()
+        interval = self.threshold / 4
+
+        def beat() -> None:
+            self._beat = time.monotonic()
+            if not loop.is_closed():
+                loop.call_later(interval, beat)
+
+        loop.call_soon(beat)
+        threading.Thread(target=self._watch, args=(loop, interval), name="coze-bridge-watchdog", daemon=True).start()
+
+    def enter(self, name: str) -> int:
+        with self._lock:
+            self._next += 1
+            self._running[self._next] = name
+            return self._next
+
+    def leave(self, key: int) -> None:
+        with self._lock:
+            self._running.pop(key, None)
+
+    def stalls_since(self, count: int, name: str) -> list[_Stall]:
+        with self._lock:
+            return [stall for stall in self.stalls[count:] if name in stall.tools]
+
+    def _watch(self, loop: asyncio.AbstractEventLoop, interval: float) -> None:
+        current: _Stall | None = None
+        while not loop.is_closed() and self._loop is loop:
+            time.sleep(interval)
+            lag = time.monotonic() - self._beat
+            if current is None and lag > self.threshold:
+                with self._lock:
+                    tools = sorted(set(self._running.values()))
+                    current = _Stall(self._beat, tools)
+                    self.stalls.append(current)
+                _log.warning(
+                    "the bridge's event loop has been blocked for %.1f s; async tools running: %s. Every other "
+                    "call waits. An async tool must await, not block: make it a plain def (it then runs in a "
+                    "thread, with a timeout) or move the blocking work to asyncio.to_thread",
+                    lag,
+                    ", ".join(tools) or "none (the block is elsewhere)",
+                )
+            elif current is not None and lag <= self.threshold:
+                current.seconds = self._beat - current.started
+                _log.warning("the bridge's event loop ran again after a %.1f s stall", current.seconds)
+                current = None
+            elif current is not None:
+                current.seconds = lag
+
+
 def create_bridge_app(
     registry: ToolRegistry,
     *,
     token: str | None = None,
+    insecure_no_auth: bool = False,
+    allowed_hosts: Iterable[str] = (),
+    allowed_origins: Iterable[str] = (),
+    public_url: str | None = None,
     errors: ErrorMode = "http",
     tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
+    max_concurrent_tools: int = DEFAULT_MAX_CONCURRENT_TOOLS,
+    loop_stall_seconds: float | None = DEFAULT_LOOP_STALL_SECONDS,
     slow_tools: Mapping[str, float] | None = None,
-    server_url: str | None = None,
     title: str = "coze-harness local tools",
     description: str = "Local Python functions served over HTTP for Coze workflows and plugins.",
     version: str = "1.0.0",
 ) -> FastAPI:
-    """The bridge app for `registry`.
+    """The bridge app for `registry` (see the module's notes for what it refuses, and with which status).
 
-    `token` turns on bearer-token auth for the tool routes (the OpenAPI document stays public, so
-    Coze can import it by URL). `errors` is how failures are reported for tools that do not choose
-    themselves. `max_body_bytes` and `body_timeout` bound what a caller may send and how slowly
-    (413 and 408, before any tool runs). `server_url` is the URL the OpenAPI document advertises; by
-    default, the URL the document was fetched from. `slow_tools` (tool name -> seconds) is a fault
-    for tests: the bridge waits that long before running the tool, outside its timeout, to stand
-    for a slow local tool that a workflow's http node gives up on.
+    `token` is the bearer token every tool call must send; without one the app is refused (ValueError)
+    unless `insecure_no_auth=True` says, on purpose, that anyone who reaches it may run its tools. The
+    OpenAPI document stays public (no token), so Coze can import it by URL. `public_url` is the URL the
+    document advertises (a tunnel's address); without it, the address the request came in on (never the
+    caller's `Host`). Its host, and `allowed_hosts`, are answered besides the loopback names;
+    `allowed_origins` (`scheme://host[:port]`) are the browser origins allowed to call. `errors` is how
+    failures are reported for tools that do not choose themselves. `max_body_bytes` and `body_timeout`
+    bound what a caller may send and how slowly (413 and 408, before any tool runs);
+    `max_concurrent_tools` caps the calls running at once (503 beyond); `loop_stall_seconds` is the
+    watchdog's threshold (None: no watchdog). `slow_tools` (tool name -> seconds) is a fault for tests:
+    the bridge waits that long before running the tool, outside its timeout, to stand for a slow local
+    tool that a workflow's http node gives up on.
     """
     if token is not None and not token.strip():
         raise ValueError("token must be a non-empty string or None")
+    if token is None and not insecure_no_auth:
+        raise ValueError(
+            "the bridge runs local code for whoever calls it: give it a token, or pass insecure_no_auth=True "
+            "to serve without one on purpose"
+        )
+    if token is not None and insecure_no_auth:
+        raise ValueError("pass a token or insecure_no_auth=True, not both")
+    if max_concurrent_tools < 1:
+        raise ValueError(f"max_concurrent_tools must be at least 1, not {max_concurrent_tools!r}")
+    if loop_stall_seconds is not None and not loop_stall_seconds > 0:
+        raise ValueError(f"loop_stall_seconds must be above 0 or None, not {loop_stall_seconds!r}")
+    advertised = _check_public_url(public_url) if public_url is not None else None
+    hosts = {_normal_host(host) for host in allowed_hosts} - {""}
+    if advertised is not None:
+        hosts.add(_normal_host(advertised))
+    origins = {_origin_of(origin) for origin in allowed_origins}
     app = FastAPI(title=title, openapi_url=None, docs_url=None, redoc_url=None)
     app.state.registry = registry
+    slots = ToolSlots(max_concurrent_tools)
+    watchdog = LoopWatchdog(loop_stall_seconds) if loop_stall_seconds is not None else None
+    app.state.tool_slots, app.state.watchdog = slots, watchdog
+    app.state.allowed_hosts, app.state.allowed_origins = frozenset(hosts), frozenset(origins)
 
     def route(item: LocalTool[Any, Any]) -> Any:
         mode: ErrorMode = item.errors or errors
@@ -162,24 +407,58 @@ def create_bridge_app(
                     message="send 'Authorization: Bearer <token>' with the bridge's token",
                 )
                 return _json(answer, 401, {"WWW-Authenticate": "Bearer"})
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_body_bytes:  # refused by its size before its type
+                message = f"the body is {declared} bytes; the bridge takes at most {max_body_bytes}"
+                return _json(BridgeAnswer(success=False, error_code=TOO_LARGE, message=message), 413)
+            typed = "content-type" in request.headers
+            if typed and not _is_json(request):
+                return _not_json()
             try:
                 body = await _bounded_body(request, max_body_bytes, body_timeout)
             except _BodyRefused as refused:
                 answer = BridgeAnswer(success=False, error_code=refused.code, message=refused.message)
                 return _json(answer, refused.status)  # not a tool failure: a real status in both modes
-            delay = (slow_tools or {}).get(item.name, 0.0)
-            if delay > 0:
-                await asyncio.sleep(delay)
-            return _answer(await item.ainvoke(body, timeout=tool_timeout), mode)
+            if not typed and body:  # no body at all needs no type (a tool without arguments); any other does
+                return _not_json()
+            try:
+                return await run(item, mode, body)
+            except Exception as exc:  # the bridge's own failure: never a plain-text 500 with a traceback
+                error_id = secrets.token_hex(6)
+                _log.error("the bridge failed on a call to %s (error id %s)", item.name, error_id, exc_info=exc)
+                message = f"the bridge could not handle the call (error id {error_id}; the details are in its log)"
+                return _json(BridgeAnswer(success=False, error_code=INTERNAL_ERROR, message=message), 500)
 
         call_tool.__name__ = f"call_{item.name}"
         return call_tool
+
+    async def run(item: LocalTool[Any, Any], mode: ErrorMode, body: bytes) -> Response:
+        delay = (slow_tools or {}).get(item.name, 0.0)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if watchdog is None or not item.is_async:
+            result = await item.ainvoke(body, timeout=tool_timeout, slots=slots, max_bytes=max_body_bytes)
+            return _answer(result, mode)
+        watchdog.ensure_started()
+        seen, key = len(watchdog.stalls), watchdog.enter(item.name)
+        try:
+            result = await item.ainvoke(body, timeout=tool_timeout, slots=slots, max_bytes=max_body_bytes)
+        finally:
+            watchdog.leave(key)
+        response = _answer(result, mode)
+        stalls = watchdog.stalls_since(seen, item.name)
+        if stalls:
+            response.headers["X-Bridge-Warning"] = (
+                f"{item.name} blocked the bridge's event loop for over {watchdog.threshold:g} s; "
+                "an async tool must not block"
+            )
+        return response
 
     for item in registry:
         app.add_api_route(tool_path(item.name), route(item), methods=["POST"], include_in_schema=False)
 
     async def spec(request: Request) -> Response:
-        url = server_url or str(request.base_url).rstrip("/")
+        url = advertised or _own_url(request)
         document = plugin_spec(
             registry,
             server_url=url,
@@ -205,7 +484,19 @@ def create_bridge_app(
         return _json(BridgeAnswer(success=False, error_code=code, message=message), exc.status_code)
 
     app.add_exception_handler(HTTPException, http_error)
+    app.add_middleware(_Guard, hosts=frozenset(hosts), origins=frozenset(origins))
     return app
+
+
+def _own_url(request: Request) -> str:
+    """The address the request came in on (the listening socket's), never the Host the caller named."""
+    server = request.scope.get("server")
+    scheme = request.url.scheme
+    if not server:
+        return f"{scheme}://127.0.0.1"
+    host, port = server[0], server[1]
+    host = f"[{host}]" if ":" in str(host) else str(host)
+    return f"{scheme}://{host}" if port is None else f"{scheme}://{host}:{port}"
 
 
 # --- the OpenAPI document ---------------------------------------------------------------------
@@ -332,6 +623,7 @@ def _operation(item: LocalTool[Any, Any], mode: ErrorMode, bearer: bool) -> dict
         responses["504"] = {"description": "the tool did not finish in time", "content": failure}
     if bearer:
         responses["401"] = {"description": "missing or wrong bearer token", "content": failure}
+    responses["503"] = {"description": "too many tool calls are running; retry after Retry-After", "content": failure}
     operation: dict[str, Any] = {
         "operationId": item.name,
         "summary": summary,

@@ -624,7 +624,9 @@ def _live_bridge(registry: ToolRegistry) -> Any:
         async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
             current = tuple((item.name, id(item)) for item in registry)
             if self._inner is None or current != self._built:
-                self._inner, self._built = create_bridge_app(registry), current
+                # no token: the fixture's server is loopback-only and lives for one test (Host, Origin and
+                # JSON checks still hold), and a workflow's http node scenario sends no Authorization
+                self._inner, self._built = create_bridge_app(registry, insecure_no_auth=True), current
             await self._inner(scope, receive, send)
 
     return LiveBridge()

@@ -6,6 +6,13 @@ same validation. Invoking a tool never raises for anything the remote side cause
 arguments that do not validate, a tool that fails or overruns all come back as a `ToolResult`
 carrying a JSON error object, because a bot waiting on `submit_tool_outputs` must always get an
 answer. Only code registered here is ever run; a name is looked up, never imported or evaluated.
+
+Arguments are decoded in one place, `decode_arguments`, with limits on size, nesting depth and the
+digits of an integer, so crafted JSON is an `invalid_arguments` answer, never an exception. What a
+tool raises reaches the caller only when it is a `ToolError` (a message written for the caller);
+anything else is answered with a generic message and an error id, and logged here in full, because
+exception text carries paths, hosts and connection strings. `ToolSlots` caps how many calls run at
+once, counting a thread that overran its timeout until it really ends.
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ import importlib
 import inspect
 import json
 import logging
+import math
 import re
+import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
@@ -30,7 +39,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
 
 __all__ = [
+    "BUSY",
+    "DEFAULT_MAX_ARGUMENT_BYTES",
+    "DEFAULT_MAX_INT_DIGITS",
+    "DEFAULT_MAX_JSON_DEPTH",
     "DEFAULT_TOOL_TIMEOUT",
+    "INTERNAL_ERROR",
     "INVALID_ARGUMENTS",
     "TIMEOUT",
     "TOOL_ERROR",
@@ -41,6 +55,8 @@ __all__ = [
     "ToolErrorInfo",
     "ToolRegistry",
     "ToolResult",
+    "ToolSlots",
+    "decode_arguments",
     "load_registry",
     "tool",
 ]
@@ -58,6 +74,17 @@ UNKNOWN_TOOL = "unknown_tool"
 INVALID_ARGUMENTS = "invalid_arguments"
 TOOL_ERROR = "tool_error"
 TIMEOUT = "timeout"
+BUSY = "busy"
+"""Every slot of the `ToolSlots` the call was given is taken: nothing ran; try again later."""
+INTERNAL_ERROR = "internal_error"
+"""Something other than the tool failed while handling the call (see the log, by the error id)."""
+
+DEFAULT_MAX_ARGUMENT_BYTES = 1 << 20
+"""The largest arguments document `decode_arguments` takes."""
+DEFAULT_MAX_JSON_DEPTH = 64
+"""How deeply arrays and objects may nest in a call's arguments (the arguments object itself is depth 1)."""
+DEFAULT_MAX_INT_DIGITS = 1000
+"""The most digits an integer in a call's arguments may have (Python's own limit for int(str) is 4300)."""
 
 DEFAULT_TOOL_TIMEOUT = 30.0
 """Seconds a call may take when neither the tool nor the caller says otherwise."""
@@ -80,6 +107,9 @@ class ToolErrorInfo(BaseModel):
     message: str
     tool: str
     details: list[dict[str, Any]] | None = Field(None, description="one entry per validation error")
+    error_id: str | None = Field(
+        None, description="for an unexpected failure: the id under which the details were logged locally"
+    )
 
     def as_output(self) -> str:
         """The text submitted to the bot in place of the tool's output: a JSON error object."""
@@ -100,7 +130,11 @@ class ToolResult(BaseModel):
 
 
 class ToolError(Exception):
-    """Raise from a tool to report a failure with a code of your own (default `tool_error`)."""
+    """Raise from a tool to report a failure with a code of your own (default `tool_error`).
+
+    Its message goes to the caller (the bot, the workflow) as it is: write it for them. Any other
+    exception a tool raises is answered with a generic message and an error id; its text stays in the log.
+    """
 
     def __init__(self, message: str, *, code: str = TOOL_ERROR) -> None:
         super().__init__(message)
@@ -163,22 +197,21 @@ class LocalTool(Generic[P, R]):
         """The JSON schema (draft 2020-12, as pydantic writes it) of the arguments object."""
         return self.arguments_model.model_json_schema()
 
-    def parse(self, arguments: str | bytes | Mapping[str, Any] | None) -> BaseModel:
-        """Validate the arguments a caller sent (a JSON document, as Coze sends them) against the schema."""
-        if arguments is None or (isinstance(arguments, str | bytes) and not arguments.strip()):
-            arguments = "{}"
+    def parse(
+        self, arguments: str | bytes | Mapping[str, Any] | None, *, max_bytes: int = DEFAULT_MAX_ARGUMENT_BYTES
+    ) -> BaseModel:
+        """Validate the arguments a caller sent (a JSON document, as Coze sends them) against the schema.
+
+        Decoding goes through `decode_arguments` and its limits first; a caller's mistake is a `_Failure`.
+        """
         try:
-            if isinstance(arguments, Mapping):
-                return self.arguments_model.model_validate(dict(arguments))
-            try:
-                decoded = json.loads(arguments)
-            except ValueError as exc:
-                raise _Failure(self._invalid(f"arguments are not valid JSON ({exc})")) from None
-            except RecursionError:
-                raise _Failure(self._invalid("arguments nest too deeply to decode")) from None
-            if not isinstance(decoded, dict):
-                raise _Failure(self._invalid(f"arguments must be a JSON object, not {type(decoded).__name__}"))
-            return self.arguments_model.model_validate_json(arguments)
+            decoded = decode_arguments(arguments, max_bytes=max_bytes)
+        except InvalidArguments as exc:
+            raise _Failure(self._invalid(str(exc))) from None
+        try:
+            if isinstance(arguments, str | bytes) and arguments.strip():
+                return self.arguments_model.model_validate_json(arguments)
+            return self.arguments_model.model_validate(decoded)
         except ValidationError as exc:
             details = [
                 {"loc": [str(part) for part in err["loc"]], "msg": err["msg"], "type": err["type"]}
@@ -187,40 +220,66 @@ class LocalTool(Generic[P, R]):
             summary = "; ".join(f"{'.'.join(d['loc']) or '(arguments)'}: {d['msg']}" for d in details)
             raise _Failure(self._invalid(f"arguments do not match the schema: {summary}", details)) from None
 
-    def invoke(self, arguments: str | bytes | Mapping[str, Any] | None, *, timeout: float | None = None) -> ToolResult:
+    def invoke(
+        self,
+        arguments: str | bytes | Mapping[str, Any] | None,
+        *,
+        timeout: float | None = None,
+        slots: ToolSlots | None = None,
+        max_bytes: int = DEFAULT_MAX_ARGUMENT_BYTES,
+    ) -> ToolResult:
         """Validate and run, blocking this thread; `timeout` applies only when the tool sets none.
 
         With a limit, a sync tool runs in a daemon thread so that the caller can stop waiting; an
         async tool always gets an event loop of its own in a daemon thread, so this works even when
-        the calling thread already runs a loop.
+        the calling thread already runs a loop. With `slots`, the call takes one (or is answered
+        `busy` when none is free) and gives it back when its thread really ends. `max_bytes` bounds
+        the arguments text (see `decode_arguments`). Never raises for anything the caller sent or the
+        tool did.
         """
         started = time.perf_counter()
         limit = self._limit(timeout)
         try:
-            model = self.parse(arguments)
+            model = self.parse(arguments, max_bytes=max_bytes)
+            release = self._take(slots)
             if self.is_async or limit is not None:
                 wait = _with_grace(limit) if self.is_async else limit
-                value = _in_daemon_thread(lambda: self._run_sync(model, limit), wait, self.name)
+                value = _in_daemon_thread(lambda: self._run_sync(model, limit), wait, self.name, release)
             else:
-                value = self._run_sync(model, limit)
+                try:
+                    value = self._run_sync(model, limit)
+                finally:
+                    release()
             return self._success(value, started)
         except _Failure as failure:
             return self._failed(failure.info, started)
         except _Timeout:
             return self._failed(self._timed_out(limit), started)
+        except Exception as exc:
+            return self._failed(self._internal(exc), started)
 
     async def ainvoke(
-        self, arguments: str | bytes | Mapping[str, Any] | None, *, timeout: float | None = None
+        self,
+        arguments: str | bytes | Mapping[str, Any] | None,
+        *,
+        timeout: float | None = None,
+        slots: ToolSlots | None = None,
+        max_bytes: int = DEFAULT_MAX_ARGUMENT_BYTES,
     ) -> ToolResult:
-        """The async twin of `invoke`: async tools run on this loop, sync tools in a thread of their own."""
+        """The async twin of `invoke`: async tools run on this loop, sync tools in a thread of their own.
+
+        An async tool holds its slot until its task really ends (a task that ignores cancellation too).
+        """
         started = time.perf_counter()
         limit = self._limit(timeout)
         try:
-            model = self.parse(arguments)
+            model = self.parse(arguments, max_bytes=max_bytes)
+            release = self._take(slots)
             if self.is_async:
-                value = await _bounded(self._guarded_async(lambda: self._call(model)), limit)
+                value = await _bounded(self._guarded_async(lambda: self._call(model)), limit, release)
             else:
-                value = await _await_thread(lambda: self._guarded(lambda: self._call(model)), limit, self.name)
+                call = functools.partial(self._guarded, lambda: self._call(model))
+                value = await _await_thread(call, limit, self.name, release)
                 if inspect.isawaitable(value):
                     value = await _bounded(self._guarded_async(lambda: value), limit)
             return self._success(value, started)
@@ -228,11 +287,25 @@ class LocalTool(Generic[P, R]):
             return self._failed(failure.info, started)
         except _Timeout:
             return self._failed(self._timed_out(limit), started)
+        except Exception as exc:
+            return self._failed(self._internal(exc), started)
 
     # -- internals -------------------------------------------------------------------------------
 
     def _limit(self, default: float | None) -> float | None:
         return self.timeout if self.timeout is not None else default
+
+    def _take(self, slots: ToolSlots | None) -> Callable[[], None]:
+        """A slot for one call (its release, callable once), or a `busy` failure."""
+        if slots is None:
+            return _nothing
+        if not slots.try_acquire(self.name):
+            message = (
+                f"{self.name}: {slots.limit} tool calls are already running (the most allowed at once); "
+                "nothing was run, try again shortly"
+            )
+            raise _Failure(ToolErrorInfo(code=BUSY, message=message, tool=self.name))
+        return _once(lambda: slots.release(self.name))
 
     def _call(self, model: BaseModel) -> Any:
         fn: Callable[..., Any] = self.fn
@@ -258,7 +331,6 @@ class LocalTool(Generic[P, R]):
         except ToolError as exc:
             raise _Failure(ToolErrorInfo(code=exc.code, message=exc.message, tool=self.name)) from None
         except Exception as exc:
-            _log.warning("local tool %s raised", self.name, exc_info=True)
             raise _Failure(self._raised(exc)) from None
 
     async def _guarded_async(self, start: Callable[[], Awaitable[T]]) -> T:
@@ -267,17 +339,23 @@ class LocalTool(Generic[P, R]):
         except ToolError as exc:
             raise _Failure(ToolErrorInfo(code=exc.code, message=exc.message, tool=self.name)) from None
         except Exception as exc:
-            _log.warning("local tool %s raised", self.name, exc_info=True)
             raise _Failure(self._raised(exc)) from None
 
     def _success(self, value: Any, started: float) -> ToolResult:
         try:
             data = pydantic_core.to_jsonable_python(value)
-        except pydantic_core.PydanticSerializationError as exc:
-            message = f"the tool returned a value that is not JSON-serialisable: {exc}"
-            info = ToolErrorInfo(code=TOOL_ERROR, message=message, tool=self.name)
+            output = data if isinstance(data, str) else _dumps(data)
+        except (pydantic_core.PydanticSerializationError, ValueError, TypeError, RecursionError) as exc:
+            error_id = _error_id()
+            _log.error(
+                "local tool %s returned a value that cannot be sent (error id %s)", self.name, error_id, exc_info=exc
+            )
+            message = (
+                f"{self.name} returned a value that cannot be sent as JSON (error id {error_id}; "
+                "the details are in the local log)"
+            )
+            info = ToolErrorInfo(code=TOOL_ERROR, message=message, tool=self.name, error_id=error_id)
             return self._failed(info, started)
-        output = data if isinstance(data, str) else _dumps(data)
         return ToolResult(
             tool=self.name, ok=True, value=data, output=output, duration_seconds=time.perf_counter() - started
         )
@@ -289,11 +367,128 @@ class LocalTool(Generic[P, R]):
     def _invalid(self, message: str, details: list[dict[str, Any]] | None = None) -> ToolErrorInfo:
         return ToolErrorInfo(code=INVALID_ARGUMENTS, message=f"{self.name}: {message}", tool=self.name, details=details)
 
-    def _raised(self, exc: Exception) -> ToolErrorInfo:
-        return ToolErrorInfo(code=TOOL_ERROR, message=f"{self.name} raised {type(exc).__name__}: {exc}", tool=self.name)
+    def _raised(self, exc: BaseException) -> ToolErrorInfo:
+        """An exception that is not a `ToolError`: logged here in full; the caller gets a generic message and an id."""
+        error_id = _error_id()
+        _log.error("local tool %s raised (error id %s)", self.name, error_id, exc_info=exc)
+        message = f"{self.name} failed with an unexpected error (error id {error_id}; the details are in the local log)"
+        return ToolErrorInfo(code=TOOL_ERROR, message=message, tool=self.name, error_id=error_id)
+
+    def _internal(self, exc: BaseException) -> ToolErrorInfo:
+        """A failure of the machinery around the tool (never expected): logged, answered like `_raised`."""
+        error_id = _error_id()
+        _log.error("calling local tool %s failed (error id %s)", self.name, error_id, exc_info=exc)
+        message = f"{self.name}: the call could not be handled (error id {error_id}; the details are in the local log)"
+        return ToolErrorInfo(code=INTERNAL_ERROR, message=message, tool=self.name, error_id=error_id)
 
     def _timed_out(self, limit: float | None) -> ToolErrorInfo:
         return ToolErrorInfo(code=TIMEOUT, message=f"{self.name} did not finish within {limit:g} s", tool=self.name)
+
+
+# --- decoding the arguments --------------------------------------------------------------------
+
+
+class InvalidArguments(ValueError):
+    """Arguments that cannot be decoded, or that break a limit of `decode_arguments`."""
+
+
+class _TooManyDigits(ValueError):
+    pass
+
+
+def _nothing() -> None:
+    return None
+
+
+def _once(call: Callable[[], None]) -> Callable[[], None]:
+    lock = threading.Lock()
+    done = False
+
+    def run() -> None:
+        nonlocal done
+        with lock:
+            if done:
+                return
+            done = True
+        call()
+
+    return run
+
+
+def _error_id() -> str:
+    return secrets.token_hex(6)
+
+
+def decode_arguments(
+    arguments: str | bytes | Mapping[str, Any] | None,
+    *,
+    max_bytes: int = DEFAULT_MAX_ARGUMENT_BYTES,
+    max_depth: int = DEFAULT_MAX_JSON_DEPTH,
+    max_int_digits: int = DEFAULT_MAX_INT_DIGITS,
+) -> dict[str, Any]:
+    """A call's arguments as a dict, decoded with limits; `InvalidArguments` (a ValueError) says what is wrong.
+
+    Text (Coze sends a JSON document) may be at most `max_bytes` long, nest at most `max_depth`
+    arrays and objects deep (the arguments object is depth 1) and hold no integer of more than
+    `max_int_digits` digits; a mapping (already decoded) is held to the same depth and digits. `None` and
+    blank text are `{}`. This is the one place tool arguments are decoded: the runners and the bridge
+    all come through here, so no crafted document reaches a parser without the limits.
+    """
+    if arguments is None:
+        return {}
+    if isinstance(arguments, Mapping):
+        decoded: Any = dict(arguments)
+    else:
+        if len(arguments) > max_bytes:
+            raise InvalidArguments(f"arguments are over {max_bytes} bytes, the most a call may send")
+        if isinstance(arguments, bytes):
+            try:
+                arguments = arguments.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidArguments("arguments are not UTF-8 text") from None
+        if not arguments.strip():
+            return {}
+
+        def bounded_int(text: str) -> int:
+            if len(text.lstrip("-")) > max_int_digits:
+                raise _TooManyDigits(text)
+            return int(text)
+
+        try:
+            decoded = json.loads(arguments, parse_int=bounded_int)
+        except _TooManyDigits:
+            raise InvalidArguments(f"an integer in the arguments has more than {max_int_digits} digits") from None
+        except RecursionError:
+            raise InvalidArguments(f"arguments nest more than {max_depth} levels deep") from None
+        except ValueError as exc:  # JSONDecodeError, and int(str) refusing a number (the interpreter's limit)
+            raise InvalidArguments(f"arguments are not valid JSON ({_short(str(exc))})") from None
+    if not isinstance(decoded, dict):
+        raise InvalidArguments(f"arguments must be a JSON object, not {type(decoded).__name__}")
+    _check_shape(decoded, max_depth, max_int_digits)
+    return decoded
+
+
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_shape(value: Any, max_depth: int, max_int_digits: int) -> None:
+    """Depth and integer size of decoded data, without recursion (a deep mapping must not overflow the stack)."""
+    max_bits = math.ceil(max_int_digits * math.log2(10))  # the bits of the largest number of that many digits
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            if isinstance(item, int) and not isinstance(item, bool) and item.bit_length() > max_bits:
+                raise InvalidArguments(f"an integer in the arguments has more than {max_int_digits} digits")
+            continue
+        if depth > max_depth:
+            raise InvalidArguments(f"arguments nest more than {max_depth} levels deep")
+        stack.extend((child, depth + 1) for child in children)
 
 
 # --- building the argument model ----------------------------------------------------------------
@@ -413,11 +608,30 @@ class _Timeout(Exception):
     """Internal: the call overran its limit."""
 
 
-def _in_daemon_thread(call: Callable[[], T], limit: float | None, name: str) -> T:
+def _start(work: Callable[[], None], name: str, on_exit: Callable[[], None]) -> None:
+    """A daemon thread for one call; `on_exit` runs when the thread ends (or now, if it cannot start)."""
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            on_exit()
+
+    try:
+        threading.Thread(target=run, name=f"coze-tool-{name}", daemon=True).start()
+    except BaseException:
+        on_exit()
+        raise
+
+
+def _in_daemon_thread(
+    call: Callable[[], T], limit: float | None, name: str, on_exit: Callable[[], None] = _nothing
+) -> T:
     """Run `call` in a daemon thread and wait at most `limit` seconds.
 
     A Python thread cannot be killed, so a sync tool that overruns keeps running in the background;
     making it a daemon means it can never keep the process alive, and the caller is free at once.
+    `on_exit` runs when the thread really ends, which is how an overrunning call keeps its slot.
     """
     box: dict[str, Any] = {}
     finished = threading.Event()
@@ -431,7 +645,7 @@ def _in_daemon_thread(call: Callable[[], T], limit: float | None, name: str) -> 
         finally:
             finished.set()
 
-    threading.Thread(target=work, name=f"coze-tool-{name}", daemon=True).start()
+    _start(work, name, on_exit)
     if not finished.wait(limit):
         raise _Timeout
     if "error" in box:
@@ -440,7 +654,9 @@ def _in_daemon_thread(call: Callable[[], T], limit: float | None, name: str) -> 
     return value
 
 
-async def _await_thread(call: Callable[[], T], limit: float | None, name: str) -> T:
+async def _await_thread(
+    call: Callable[[], T], limit: float | None, name: str, on_exit: Callable[[], None] = _nothing
+) -> T:
     """`_in_daemon_thread` for an event loop: the loop keeps running while the thread works."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
@@ -462,7 +678,7 @@ async def _await_thread(call: Callable[[], T], limit: float | None, name: str) -
         with contextlib.suppress(RuntimeError):  # the loop closed while the tool ran: nobody waits any more
             loop.call_soon_threadsafe(settle, value, error)
 
-    threading.Thread(target=work, name=f"coze-tool-{name}", daemon=True).start()
+    _start(work, name, on_exit)
     done, _ = await asyncio.wait({future}, timeout=limit)
     if not done:
         future.cancel()
@@ -475,15 +691,70 @@ def _with_grace(limit: float | None) -> float | None:
     return None if limit is None else limit + 2 * _CANCEL_GRACE_SECONDS
 
 
-async def _bounded(awaitable: Awaitable[T], limit: float | None) -> T:
-    """Await with a deadline that cannot be confused with a TimeoutError the tool raises itself."""
-    task = asyncio.ensure_future(awaitable)
+async def _bounded(awaitable: Awaitable[T], limit: float | None, on_exit: Callable[[], None] = _nothing) -> T:
+    """Await with a deadline that cannot be confused with a TimeoutError the tool raises itself.
+
+    `on_exit` runs when the task really ends, even if that is after the deadline.
+    """
+    try:
+        task = asyncio.ensure_future(awaitable)
+    except BaseException:
+        on_exit()
+        raise
+    task.add_done_callback(lambda _task: on_exit())
     done, _ = await asyncio.wait({task}, timeout=limit)
     if not done:
         task.cancel()
         await asyncio.wait({task}, timeout=_CANCEL_GRACE_SECONDS)
         raise _Timeout
     return task.result()
+
+
+# --- how many at once ----------------------------------------------------------------------------
+
+
+class ToolSlots:
+    """At most `limit` tool calls at once, counted while they really run.
+
+    A sync call whose caller stopped waiting (its timeout passed) keeps running in its thread, because
+    a Python thread cannot be stopped; it keeps its slot until it ends, so the cap bounds live threads,
+    not answered requests. Thread-safe; `try_acquire` never waits.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"ToolSlots needs a limit of at least 1, not {limit!r}")
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._running: dict[str, int] = {}
+        self._live = 0
+
+    def try_acquire(self, name: str) -> bool:
+        with self._lock:
+            if self._live >= self.limit:
+                return False
+            self._live += 1
+            self._running[name] = self._running.get(name, 0) + 1
+            return True
+
+    def release(self, name: str) -> None:
+        with self._lock:
+            self._live = max(0, self._live - 1)
+            left = self._running.get(name, 0) - 1
+            if left > 0:
+                self._running[name] = left
+            else:
+                self._running.pop(name, None)
+
+    @property
+    def live(self) -> int:
+        with self._lock:
+            return self._live
+
+    def running(self) -> dict[str, int]:
+        """Tool name -> how many of its calls hold a slot now."""
+        with self._lock:
+            return dict(self._running)
 
 
 # --- the registry -------------------------------------------------------------------------------
@@ -609,16 +880,33 @@ class ToolRegistry:
         return ToolResult(tool=name, ok=False, output=info.as_output(), error=info, duration_seconds=0.0)
 
     def invoke(
-        self, name: str, arguments: str | bytes | Mapping[str, Any] | None, *, timeout: float | None = None
+        self,
+        name: str,
+        arguments: str | bytes | Mapping[str, Any] | None,
+        *,
+        timeout: float | None = None,
+        slots: ToolSlots | None = None,
+        max_bytes: int = DEFAULT_MAX_ARGUMENT_BYTES,
     ) -> ToolResult:
+        """Run the tool registered as `name`; never raises for what the caller sent (see `LocalTool.invoke`)."""
         found = self._tools.get(name)
-        return found.invoke(arguments, timeout=timeout) if found is not None else self.unknown(name)
+        if found is None:
+            return self.unknown(name)
+        return found.invoke(arguments, timeout=timeout, slots=slots, max_bytes=max_bytes)
 
     async def ainvoke(
-        self, name: str, arguments: str | bytes | Mapping[str, Any] | None, *, timeout: float | None = None
+        self,
+        name: str,
+        arguments: str | bytes | Mapping[str, Any] | None,
+        *,
+        timeout: float | None = None,
+        slots: ToolSlots | None = None,
+        max_bytes: int = DEFAULT_MAX_ARGUMENT_BYTES,
     ) -> ToolResult:
         found = self._tools.get(name)
-        return await found.ainvoke(arguments, timeout=timeout) if found is not None else self.unknown(name)
+        if found is None:
+            return self.unknown(name)
+        return await found.ainvoke(arguments, timeout=timeout, slots=slots, max_bytes=max_bytes)
 
 
 def load_registry(target: str | ModuleType) -> ToolRegistry:

@@ -88,7 +88,7 @@ def bridge(registry: ToolRegistry) -> Iterator[RunningServer]:
 @pytest.fixture(scope="module")
 def body_bridge(registry: ToolRegistry) -> Iterator[RunningServer]:
     """No auth, and every failure reported as 200 with success=false."""
-    with running(create_bridge_app(registry, errors="body")) as server:
+    with running(create_bridge_app(registry, insecure_no_auth=True, errors="body")) as server:
         yield server
 
 
@@ -134,12 +134,10 @@ def test_validation_error_is_422_with_code_message_and_details(client: httpx.Cli
 def test_tool_error_in_http_mode_is_500(client: httpx.Client) -> None:
     response = client.post("/tools/explode", json={})
     assert response.status_code == 500
-    assert response.json() == {
-        "success": False,
-        "error_code": "tool_error",
-        "message": "explode raised RuntimeError: kaboom",
-        "data": None,
-    }
+    answer = response.json()
+    assert (answer["success"], answer["error_code"], answer["data"]) == (False, "tool_error", None)
+    assert answer["message"].startswith("explode failed with an unexpected error (error id ")
+    assert "kaboom" not in response.text and "RuntimeError" not in response.text
 
 
 def test_tool_choosing_body_mode_answers_200_with_success_false(client: httpx.Client) -> None:
@@ -196,7 +194,7 @@ def test_tool_calls_need_the_bearer_token(bridge: RunningServer, header: str | N
 
 def test_auth_is_checked_before_the_body_is_read(bridge: RunningServer) -> None:
     response = httpx.post(f"{bridge.base_url}/tools/add", content=b"{not json", timeout=_TIMEOUT)
-    assert response.status_code == 401
+    assert response.status_code == 401  # before the body, and before its content type
 
 
 def test_the_plugin_document_is_public(bridge: RunningServer) -> None:
@@ -327,8 +325,9 @@ def test_export_plugin_writes_the_document(
             tool_module,
             "--out",
             str(out),
-            "--server-url",
+            "--server-url",  # the old name of --public-url
             "https://tools.example/",
+            "--no-auth",
         ]
     )
     assert code == 0
@@ -342,15 +341,22 @@ def test_export_plugin_writes_the_document(
 
 
 def test_export_plugin_declares_bearer_auth(tool_module: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["bridge", "export-plugin", "--module", tool_module, "--out", "-", "--bearer"]) == 0
-    document = json.loads(capsys.readouterr().out)
+    url = "https://tools.example"
+    assert main(["bridge", "export-plugin", "--module", tool_module, "--out", "-", "--public-url", url]) == 0
+    document = json.loads(capsys.readouterr().out)  # bearer auth by default: serve always asks for a token
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert document["paths"]["/tools/greet"]["post"]["security"] == [{"bearerAuth": []}]
+    assert (
+        main(["bridge", "export-plugin", "--module", tool_module, "--out", "-", "--public-url", url, "--bearer"]) == 0
+    )
+    assert json.loads(capsys.readouterr().out) == document
 
 
 def test_export_plugin_explains_a_module_without_tools(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["bridge", "export-plugin", "--module", "json", "--out", str(tmp_path / "x.json")]) == 2
+    url = ["--public-url", "https://tools.example"]
+    assert main(["bridge", "export-plugin", "--module", "json", "--out", str(tmp_path / "x.json"), *url]) == 2
     assert "cannot load tools from 'json'" in capsys.readouterr().err
-    assert main(["bridge", "export-plugin", "--module", "no_such_module_xyz", "--out", "x.json"]) == 2
+    assert main(["bridge", "export-plugin", "--module", "no_such_module_xyz", "--out", "x.json", *url]) == 2
     assert "No module named 'no_such_module_xyz'" in capsys.readouterr().err
 
 

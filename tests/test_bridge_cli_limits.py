@@ -55,7 +55,7 @@ def tool_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
 
 
 def _args(module: str, *flags: str) -> argparse.Namespace:
-    return build_parser().parse_args(["bridge", "serve", "--module", module, *flags])
+    return build_parser().parse_args(["bridge", "serve", "--module", module, "--insecure-no-auth", *flags])
 
 
 def _body(size: int) -> bytes:
@@ -147,7 +147,7 @@ def _trickle(base_url: str) -> bytes:
     host, port = base_url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as conn:
         conn.sendall(
-            b"POST /tools/measure HTTP/1.1\r\nHost: bridge\r\nContent-Type: application/json\r\n"
+            b"POST /tools/measure HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b'Content-Length: 100\r\nConnection: close\r\n\r\n{"text": "'
         )
         received = b""
@@ -185,6 +185,7 @@ def _read_line(process: subprocess.Popen[str], timeout: float) -> str:
 
 def test_bridge_serve_command_enforces_max_body_bytes(tool_module: str, tmp_path: Path) -> None:
     command = [sys.executable, "-m", "harness.cli", "bridge", "serve", "--module", tool_module, "--port", "0"]
+    command.append("--insecure-no-auth")
     process = subprocess.Popen(
         [*command, "--max-body-bytes", str(SMALL), "--body-timeout", "5"],
         cwd=tmp_path,

@@ -74,14 +74,15 @@ def example_sim() -> Iterator[RunningServer]:
 @pytest.fixture(scope="module")
 def http_bridge() -> Iterator[RunningServer]:
     """The example tools as the bridge serves them by default: failures are HTTP errors."""
-    with running(create_bridge_app(load_registry("examples.draft_tools"))) as server:
+    with running(create_bridge_app(load_registry("examples.draft_tools"), insecure_no_auth=True)) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def body_bridge() -> Iterator[RunningServer]:
     """The same tools answering failures with 200 and success=false, so a workflow's Error shows why."""
-    with running(create_bridge_app(load_registry("examples.draft_tools"), errors="body")) as server:
+    app = create_bridge_app(load_registry("examples.draft_tools"), insecure_no_auth=True, errors="body")
+    with running(app) as server:
         yield server
 
 

@@ -302,7 +302,7 @@ async def test_slow_tool_in_the_bridge_fails_the_workflow_node_without_a_hang(fr
     def lookup(city: str = "Paris") -> str:
         return city
 
-    bridge = create_bridge_app(tools, slow_tools={"lookup": 1.0})
+    bridge = create_bridge_app(tools, insecure_no_auth=True, slow_tools={"lookup": 1.0})
     with running(bridge) as served:
         coze = _coze(fresh)
 

@@ -610,7 +610,11 @@ def _bridge_tools() -> ToolRegistry:
 @pytest.fixture(scope="module")
 def bridge(sim: Sim) -> Iterator[httpx.AsyncClient]:
     app = create_bridge_app(_bridge_tools(), token=BRIDGE_TOKEN, body_timeout=2.0)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge")
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://127.0.0.1",  # a Host the bridge answers; tool calls are JSON
+        headers={"Content-Type": "application/json"},
+    )
     yield client
     sim.run(client.aclose())
 

@@ -142,7 +142,7 @@ async def test_bridge_and_workflow_leave_nothing_open(sim: RunningServer) -> Non
         return f"found {city}"
 
     bridge_journal = Journal()
-    bridge = JournalMiddleware(create_bridge_app(tools), bridge_journal)
+    bridge = JournalMiddleware(create_bridge_app(tools, insecure_no_auth=True), bridge_journal)
     with running(bridge) as served:  # type: ignore[arg-type]
         coze = _coze(sim)
 

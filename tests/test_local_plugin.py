@@ -178,11 +178,13 @@ async def test_a_raising_tool_answers_with_an_error_the_bot_reads(drive: Drive) 
     assert result.status == "completed"
     failed, fine = result.tool_calls
     assert not failed.ok and failed.error is not None
-    assert (failed.error.code, failed.error.message) == (
-        TOOL_ERROR,
-        "get_weather raised RuntimeError: sensor offline in Oslo",
+    assert failed.error.code == TOOL_ERROR and failed.error.error_id
+    assert failed.error.message == (
+        f"get_weather failed with an unexpected error (error id {failed.error.error_id}; "
+        "the details are in the local log)"
     )
     assert json.loads(failed.output)["error"]["code"] == TOOL_ERROR
+    assert "sensor offline" not in failed.output  # the exception text stays local; the bot gets the id
     assert fine.ok
     assert result.answer == f"Weather: {failed.output}. Local time: {fine.output}."
 

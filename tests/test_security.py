@@ -278,7 +278,7 @@ def bridge(calls: Calls) -> Iterator[tuple[Sim, httpx.AsyncClient]]:
     assert not_registered.__name__ not in registry.names
     app = create_bridge_app(registry, token=BRIDGE_TOKEN, tool_timeout=0.3)
     sim = Sim()
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge")
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1")
     yield sim, client
     sim.run(client.aclose())
     sim.close()
@@ -385,7 +385,7 @@ def test_servers_bind_loopback_unless_told_otherwise() -> None:
         assert sock.getsockname()[0] == "127.0.0.1"
     finally:
         sock.close()
-    with running(create_bridge_app(ToolRegistry())) as server:
+    with running(create_bridge_app(ToolRegistry(), token=BRIDGE_TOKEN)) as server:
         assert server.base_url.startswith("http://127.0.0.1:")
 
 
