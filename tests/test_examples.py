@@ -61,6 +61,8 @@ _TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 needs_tool_calls = pytest.mark.skipif(sdk.tool_call_gap() is not None, reason=str(sdk.tool_call_gap()))
 
 
+BRIDGE_TOKEN = "examples-bridge-token"
+
 # --- fixtures ---------------------------------------------------------------------------------
 
 
@@ -80,8 +82,9 @@ def http_bridge() -> Iterator[RunningServer]:
 
 @pytest.fixture(scope="module")
 def body_bridge() -> Iterator[RunningServer]:
-    """The same tools answering failures with 200 and success=false, so a workflow's Error shows why."""
-    app = create_bridge_app(load_registry("examples.draft_tools"), insecure_no_auth=True, errors="body")
+    """The same tools answering failures with 200 and success=false, so a workflow's Error shows why; the
+    draft workflow's http nodes send the token (`bridge_token`), as a workflow calling a real bridge must."""
+    app = create_bridge_app(load_registry("examples.draft_tools"), token=BRIDGE_TOKEN, errors="body")
     with running(app) as server:
         yield server
 
@@ -221,6 +224,9 @@ def test_draft_workflow_chains_both_tools_through_the_bridge(
     example_coze: Any, body_bridge: RunningServer, sandbox: Path, tmp_path: Path
 ) -> None:
     parameters = {"bridge": body_bridge.base_url, "script": SCRIPT, "draft_name": "episode-1"}
+    without_token = _workflow_events(example_coze, DRAFT_WORKFLOW, parameters)
+    assert [event_name(event) for event in without_token] == ["Error"] and _files(tmp_path) == []
+    parameters["bridge_token"] = BRIDGE_TOKEN
     output = _only_message(_workflow_events(example_coze, DRAFT_WORKFLOW, parameters))
 
     assert output == {"draft": EXPECTED_SUMMARY}
@@ -262,7 +268,12 @@ def test_bridge_refuses_an_escaping_name_with_a_422(
 def test_workflow_run_fails_with_the_reason_for_an_escaping_name(
     example_coze: Any, body_bridge: RunningServer, sandbox: Path, tmp_path: Path
 ) -> None:
-    parameters = {"bridge": body_bridge.base_url, "script": SCRIPT, "draft_name": "../../escape"}
+    parameters = {
+        "bridge": body_bridge.base_url,
+        "bridge_token": BRIDGE_TOKEN,
+        "script": SCRIPT,
+        "draft_name": "../../escape",
+    }
     events = _workflow_events(example_coze, DRAFT_WORKFLOW, parameters)
 
     assert [event_name(event) for event in events] == ["Error"]
