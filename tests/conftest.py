@@ -35,17 +35,18 @@ def coze(sim: RunningServer) -> cozepy.Coze:
 @pytest.fixture
 def without_required_action(monkeypatch: pytest.MonkeyPatch) -> None:
     """Break the simulator the way the gates must catch: requires_action events lose their tool calls."""
+    from simulators.coze import wire
     from simulators.coze.profiles import Profile
-    from simulators.coze.state import ChatRecord
+    from simulators.coze.store import ChatRecord
 
-    wire = ChatRecord.wire
+    chat = wire.chat
 
-    def stripped(self: ChatRecord, profile: Profile) -> dict[str, object]:
-        body = wire(self, profile)
+    def stripped(record: ChatRecord, profile: Profile) -> dict[str, object]:
+        body = chat(record, profile)
         body.pop("required_action", None)
         return body
 
-    monkeypatch.setattr(ChatRecord, "wire", stripped)
+    monkeypatch.setattr(wire, "chat", stripped)
 
 
 @pytest.fixture

@@ -387,9 +387,9 @@ def test_unknown_routes_and_methods(sim: Sim, method: str, path: str, auth: dict
 
 def test_every_route_is_fuzzed(sim: Sim) -> None:
     """A new endpoint must join the fuzzing: the routes here are all the simulator serves."""
-    from simulators.coze import chat, workflow, ws_chat
+    from simulators.coze.routes import ROUTERS
 
-    served = {route.path for router in (chat.router, workflow.router, ws_chat.router) for route in router.routes}  # type: ignore[attr-defined]
+    served = {route.path for router in ROUTERS for route in router.routes}  # type: ignore[attr-defined]
     assert served == {
         "/v3/chat",
         "/v3/chat/retrieve",

@@ -295,12 +295,12 @@ def test_runner_names_a_missing_submit_endpoint(monkeypatch: pytest.MonkeyPatch)
     """A server that sends tool calls but has no submit_tool_outputs: a platform error, not a bare 404."""
     if sdk.tool_call_gap() is not None:
         pytest.skip(f"this cozepy cannot run local plugins anywhere: {sdk.tool_call_gap()}")
-    import simulators.coze.context as context
+    import simulators.coze.simulator as simulator_module
 
     cloud = load_profile("cloud")
     go_router = cloud.envelope.model_copy(update={"missing_route": "plain-text"})
     no_submit = cloud.model_copy(update={"absent_endpoints": ["/v3/chat/submit_tool_outputs"], "envelope": go_router})
-    monkeypatch.setattr(context, "load_profile", lambda name: no_submit)
+    monkeypatch.setattr(simulator_module, "load_profile", lambda name: no_submit)
     with running(create_app()) as server:
         coze = cozepy.Coze(auth=cozepy.TokenAuth(DEFAULT_TOKEN), base_url=server.base_url)
         with pytest.raises(PlatformUnsupportedError, match="answered 404 to submit_tool_outputs") as raised:

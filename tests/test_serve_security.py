@@ -20,7 +20,7 @@ from starlette.requests import Request
 
 from harness.cli import main
 from simulators.coze import DEFAULT_TOKEN, SimConfig, StoreLimits, create_app, running
-from simulators.coze.state import MAX_MESSAGES_PER_CONVERSATION
+from simulators.coze.store import MAX_MESSAGES_PER_CONVERSATION
 
 ECHO_BOT, WEATHER_BOT = "7390000000000000001", "7390000000000000002"
 JOKE, HTTP_BRIDGE = "7440000000000000001", "7440000000000000005"
@@ -194,10 +194,10 @@ def test_the_store_forgets_the_oldest_finished_records_past_its_cap() -> None:
 
 
 def test_the_store_forgets_records_past_their_age(monkeypatch: pytest.MonkeyPatch) -> None:
-    import simulators.coze.state as state
+    import simulators.coze.store as store_module
 
     now = [1000.0]
-    monkeypatch.setattr(state.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(store_module.time, "monotonic", lambda: now[0])
     sim = Sim(create_app(config=SimConfig(store=StoreLimits(max_age_seconds=60))))
     try:
         old = _chat(sim, ECHO_BOT)

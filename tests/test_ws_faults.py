@@ -33,9 +33,9 @@ from simulators.coze import (
     create_app,
     local_tls,
     running,
-    ws_chat,
 )
 from simulators.coze.faults import FaultInjector, Faults, StreamAborted
+from simulators.coze.routes import ws_chat
 from simulators.coze.scenarios import BUILTIN_DIR
 
 websockets_sync = pytest.importorskip("websockets.sync.client", reason="the websockets package is too old")

@@ -5,12 +5,12 @@
 
 from .app import create_app
 from .auth import TokenGrant
-from .context import DEFAULT_TOKEN, SimConfig
 from .coverage import Coverage, CoverageItem, coverage
 from .profiles import DEFAULT_PLATFORM, PLATFORMS, PlatformName, Profile, ProfileError, load_profile
 from .scenarios import BUILTIN_DIR, BotScenario, Catalogue, ScenarioFileError, WorkflowScenario
 from .server import RunningServer, ServerLimits, base_url_of, bind, running, serve
-from .state import StoreLimits
+from .simulator import DEFAULT_TOKEN, SimConfig
+from .store import StoreLimits
 from .tls import LocalTls, local_tls
 
 __all__ = [

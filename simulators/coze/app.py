@@ -11,12 +11,12 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import chat, workflow, ws_chat
-from .context import SimConfig, Simulator
 from .envelope import LOGID_DETAIL_KEY, LOGID_HEADER, Code, CozeError, error, logid_of
 from .faults import StreamAborted, quiet_deliberate_resets
 from .journal import ADMIN_PREFIX, JournalMiddleware
+from .routes import ROUTERS
 from .scenarios import Catalogue
+from .simulator import SimConfig, Simulator
 
 _log = logging.getLogger("simulators.coze")
 _LOGID_KEY = LOGID_HEADER.encode()
@@ -123,9 +123,8 @@ def create_app(catalogue: Catalogue | None = None, config: SimConfig | None = No
     # No redirect for a trailing slash: the platform answers such a path as unknown, with an envelope.
     app = FastAPI(title="Coze open API simulator", docs_url=None, redoc_url=None, redirect_slashes=False)
     app.state.simulator = simulator
-    app.include_router(chat.router)
-    app.include_router(workflow.router)
-    app.include_router(ws_chat.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.add_exception_handler(CozeError, _coze_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

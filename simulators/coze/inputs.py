@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import Request
@@ -197,3 +198,35 @@ class Lenient(BaseModel):
     (`enable_card`, `section_id`...) and cozepy before 0.12 sends `null` for what it leaves out."""
 
     model_config = ConfigDict(extra="ignore")
+
+
+# --- messages a client sends (chat, chatflow, websocket) ----------------------------------------
+
+
+class InputMessage(Lenient):
+    role: Literal["user", "assistant"]
+    content: str = ""
+    content_type: Literal["text", "object_string", "card"] = "text"
+    type: str | None = None
+
+
+def _text_of(message: InputMessage, index: int) -> str:
+    """Plain text, or the text parts of an object_string (a JSON array of typed parts)."""
+    if message.content_type != "object_string":
+        return message.content
+    parts = parse_json(message.content, f"additional_messages[{index}].content (an object_string)")
+    if not isinstance(parts, list):
+        raise bad_request(
+            f"additional_messages[{index}].content must be a JSON array of parts when content_type is object_string"
+        )
+    return " ".join(str(p.get("text", "")) for p in parts if isinstance(p, dict) and p.get("type") == "text")
+
+
+def user_text(messages: Sequence[InputMessage]) -> str:
+    """What the bot or chatflow reads as `{{ user }}`: the last user message; every message is validated."""
+    text = ""
+    for index, message in enumerate(messages):
+        content = _text_of(message, index)
+        if message.role == "user":
+            text = content
+    return text

@@ -15,9 +15,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from .engines.templates import references, references_in
 from .faults import Faults
 from .framing import Framing
-from .templates import references, references_in
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 

@@ -24,15 +24,15 @@ from pydantic import Field
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .auth import TokenGrant
-from .bots import Event
+from ..auth import TokenGrant
+from ..engines.bots import Event
+from ..envelope import LOGID_HEADER, Code, CozeError, bad_request, dumps
+from ..inputs import InputMessage, Lenient, parse_json, validate
+from ..scenarios import BotScenario
+from ..simulator import Simulator
+from ..store import ChatRecord
 from .chat import ToolOutput, bot_of, start_chat
-from .context import Simulator
-from .conversations import InputMessage, open_conversation
-from .envelope import LOGID_HEADER, Code, CozeError, bad_request, dumps
-from .inputs import Lenient, parse_json, validate
-from .scenarios import BotScenario
-from .state import ChatRecord
+from .conversations import open_conversation
 
 router = APIRouter()
 

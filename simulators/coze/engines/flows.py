@@ -25,10 +25,11 @@ from typing import Any, TypeVar
 
 import httpx
 
-from .envelope import Code, bad_request, dumps, not_found
-from .ids import Clock, IdSource
-from .inputs import NotJson, parse_json, parse_json_object
-from .scenarios import (
+from .. import wire
+from ..envelope import Code, bad_request, dumps, not_found
+from ..ids import Clock, IdSource
+from ..inputs import NotJson, parse_json, parse_json_object
+from ..scenarios import (
     EndNode,
     ErrorNode,
     HttpNode,
@@ -42,7 +43,7 @@ from .scenarios import (
     WorkflowScenario,
     type_matches,
 )
-from .state import ExecutionRecord, PendingInterrupt, Store
+from ..store import ExecutionRecord, PendingInterrupt, Store
 from .templates import TemplateError, render, render_value
 
 T = TypeVar("T")
@@ -406,7 +407,7 @@ class FlowEngine:
                     f"execution {execute_id} of workflow {workflow_id} does not exist; use the execute_id "
                     "that /v1/workflow/run returned"
                 )
-            return execution.wire_history()
+            return wire.run_history(execution)
 
     # -- nodes ---------------------------------------------------------------------------------
 

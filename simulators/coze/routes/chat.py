@@ -10,16 +10,17 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .auth import TokenGrant
-from .bots import Event
-from .context import Simulator, simulator_of
-from .conversations import InputMessage, open_conversation, user_text
-from .envelope import not_found, ok
-from .inputs import Lenient, json_body, optional_id, required_id, validate
-from .profiles import ChatEnd
-from .scenarios import BotScenario
-from .sse import chat_end, chat_frame, paced
-from .state import ChatRecord
+from .. import wire
+from ..auth import TokenGrant
+from ..engines.bots import Event
+from ..envelope import not_found, ok
+from ..inputs import InputMessage, Lenient, json_body, optional_id, required_id, user_text, validate
+from ..profiles import ChatEnd
+from ..scenarios import BotScenario
+from ..simulator import Simulator, simulator_of
+from ..sse import chat_end, chat_frame, paced
+from ..store import ChatRecord
+from .conversations import open_conversation
 
 router = APIRouter()
 
@@ -138,7 +139,7 @@ def _snapshot(sim: Simulator, chat: ChatRecord, events: list[Event]) -> dict[str
     on studio as the step ended (its sync handler answers after the stream completes)."""
     if sim.profile.chat.sync_answer == "final":
         with sim.store.lock:
-            return chat.wire(sim.profile)
+            return wire.chat(chat, sim.profile)
     for name, data in events:
         if name == "conversation.chat.in_progress":
             return data
@@ -149,7 +150,7 @@ def _snapshot(sim: Simulator, chat: ChatRecord, events: list[Event]) -> dict[str
 async def retrieve_chat(request: Request) -> Response:
     sim, chat, _ = await _authorized_chat(request)
     with sim.store.lock:
-        return ok(request, chat.wire(sim.profile))
+        return ok(request, wire.chat(chat, sim.profile))
 
 
 @router.api_route("/v3/chat/message/list", methods=["GET", "POST"])
@@ -166,7 +167,7 @@ async def cancel_chat(request: Request) -> Response:
     sim, chat, _ = await _authorized_chat(request)
     with sim.store.lock:
         sim.bots.cancel(chat)
-        return ok(request, chat.wire(sim.profile))
+        return ok(request, wire.chat(chat, sim.profile))
 
 
 @router.post("/v3/chat/submit_tool_outputs")

@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .envelope import bad_request, dumps
-from .ids import Clock, IdSource
-from .profiles import Profile
-from .scenarios import BotScenario, ToolCallSpec
-from .sse import Variant
-from .state import ChatRecord, PendingCall
+from .. import wire
+from ..envelope import bad_request, dumps
+from ..ids import Clock, IdSource
+from ..profiles import Profile
+from ..scenarios import BotScenario, ToolCallSpec
+from ..sse import Variant
+from ..store import ChatRecord, PendingCall
 from .templates import TemplateError, render, render_value
 
 Event = tuple[str, dict[str, Any]]
@@ -79,22 +80,16 @@ class BotEngine:
     # -- messages ------------------------------------------------------------------------------
 
     def _message(self, chat: ChatRecord, msg_id: str, kind: str, content: str, *, complete: bool) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "id": msg_id,
-            "conversation_id": chat.conversation_id,
-            "bot_id": chat.bot_id,
-            "role": "assistant",
-            "type": kind,
-            "content": content,
-            "content_type": "text",
-            "chat_id": chat.id,
-            "section_id": chat.section_id,
-        }
-        if complete:
-            now = self._clock.now()
-            body["created_at"] = now
-            body["updated_at"] = now
-        return body
+        return wire.message(
+            message_id=msg_id,
+            conversation_id=chat.conversation_id,
+            bot_id=chat.bot_id,
+            chat_id=chat.id,
+            section_id=chat.section_id,
+            kind=kind,
+            content=content,
+            now=self._clock.now() if complete else None,
+        )
 
     def _complete_message(self, chat: ChatRecord, kind: str, content: str) -> Event:
         message = self._message(chat, self._ids.new_id(), kind, content, complete=True)
@@ -136,28 +131,28 @@ class BotEngine:
             if silent:
                 events.append(self._complete_message(chat, "verbose", VERBOSE_INTERRUPT))
             else:
-                events.append(("conversation.chat.requires_action", chat.wire(self._profile)))
+                events.append(("conversation.chat.requires_action", wire.chat(chat, self._profile)))
         elif isinstance(plan, _FailurePlan):
             events += self._stream_text(chat, plan.partial, bot.chunk_size, complete=False) if plan.partial else []
             chat.status = "failed"
             chat.failed_at = self._clock.now()
             chat.last_error = (plan.code, plan.msg)
-            events.append(("conversation.chat.failed", chat.wire(self._profile)))
+            events.append(("conversation.chat.failed", wire.chat(chat, self._profile)))
         else:
             events += self._stream_text(chat, plan.text, bot.chunk_size, complete=True)
             events.append(self._complete_message(chat, "verbose", VERBOSE_FINISH))
             chat.status = "completed"
             chat.completed_at = self._clock.now()
-            events.append(("conversation.chat.completed", chat.wire(self._profile)))
+            events.append(("conversation.chat.completed", wire.chat(chat, self._profile)))
         return events
 
     def start(self, bot: BotScenario, chat: ChatRecord) -> list[Event]:
         """A new chat: created, in_progress, then the first round of tool calls or the answer."""
         plan = self._plan(bot, chat, chat.outputs)
         chat.usage.input_count += len(chat.user_message)
-        events: list[Event] = [("conversation.chat.created", chat.wire(self._profile))]
+        events: list[Event] = [("conversation.chat.created", wire.chat(chat, self._profile))]
         chat.status = "in_progress"
-        events.append(("conversation.chat.in_progress", chat.wire(self._profile)))
+        events.append(("conversation.chat.in_progress", wire.chat(chat, self._profile)))
         return events + self._apply(bot, chat, plan)
 
     def submit(self, bot: BotScenario, chat: ChatRecord, outputs: Sequence[tuple[str, str]]) -> list[Event]:
@@ -192,7 +187,7 @@ class BotEngine:
         chat.outputs = merged
         chat.pending = []
         chat.status = "in_progress"
-        events: list[Event] = [("conversation.chat.in_progress", chat.wire(self._profile))]
+        events: list[Event] = [("conversation.chat.in_progress", wire.chat(chat, self._profile))]
         for _, output in outputs:
             chat.usage.input_count += len(output)
             events.append(self._complete_message(chat, "tool_response", output))

@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from .auth import Authenticator, TokenGrant
-from .bots import BotEngine
+from .engines.bots import BotEngine
+from .engines.flows import FlowEngine
 from .envelope import LOGID_HEADER, logid_of
 from .faults import FaultInjector, Faults, OnError
-from .flows import FlowEngine
 from .framing import Framing
 from .ids import Clock, IdSource
 from .inputs import DEFAULT_BODY_TIMEOUT
@@ -21,7 +21,7 @@ from .journal import Journal
 from .profiles import DEFAULT_PLATFORM, PlatformName, Profile, load_profile
 from .scenarios import BotScenario, Catalogue, WorkflowScenario
 from .sse import stream_response
-from .state import Store, StoreLimits
+from .store import Store, StoreLimits
 
 DEFAULT_TOKEN = "coze-harness-dev-token"
 

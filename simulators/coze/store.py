@@ -21,8 +21,6 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .profiles import Profile
-
 ChatStatus = Literal["created", "in_progress", "completed", "failed", "requires_action", "canceled"]
 ExecutionStatus = Literal["Running", "Interrupted", "Success", "Fail"]
 
@@ -113,35 +111,19 @@ class ChatRecord:
     outputs: dict[str, str] = field(default_factory=dict)
     messages: list[dict[str, Any]] = field(default_factory=list)
 
-    def wire(self, profile: Profile) -> dict[str, Any]:
-        """The Chat object as the platform sends it (in events, retrieve and cancel), in its spellings."""
-        rules = profile.chat
-        body: dict[str, Any] = {
-            "id": self.id,
-            "conversation_id": self.conversation_id,
-            "bot_id": self.bot_id,
-            "created_at": self.created_at,
-        }
-        if self.completed_at is not None:
-            body["completed_at"] = self.completed_at
-        if self.failed_at is not None:
-            body["failed_at"] = self.failed_at
-        if rules.last_error_field:
-            body["last_error"] = {"code": self.last_error[0], "msg": self.last_error[1]}
-        body["status"] = profile.status(self.status)
-        if self.status == "requires_action" and rules.required_action_field:
-            body["required_action"] = {
-                "type": "submit_tool_outputs",
-                "submit_tool_outputs": {
-                    "tool_calls": [
-                        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-                        for c in self.pending
-                    ]
-                },
-            }
-        body["usage"] = self.usage.wire()
-        body["section_id"] = self.section_id
-        return body
+
+@dataclass
+class ChatflowChat:
+    """The chat of one chatflow turn: the Chat object its stream reports (`wire.chatflow_chat`)."""
+
+    id: str
+    conversation_id: str
+    section_id: str
+    bot_id: str | None
+    created_at: int
+    completed_at: int | None = None
+    failed_at: int | None = None
+    last_error: tuple[int, str] = (0, "")
 
 
 CONNECTOR_ID_API = "1024"  # "Agent as API": the connector that open API runs report
@@ -190,29 +172,6 @@ class ExecutionRecord:
     @property
     def finished(self) -> bool:
         return self.status in ("Success", "Fail")
-
-    def wire_history(self) -> dict[str, Any]:
-        """The run history entry (`WorkflowRunHistory`): every field cozepy 0.7 to 0.20 requires.
-
-        A paused execution reports `Running`: the enum has no other in-between state.
-        """
-        return {
-            "execute_id": self.id,
-            "execute_status": "Running" if self.status == "Interrupted" else self.status,
-            "bot_id": self.bot_id,
-            "connector_id": CONNECTOR_ID_API,
-            "connector_uid": self.connector_uid,
-            "run_mode": self.run_mode,
-            "logid": self.logid,
-            "create_time": self.create_time,
-            "update_time": self.update_time,
-            "output": self.output,
-            "error_code": self.error[0],
-            "error_message": self.error[1],
-            "debug_url": self.debug_url,
-            "is_output_trimmed": False,
-            "usage": self.usage.wire(),
-        }
 
 
 class StoreLimits(BaseModel):

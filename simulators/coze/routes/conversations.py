@@ -1,44 +1,11 @@
-"""What bot chats and chatflows share: the messages a client sends, and the conversation they join."""
+"""Conversations: the one a chat or chatflow joins (or starts), and who may use it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
-
-from .auth import TokenGrant
-from .context import Simulator
-from .envelope import bad_request, not_found
-from .inputs import Lenient, parse_json
-from .state import Conversation
-
-
-class InputMessage(Lenient):
-    role: Literal["user", "assistant"]
-    content: str = ""
-    content_type: Literal["text", "object_string", "card"] = "text"
-    type: str | None = None
-
-
-def _text_of(message: InputMessage, index: int) -> str:
-    """Plain text, or the text parts of an object_string (a JSON array of typed parts)."""
-    if message.content_type != "object_string":
-        return message.content
-    parts = parse_json(message.content, f"additional_messages[{index}].content (an object_string)")
-    if not isinstance(parts, list):
-        raise bad_request(
-            f"additional_messages[{index}].content must be a JSON array of parts when content_type is object_string"
-        )
-    return " ".join(str(p.get("text", "")) for p in parts if isinstance(p, dict) and p.get("type") == "text")
-
-
-def user_text(messages: Sequence[InputMessage]) -> str:
-    """What the bot or chatflow reads as `{{ user }}`: the last user message; every message is validated."""
-    text = ""
-    for index, message in enumerate(messages):
-        content = _text_of(message, index)
-        if message.role == "user":
-            text = content
-    return text
+from ..auth import TokenGrant
+from ..envelope import not_found
+from ..simulator import Simulator
+from ..store import Conversation
 
 
 def may_use(grant: TokenGrant, conversation: Conversation) -> bool:

@@ -1,0 +1,8 @@
+"""The open API routes, one module per resource: each authenticates, decodes, calls an engine, answers."""
+
+from fastapi import APIRouter
+
+from . import chat, chatflow, workflows, ws_chat
+
+ROUTERS: tuple[APIRouter, ...] = (chat.router, workflows.router, chatflow.router, ws_chat.router)
+"""Every router the app mounts, in order; a new resource's module adds its router here."""
