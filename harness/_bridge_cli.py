@@ -24,14 +24,10 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 
-from simulators.coze import ServerLimits, bind, serve
-from simulators.coze.server import (
-    DEFAULT_HEADER_TIMEOUT,
-    DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS,
-    base_url_of,
-)
+from simulators.coze import bind, serve
+from simulators.coze.server import base_url_of
 
+from ._server_cli import add_server_limit_options, server_limits_of
 from .bridge import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_LOOP_STALL_SECONDS,
@@ -148,12 +144,6 @@ def _allowed_hosts(args: argparse.Namespace) -> list[str]:
     return hosts
 
 
-def _limits(args: argparse.Namespace) -> ServerLimits:
-    return ServerLimits(
-        header_timeout=args.header_timeout, idle_timeout=args.idle_timeout, max_connections=args.max_connections
-    )
-
-
 def build_serve_app(args: argparse.Namespace, token: str | None = None) -> FastAPI | None:
     """The app `bridge serve` would serve for these parsed arguments; None (reason on stderr) if it cannot.
 
@@ -228,7 +218,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print("Bearer token required (send 'Authorization: Bearer <token>').", flush=True)
     if args.token:
         print(f"{_PREFIX} --token shows in the process list; prefer {TOKEN_ENV} or --token-file", file=sys.stderr)
-    serve(app, sock, limits=_limits(args))
+    serve(app, sock, limits=server_limits_of(args))
     return 0
 
 
@@ -354,29 +344,7 @@ def add_bridge_command(commands: Any) -> None:
         help="warn (stderr) when an async tool blocks the event loop this long "
         f"(default {DEFAULT_LOOP_STALL_SECONDS:g})",
     )
-    serve_cmd.add_argument(
-        "--header-timeout",
-        type=_positive_seconds,
-        default=DEFAULT_HEADER_TIMEOUT,
-        metavar="SECONDS",
-        help=f"close a connection whose request headers are not complete within SECONDS "
-        f"(default {DEFAULT_HEADER_TIMEOUT:g})",
-    )
-    serve_cmd.add_argument(
-        "--idle-timeout",
-        type=_positive_seconds,
-        default=DEFAULT_IDLE_TIMEOUT,
-        metavar="SECONDS",
-        help=f"close a kept-alive connection idle for SECONDS (default {DEFAULT_IDLE_TIMEOUT:g})",
-    )
-    serve_cmd.add_argument(
-        "--max-connections",
-        type=_whole_above_zero,
-        default=DEFAULT_MAX_CONNECTIONS,
-        metavar="N",
-        help="open connections at most (lowered to fit the open-file limit); one more gets 503 and is closed "
-        f"(default {DEFAULT_MAX_CONNECTIONS})",
-    )
+    add_server_limit_options(serve_cmd)
     serve_cmd.add_argument(
         "--slow-tool",
         action="append",
