@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import resource
 import socket
 import ssl
 import threading
@@ -70,6 +69,10 @@ class ServerLimits(BaseModel):
 
     def effective_max_connections(self) -> int:
         """`max_connections`, lowered so that the connections cannot use up the process's file descriptors."""
+        try:
+            import resource  # POSIX only
+        except ImportError:  # pragma: no cover - Windows has no such limit to fit
+            return self.max_connections
         try:
             soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
         except (OSError, ValueError):  # pragma: no cover - no such limit on this platform
