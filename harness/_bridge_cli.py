@@ -18,6 +18,7 @@ import math
 import os
 import secrets
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,8 +51,20 @@ def _load(args: argparse.Namespace) -> ToolRegistry | None:
         sys.path.insert(0, os.getcwd())
     try:
         return load_registry(args.module)
+    except SyntaxError as exc:  # the user's module does not compile: where and what, not our traceback
+        where = f"{exc.filename}:{exc.lineno}" if exc.filename else f"line {exc.lineno}"
+        print(f"{_PREFIX} cannot load tools from {args.module!r}: {where}: {exc.msg}", file=sys.stderr)
+        return None
     except (ImportError, LookupError, TypeError, ValueError) as exc:
         print(f"coze-harness bridge: cannot load tools from {args.module!r}: {exc}", file=sys.stderr)
+        return None
+    except Exception as exc:  # the module's own code raised while it was imported
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+        print(
+            f"{_PREFIX} cannot load tools from {args.module!r}: importing it raised {type(exc).__name__}: {exc}{where}",
+            file=sys.stderr,
+        )
         return None
 
 

@@ -18,6 +18,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from simulators.coze import Catalogue, SimConfig
 from simulators.coze.scenarios import BUILTIN_DIR
 
@@ -96,6 +98,10 @@ def _cmd_record(args: argparse.Namespace) -> int:
     except CassetteError as exc:
         _err(f"coze-harness record: {exc}; nothing was written")
         return EXIT_USAGE
+    except httpx.TransportError as exc:  # nothing listening, DNS, TLS, a timeout: the server, not a bug here
+        reason = str(exc) or type(exc).__name__
+        _err(f"coze-harness record: the flow {flow.name} failed: cannot reach {where}: {reason}; nothing was written")
+        return EXIT_CRASH
     except Exception as exc:
         _err(f"coze-harness record: the flow {flow.name} failed: {type(exc).__name__}: {exc}; nothing was written")
         _err(traceback.format_exc())

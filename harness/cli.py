@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -17,6 +18,17 @@ from simulators.coze import (
     Catalogue,
     ScenarioFileError,
 )
+
+DESCRIPTION = """\
+A contract-test and simulation harness for the Coze open API. It runs a fake Coze server that speaks
+the API on the wire (chat v3 with local-plugin tool calls, workflows, chatflows, websocket chat; the
+cloud platform or the open-source coze-studio server), drives the installed cozepy SDK against it, and
+reports what that SDK can do: a capability matrix with the evidence behind every verdict.
+
+Main commands: `report` (the capability matrix for the installed cozepy), `serve` (run the fake server),
+`catalogue` (the bots and workflows it serves), `scenario validate` (check scenario files), `bridge serve`
+(local tools over HTTP for workflows), `record` / `verify-sim` (cassettes), `compat` (merge releases).
+"""
 
 
 def catalogue_of(args: argparse.Namespace) -> Catalogue:
@@ -153,8 +165,24 @@ def _cmd_catalogue(args: argparse.Namespace) -> int:
     return 0
 
 
+def version_line() -> str:
+    """`coze-harness X (cozepy Y)`: this package's version and the SDK it drives."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"coze-harness {of('coze-harness')} (cozepy {of('cozepy')})"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="coze-harness", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="coze-harness", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     from ._serve_cli import add_serve_command
@@ -227,16 +255,38 @@ def _quiet_authlib() -> None:
     warnings.filterwarnings("ignore", message="authlib.jose module is deprecated")
 
 
+EXIT_BROKEN_PIPE = 141
+"""What a shell reports for a command killed by SIGPIPE (128 + 13): `coze-harness catalogue --json | head -1`."""
+
+
+def _stdout_gone() -> int:
+    """The reader of stdout left (`| head`): stop quietly, as Unix tools do, with no traceback.
+
+    stdout is pointed at the null device so that the interpreter's last flush at exit has nowhere to
+    fail (it would print "Exception ignored ... BrokenPipeError")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is no real file (a test's capture): nothing left to flush
+        pass
+    return EXIT_BROKEN_PIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _quiet_authlib()
-    args = build_parser().parse_args(argv)
     try:
-        code: int = args.func(args)
-    except ScenarioFileError as exc:
-        print(f"coze-harness: bad scenario: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+        args = build_parser().parse_args(argv)
+        try:
+            code: int = args.func(args)
+        except ScenarioFileError as exc:
+            print(f"coze-harness: bad scenario: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            return 130
+        sys.stdout.flush()  # inside the try: a reader that left shows here, not at the interpreter's exit
+    except BrokenPipeError:
+        return _stdout_gone()
     return code
 
 
