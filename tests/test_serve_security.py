@@ -219,3 +219,16 @@ def test_a_conversation_keeps_its_latest_messages_only() -> None:
         assert conversation.messages[-1]["content"] == str(MAX_MESSAGES_PER_CONVERSATION + 9)
     finally:
         sim.close()
+
+
+def test_the_id_source_remembers_a_bounded_number_of_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: every id ever issued stayed in a set (about 80 MB after 100,000 chats); the sequence itself is
+    unchanged, so seeded runs give the same ids as before."""
+    import simulators.coze.ids as ids_module
+
+    unbounded = ids_module.IdSource(7)
+    expected = [unbounded.new_id() for _ in range(300)]
+    monkeypatch.setattr(ids_module, "RECENT_IDS", 100)
+    bounded = ids_module.IdSource(7)
+    assert [bounded.new_id() for _ in range(300)] == expected
+    assert len(bounded._issued) == 100 and len(bounded._order) == 100
