@@ -28,7 +28,7 @@ from fastapi import FastAPI
 from simulators.coze import bind, serve
 from simulators.coze.server import base_url_of
 
-from ._server_cli import add_server_limit_options, server_limits_of
+from ._server_cli import add_access_log_option, add_server_limit_options, server_limits_of
 from .bridge import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_LOOP_STALL_SECONDS,
@@ -231,7 +231,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print("Bearer token required (send 'Authorization: Bearer <token>').", flush=True)
     if args.token:
         print(f"{_PREFIX} --token shows in the process list; prefer {TOKEN_ENV} or --token-file", file=sys.stderr)
-    serve(app, sock, limits=server_limits_of(args))
+    serve(app, sock, limits=server_limits_of(args), access_log=args.access_log)
     return 0
 
 
@@ -358,6 +358,7 @@ def add_bridge_command(commands: Any) -> None:
         f"(default {DEFAULT_LOOP_STALL_SECONDS:g})",
     )
     add_server_limit_options(serve_cmd)
+    add_access_log_option(serve_cmd)
     serve_cmd.add_argument(
         "--slow-tool",
         action="append",

@@ -30,7 +30,13 @@ from simulators.coze import (
     serve,
 )
 
-from ._server_cli import add_server_limit_options, is_loopback_host, positive_seconds, server_limits_of
+from ._server_cli import (
+    add_access_log_option,
+    add_server_limit_options,
+    is_loopback_host,
+    positive_seconds,
+    server_limits_of,
+)
 
 _PROG = "coze-harness serve"
 _DEFAULT_STORE = StoreLimits()
@@ -129,7 +135,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         "list them with `coze-harness catalogue`. Stop with Ctrl-C.",
         flush=True,
     )
-    serve(create_app(catalogue, config), sock, limits=server_limits_of(args))
+    serve(create_app(catalogue, config), sock, limits=server_limits_of(args), access_log=args.access_log)
     return 0
 
 
@@ -203,6 +209,7 @@ def add_serve_command(commands: Any) -> None:
         f"(default {SimConfig().body_timeout_seconds:g})",
     )
     add_server_limit_options(serve_cmd)
+    add_access_log_option(serve_cmd)
     add_catalogue_options(serve_cmd)
     add_fault_options(serve_cmd)
     serve_cmd.set_defaults(func=_cmd_serve)

@@ -75,6 +75,15 @@ def add_server_limit_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_access_log_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--access-log",
+        action="store_true",
+        help="write one line per request to stderr: client, method, path, status, duration (never a header; "
+        "query values other than decimal ids are written REDACTED). Off by default",
+    )
+
+
 def server_limits_of(args: argparse.Namespace) -> ServerLimits:
     return ServerLimits(
         header_timeout=args.header_timeout, idle_timeout=args.idle_timeout, max_connections=args.max_connections

@@ -29,6 +29,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from .accesslog import AccessLog
 from .tls import LocalTls
 
 _START_TIMEOUT_SECONDS = 10.0
@@ -184,10 +185,12 @@ def base_url_of(sock: socket.socket, tls: bool = False) -> str:
     return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
-def _config(app: FastAPI, tls: LocalTls | None = None, limits: ServerLimits | None = None) -> uvicorn.Config:
+def _config(
+    app: FastAPI, tls: LocalTls | None = None, limits: ServerLimits | None = None, access_log: bool = False
+) -> uvicorn.Config:
     limits = limits or ServerLimits()
     config = uvicorn.Config(
-        app,
+        AccessLog(app) if access_log else app,  # ours, not uvicorn's: it redacts query values
         http=_protocol_for(limits),
         timeout_keep_alive=limits.idle_timeout,  # type: ignore[arg-type]  # uvicorn's call_later takes a float
         log_level="warning",
@@ -207,9 +210,18 @@ def _config(app: FastAPI, tls: LocalTls | None = None, limits: ServerLimits | No
     return config
 
 
-def serve(app: FastAPI, sock: socket.socket, tls: LocalTls | None = None, limits: ServerLimits | None = None) -> None:
-    """Run in the foreground until interrupted (Ctrl-C / SIGTERM), with `limits` (safe defaults if None)."""
-    uvicorn.Server(_config(app, tls, limits)).run(sockets=[sock])
+def serve(
+    app: FastAPI,
+    sock: socket.socket,
+    tls: LocalTls | None = None,
+    limits: ServerLimits | None = None,
+    access_log: bool = False,
+) -> None:
+    """Run in the foreground until interrupted (Ctrl-C / SIGTERM), with `limits` (safe defaults if None).
+
+    `access_log` writes one line per request to stderr (`accesslog.AccessLog`: no headers, query values
+    other than decimal ids redacted)."""
+    uvicorn.Server(_config(app, tls, limits, access_log)).run(sockets=[sock])
 
 
 @dataclass(frozen=True)
@@ -225,14 +237,15 @@ def running(
     port: int = 0,
     tls: LocalTls | None = None,
     limits: ServerLimits | None = None,
+    access_log: bool = False,
 ) -> Iterator[RunningServer]:
     """Serve `app` from a background thread for the duration of the block, then stop it (bounded).
 
     With `tls` the server speaks HTTPS and WSS only, and `base_url` starts with `https://`. `limits`
-    are the connection limits (`ServerLimits()`, safe defaults, if None).
+    are the connection limits (`ServerLimits()`, safe defaults, if None); `access_log` as for `serve`.
     """
     sock = bind(host, port)
-    server = uvicorn.Server(_config(app, tls, limits))
+    server = uvicorn.Server(_config(app, tls, limits, access_log))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="coze-simulator", daemon=True)
     thread.start()
     try:
