@@ -1,0 +1,461 @@
+// The @coze/api side of the coze-js driver (harness/drivers/coze_js): runs flows with the real,
+// unmodified SDK and reports what it observed.
+//
+//   node runner.mjs SDK_DIR
+//
+// SDK_DIR holds node_modules/@coze/api (an npm --prefix folder). The protocol is JSON lines:
+// the first line written is a hello ({"hello": {...}} with the SDK's version and method kinds, or
+// {"fatal": "..."} and exit 1); then for each flow request read on stdin (one JSON object a line)
+// exactly one observation is written on stdout. After a flow that ran out of time the runner exits
+// (its SDK calls may still be running, and the next flow must not share the process with them).
+// stdout carries the protocol only: console output of the SDK goes to stderr.
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
+import { format } from 'node:util';
+
+const write = (value) => process.stdout.write(`${JSON.stringify(value)}\n`);
+// Exit once what was written has reached the pipe (process.exit alone may cut it off).
+const exitAfter = (value, code) => process.stdout.write(`${JSON.stringify(value)}\n`, () => process.exit(code));
+for (const name of ['log', 'info', 'debug', 'warn', 'error', 'trace']) {
+  console[name] = (...args) => process.stderr.write(`${format(...args)}\n`);
+}
+
+const METHODS = [
+  'chat.create',
+  'chat.stream',
+  'chat.createAndPoll',
+  'chat.retrieve',
+  'chat.submitToolOutputs',
+  'chat.messages.list',
+  'workflows.runs.create',
+  'workflows.runs.stream',
+  'workflows.runs.resume',
+  'workflows.runs.history',
+  'workflows.chat.stream',
+  'websockets.chat.create',
+];
+
+function entryOf(pkg) {
+  const exported = pkg.exports;
+  let relative;
+  if (typeof exported === 'string') relative = exported;
+  else if (exported && exported['.']) {
+    const dot = exported['.'];
+    relative = typeof dot === 'string' ? dot : dot.import || dot.default || dot.require;
+  }
+  return relative || pkg.module || pkg.main || 'index.js';
+}
+
+function lookup(root, dotted) {
+  let owner;
+  let value = root;
+  for (const part of dotted.split('.')) {
+    if (value === null || value === undefined) return [undefined, undefined];
+    owner = value;
+    value = value[part];
+  }
+  return [owner, value];
+}
+
+function kindOf(fn) {
+  if (typeof fn !== 'function') return 'absent';
+  const name = fn.constructor && fn.constructor.name;
+  if (name === 'AsyncGeneratorFunction') return 'async-generator';
+  if (name === 'AsyncFunction') return 'async-function';
+  if (name === 'GeneratorFunction') return 'generator';
+  return 'function';
+}
+
+function jsonSafe(value, depth = 0) {
+  if (value === undefined) return null;
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'function') return `[function ${value.name || 'anonymous'}]`;
+  if (depth > 12) return '[too deep]';
+  if (Array.isArray(value)) return value.map((item) => jsonSafe(item, depth + 1));
+  if (typeof value === 'object') {
+    const out = {};
+    for (const [key, item] of Object.entries(value)) out[key] = jsonSafe(item, depth + 1);
+    return out;
+  }
+  return String(value);
+}
+
+function describeError(error) {
+  if (error === null || typeof error !== 'object') return { type: typeof error, message: String(error), code: null };
+  const code = typeof error.code === 'number' ? error.code : null;
+  return { type: error.constructor ? error.constructor.name : 'Error', message: String(error.message), code };
+}
+
+class TimedOut extends Error {}
+
+// One flow's record: what the SDK was asked, what it gave back, in order.
+class Observer {
+  constructor(request) {
+    this.request = request;
+    this.started = performance.now();
+    this.events = [];
+    this.calls = [];
+    this.errors = [];
+    this.toolRounds = [];
+    this.result = null;
+    this.lastEventAt = null;
+    this.controller = new AbortController();
+  }
+
+  options() {
+    return { signal: this.controller.signal };
+  }
+
+  call(method) {
+    const entry = { method, returned: 'pending', events: 0, value: null, seconds: 0 };
+    entry.started = performance.now();
+    this.calls.push(entry);
+    return this.calls.length - 1;
+  }
+
+  settle(index, returned, value) {
+    const entry = this.calls[index];
+    entry.returned = returned;
+    if (value !== undefined) entry.value = jsonSafe(value);
+    entry.seconds = (performance.now() - entry.started) / 1000;
+  }
+
+  event(index, name, data, id) {
+    this.events.push({ name: String(name), data: jsonSafe(data), id: id === undefined ? null : jsonSafe(id), call: index });
+    this.calls[index].events += 1;
+    this.lastEventAt = performance.now();
+  }
+
+  fail(error) {
+    this.errors.push(describeError(error));
+  }
+}
+
+// Calls an SDK method that may return a stream (an async iterable) or a value, and records either.
+// Returns the events it read (empty for a value), and whether it was a stream.
+async function drain(observer, method, thunk) {
+  const index = observer.call(method);
+  let returned;
+  try {
+    returned = thunk();
+    if (returned && typeof returned.then === 'function') returned = await returned;
+  } catch (error) {
+    observer.settle(index, 'raised');
+    throw error;
+  }
+  const iterable = returned && typeof returned[Symbol.asyncIterator] === 'function';
+  if (!iterable) {
+    observer.settle(index, 'value', returned);
+    return { stream: false, value: returned, events: [] };
+  }
+  const events = [];
+  try {
+    for await (const item of returned) {
+      const name = item && item.event !== undefined ? item.event : '(no event name)';
+      observer.event(index, name, item ? item.data : item, item ? item.id : undefined);
+      events.push(item);
+    }
+  } catch (error) {
+    observer.settle(index, 'raised');
+    throw error;
+  }
+  observer.settle(index, 'stream');
+  return { stream: true, value: undefined, events };
+}
+
+// An async generator function called with stream:false hands its value back as the return value of
+// its first next() (coze-js submitToolOutputs): read that, as a caller of such a release has to.
+async function generatorValue(observer, method, thunk) {
+  const index = observer.call(method);
+  try {
+    let returned = thunk();
+    if (returned && typeof returned.next === 'function' && typeof returned[Symbol.asyncIterator] === 'function') {
+      const first = await returned.next();
+      observer.settle(index, first.done ? 'value' : 'stream', first.value);
+      return first.value;
+    }
+    if (returned && typeof returned.then === 'function') returned = await returned;
+    observer.settle(index, 'value', returned);
+    return returned;
+  } catch (error) {
+    observer.settle(index, 'raised');
+    throw error;
+  }
+}
+
+const userMessage = (text) => [{ role: 'user', content: text, content_type: 'text', type: 'question' }];
+
+function toolCallsOf(chat) {
+  const calls = chat && chat.required_action && chat.required_action.submit_tool_outputs;
+  return calls && Array.isArray(calls.tool_calls) ? calls.tool_calls : [];
+}
+
+function outputsFor(request, calls, round) {
+  const seen = [];
+  const outputs = calls.map((call) => {
+    const name = call && call.function ? call.function.name : undefined;
+    const args = call && call.function ? call.function.arguments : undefined;
+    seen.push({ id: String(call && call.id), name: String(name), arguments: jsonSafe(args) });
+    const output = Object.prototype.hasOwnProperty.call(request.tool_outputs, name)
+      ? request.tool_outputs[name]
+      : `no local tool named ${name}`;
+    return { tool_call_id: call.id, output };
+  });
+  return { seen, outputs, round };
+}
+
+function answerOfChatEvents(events) {
+  const completed = events.filter(
+    (e) => e.event === 'conversation.message.completed' && e.data && e.data.type === 'answer',
+  );
+  if (completed.length) return completed.map((e) => String(e.data.content ?? '')).join('');
+  return events
+    .filter((e) => e.event === 'conversation.message.delta' && e.data && e.data.type === 'answer')
+    .map((e) => String(e.data.content ?? ''))
+    .join('');
+}
+
+const FLOWS = {
+  // Bot chat streamed, answering requires_action with submitToolOutputs (streaming), round after
+  // round, as coze-js's local-plugin example does.
+  async 'chat-stream'(client, request, observer) {
+    let { events } = await drain(observer, 'chat.stream', () =>
+      client.chat.stream(
+        { bot_id: request.bot_id, user_id: request.user_id, additional_messages: userMessage(request.message) },
+        observer.options(),
+      ),
+    );
+    let answer = answerOfChatEvents(events);
+    for (let round = 0; round < request.max_rounds; round += 1) {
+      const action = events.find((e) => e.event === 'conversation.chat.requires_action');
+      if (!action) break;
+      const chat = action.data;
+      const { seen, outputs } = outputsFor(request, toolCallsOf(chat), round);
+      observer.toolRounds.push(seen);
+      if (typeof client.chat.submitToolOutputs !== 'function') break;
+      ({ events } = await drain(observer, 'chat.submitToolOutputs', () =>
+        client.chat.submitToolOutputs(
+          { conversation_id: chat.conversation_id, chat_id: chat.id, tool_outputs: outputs, stream: true },
+          observer.options(),
+        ),
+      ));
+      answer = answerOfChatEvents(events) || answer;
+    }
+    const terminal = observer.events.filter((e) => e.name.startsWith('conversation.chat.')).pop();
+    observer.result = { status: terminal && terminal.data ? terminal.data.status ?? null : null, answer };
+  },
+
+  // Bot chat not streamed: createAndPoll; requires_action answered with submitToolOutputs
+  // (stream: false), then polled again with retrieve and read with messages.list.
+  async 'chat-poll'(client, request, observer) {
+    const first = await drain(observer, 'chat.createAndPoll', () =>
+      client.chat.createAndPoll(
+        { bot_id: request.bot_id, user_id: request.user_id, additional_messages: userMessage(request.message) },
+        observer.options(),
+      ),
+    );
+    let { chat, messages } = first.value || {};
+    for (let round = 0; round < request.max_rounds && chat && chat.status === 'requires_action'; round += 1) {
+      const { seen, outputs } = outputsFor(request, toolCallsOf(chat), round);
+      observer.toolRounds.push(seen);
+      if (typeof client.chat.submitToolOutputs !== 'function') break;
+      await generatorValue(observer, 'chat.submitToolOutputs', () =>
+        client.chat.submitToolOutputs(
+          { conversation_id: chat.conversation_id, chat_id: chat.id, tool_outputs: outputs, stream: false },
+          observer.options(),
+        ),
+      );
+      const deadline = performance.now() + request.timeout_seconds * 1000;
+      for (;;) {
+        const polled = await drain(observer, 'chat.retrieve', () =>
+          client.chat.retrieve(chat.conversation_id, chat.id, observer.options()),
+        );
+        chat = polled.value;
+        if (!chat || ['completed', 'failed', 'requires_action', 'canceled'].includes(chat.status)) break;
+        if (performance.now() > deadline) throw new TimedOut('the chat did not finish while polled');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      messages = (
+        await drain(observer, 'chat.messages.list', () =>
+          client.chat.messages.list(chat.conversation_id, chat.id, observer.options()),
+        )
+      ).value;
+    }
+    const list = Array.isArray(messages) ? messages : [];
+    const answer = list
+      .filter((m) => m && m.type === 'answer')
+      .map((m) => String(m.content ?? ''))
+      .join('');
+    observer.result = { status: chat ? chat.status ?? null : null, answer, messages: jsonSafe(list) };
+  },
+
+  async 'workflow-run'(client, request, observer) {
+    const { value } = await drain(observer, 'workflows.runs.create', () =>
+      client.workflows.runs.create(
+        { workflow_id: request.workflow_id, parameters: request.parameters },
+        observer.options(),
+      ),
+    );
+    observer.result = { data: jsonSafe(value && value.data !== undefined ? value.data : value) };
+  },
+
+  async 'workflow-stream'(client, request, observer) {
+    const { events } = await drain(observer, 'workflows.runs.stream', () =>
+      client.workflows.runs.stream(
+        { workflow_id: request.workflow_id, parameters: request.parameters },
+        observer.options(),
+      ),
+    );
+    observer.result = { answer: workflowAnswer(events) };
+  },
+
+  // Stream to an Interrupt, resume with the next answer, as often as interrupts come.
+  async 'workflow-resume'(client, request, observer) {
+    let { events } = await drain(observer, 'workflows.runs.stream', () =>
+      client.workflows.runs.stream(
+        { workflow_id: request.workflow_id, parameters: request.parameters },
+        observer.options(),
+      ),
+    );
+    let answer = workflowAnswer(events);
+    const resumed = [];
+    for (const resumeData of request.resume_data) {
+      const interrupt = events.find((e) => e.event === 'Interrupt');
+      if (!interrupt || !interrupt.data || !interrupt.data.interrupt_data) break;
+      const data = interrupt.data.interrupt_data;
+      const outcome = await drain(observer, 'workflows.runs.resume', () =>
+        client.workflows.runs.resume(
+          {
+            workflow_id: request.workflow_id,
+            event_id: data.event_id,
+            resume_data: resumeData,
+            interrupt_type: data.type,
+          },
+          observer.options(),
+        ),
+      );
+      resumed.push(outcome.stream ? 'stream' : 'value');
+      events = outcome.events;
+      answer = outcome.stream ? workflowAnswer(events) : ''; // a value: kept in calls[].value as the SDK gave it
+    }
+    observer.result = { answer, resumed };
+  },
+
+  async chatflow(client, request, observer) {
+    if (!client.workflows.chat || typeof client.workflows.chat.stream !== 'function') {
+      observer.result = { answer: '', absent: 'workflows.chat.stream' };
+      return;
+    }
+    const { events } = await drain(observer, 'workflows.chat.stream', () =>
+      client.workflows.chat.stream(
+        {
+          workflow_id: request.workflow_id,
+          additional_messages: userMessage(request.message),
+          parameters: request.parameters,
+        },
+        observer.options(),
+      ),
+    );
+    observer.result = { answer: answerOfChatEvents(events) };
+  },
+};
+// The bridge flow is a workflow stream whose http node calls the bridge named in its parameters.
+FLOWS['workflow-bridge'] = FLOWS['workflow-stream'];
+
+function workflowAnswer(events) {
+  return events
+    .filter((e) => e.event === 'Message' && e.data)
+    .map((e) => String(e.data.content ?? ''))
+    .join('');
+}
+
+async function runFlow(sdk, pkg, request) {
+  const observer = new Observer(request);
+  const flow = FLOWS[request.flow];
+  let timedOut = false;
+  let timer;
+  try {
+    if (!flow) throw new Error(`unknown flow ${request.flow}; choose from ${Object.keys(FLOWS).join(', ')}`);
+    const client = new sdk.CozeAPI({ token: request.token, baseURL: request.base_url });
+    const limit = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new TimedOut(`the flow did not end within ${request.timeout_seconds} s`)), request.timeout_seconds * 1000);
+    });
+    await Promise.race([flow(client, request, observer), limit]);
+  } catch (error) {
+    if (error instanceof TimedOut) {
+      timedOut = true;
+      observer.controller.abort();
+    }
+    observer.fail(error);
+  } finally {
+    clearTimeout(timer);
+  }
+  const now = performance.now();
+  for (const entry of observer.calls) {
+    if (entry.returned === 'pending') {
+      entry.returned = timedOut ? 'timeout' : 'raised';
+      entry.seconds = (now - entry.started) / 1000;
+    }
+    delete entry.started;
+  }
+  return {
+    sdk: 'coze-js',
+    sdk_version: pkg.version,
+    flow: request.flow,
+    events: observer.events,
+    calls: observer.calls,
+    tool_rounds: observer.toolRounds,
+    result: jsonSafe(observer.result),
+    errors: observer.errors,
+    timed_out: timedOut,
+    seconds: (now - observer.started) / 1000,
+    seconds_after_last_event: observer.lastEventAt === null ? null : (now - observer.lastEventAt) / 1000,
+  };
+}
+
+async function main() {
+  const sdkDir = process.argv[2];
+  let sdk;
+  let pkg;
+  try {
+    if (!sdkDir) throw new Error('usage: node runner.mjs SDK_DIR');
+    const pkgDir = path.join(path.resolve(sdkDir), 'node_modules', '@coze', 'api');
+    pkg = JSON.parse(readFileSync(path.join(pkgDir, 'package.json'), 'utf8'));
+    sdk = await import(pathToFileURL(path.join(pkgDir, entryOf(pkg))).href);
+    if (typeof sdk.CozeAPI !== 'function') throw new Error(`${pkgDir} exports no CozeAPI`);
+  } catch (error) {
+    exitAfter({ fatal: `cannot load @coze/api from ${sdkDir}: ${error && error.message}` }, 1);
+    return;
+  }
+  const probe = new sdk.CozeAPI({ token: 'probe', baseURL: 'http://127.0.0.1:9' });
+  const methods = {};
+  for (const name of METHODS) methods[name] = kindOf(lookup(probe, name)[1]);
+  write({ hello: { sdk: 'coze-js', sdk_version: pkg.version, node_version: process.versions.node, methods } });
+
+  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    let request;
+    try {
+      request = JSON.parse(line);
+    } catch (error) {
+      exitAfter({ fatal: `not a JSON line: ${error.message}` }, 1);
+      return;
+    }
+    const observation = await runFlow(sdk, pkg, request);
+    observation.methods = methods;
+    if (observation.timed_out) {
+      exitAfter(observation, 0);
+      return;
+    }
+    write(observation);
+  }
+  process.stdout.write('', () => process.exit(0));
+}
+
+main();
