@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import pytest_plugin
-from harness.pytest_plugin import is_loopback_address
+from harness.pytest import plugin as pytest_plugin
+from harness.pytest.network import is_loopback_address
 
 pytest_plugins = ["pytester"]
 
@@ -25,7 +25,7 @@ def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Py
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest("-p", "harness.pytest_plugin", "--strict-markers", "-p", "no:cacheprovider", *args)
+    return pytester.runpytest("-p", "harness.pytest.plugin", "--strict-markers", "-p", "no:cacheprovider", *args)
 
 
 _CHAT = """
@@ -44,7 +44,7 @@ def ask(coze):
 def test_the_entry_point_names_the_plugin() -> None:
     tomllib = pytest.importorskip("tomllib")
     project = tomllib.loads(_PYPROJECT.read_text())["project"]
-    assert project["entry-points"]["pytest11"] == {"coze_harness": "harness.pytest_plugin"}
+    assert project["entry-points"]["pytest11"] == {"coze_harness": "harness.pytest.plugin"}
 
 
 def test_socket_mode_is_the_default(run: pytest.Pytester) -> None:
@@ -416,7 +416,7 @@ def test_the_network_beyond_loopback_is_refused(run: pytest.Pytester) -> None:
 import socket
 import httpx
 import pytest
-from harness.pytest_plugin import NetworkBlockedError
+from harness.pytest.network import NetworkBlockedError
 
 @pytest.fixture
 def no_wire(monkeypatch):
@@ -459,7 +459,7 @@ def test_a_recording_run_may_reach_only_the_host_of_coze_api_base(
         """
 import socket
 import pytest
-from harness.pytest_plugin import NetworkBlockedError
+from harness.pytest.network import NetworkBlockedError
 
 @pytest.fixture
 def fake_dns(monkeypatch):
@@ -492,7 +492,7 @@ def test_loading_the_plugin_imports_nothing_heavy(run: pytest.Pytester) -> None:
     """The plugin is loaded in every pytest run of an environment that installs coze-harness.
     (The `harness` package itself imports the bridge, and so FastAPI, whatever the plugin does.)"""
     code = (
-        "import sys, harness.pytest_plugin; "
+        "import sys, harness.pytest.plugin; "
         "print(sorted(m for m in ('cozepy', 'simulators', 'respx', 'uvicorn') if m in sys.modules))"
     )
     result = run.run(sys.executable, "-c", code)

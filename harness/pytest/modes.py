@@ -1,0 +1,179 @@
+"""How the plugin's clients reach the simulator, one mode each: `socket` (loopback HTTP), `inprocess` (the same
+app through `harness.inprocess`, no socket) and `cassette` (replayed; `harness.pytest.cassette`), and the
+simulator the `coze_sim` fixture serves (its scenario folders and `SimConfig` from the test's markers)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from simulators.coze import RunningServer, SimConfig
+
+    from .cassette import CozeCassette
+
+__all__ = ["DEFAULT_MODE", "MODES", "config_of", "mode_of", "simulator_for", "token_of"]
+
+DEFAULT_MODE = "socket"
+_CLIENT_TIMEOUT_SECONDS = 60.0
+
+
+def _marker_kwargs(request: pytest.FixtureRequest, name: str) -> dict[str, Any]:
+    marker = request.node.get_closest_marker(name)
+    return dict(marker.kwargs) if marker is not None else {}
+
+
+def _scenario_folders(request: pytest.FixtureRequest) -> tuple[list[Path], bool]:
+    """Folders from the ini option, then from every `coze_scenarios` marker (closest last)."""
+    folders = [Path(path) for path in request.config.getini("coze_scenarios")]
+    builtin = True
+    base = Path(request.path).parent
+    markers = list(request.node.iter_markers("coze_scenarios"))
+    for marker in reversed(markers):
+        folders += [Path(arg) if Path(arg).is_absolute() else base / arg for arg in marker.args]
+        builtin = bool(marker.kwargs.get("builtin", builtin))
+    return folders, builtin
+
+
+def config_of(request: pytest.FixtureRequest) -> SimConfig | None:
+    from simulators.coze import SimConfig
+
+    config = _marker_kwargs(request, "coze").get("config")
+    if config is not None and not isinstance(config, SimConfig):
+        pytest.fail(
+            f"@pytest.mark.coze(config=...) takes a simulators.coze.SimConfig, not {type(config).__name__}",
+            pytrace=False,
+        )
+    return config
+
+
+@contextmanager
+def simulator_for(request: pytest.FixtureRequest) -> Iterator[RunningServer]:
+    """A fresh simulator on 127.0.0.1 and an ephemeral port, stopped when the test ends.
+
+    `@pytest.mark.coze(config=SimConfig(...))` sets its seed, tokens, pacing...
+    """
+    from simulators.coze import Catalogue, ScenarioFileError, create_app, running
+    from simulators.coze.scenarios import BUILTIN_DIR
+
+    folders, builtin = _scenario_folders(request)
+    if builtin:
+        folders.insert(0, BUILTIN_DIR)
+    if not folders:
+        pytest.fail("@pytest.mark.coze_scenarios(builtin=False) needs at least one folder", pytrace=False)
+    try:
+        catalogue = Catalogue.load(*folders)
+    except ScenarioFileError as exc:
+        pytest.fail(f"coze_sim: a scenario is wrong: {exc}", pytrace=False)
+    with running(create_app(catalogue, config_of(request))) as server:
+        yield server
+
+
+# --- clients, by mode ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Mode:
+    """How one mode builds clients: each builder takes the test's request and returns the cozepy
+    client (and, sync, what closes it). A builder asks for `coze_sim` only if it needs a server."""
+
+    sync: Callable[[pytest.FixtureRequest], tuple[Any, Callable[[], None]]]
+    asynchronous: Callable[[pytest.FixtureRequest], Any]
+
+
+def token_of(request: pytest.FixtureRequest) -> str:
+    """The first token of the marker's `SimConfig`, else the simulator's default one."""
+    config = config_of(request)
+    if config is not None:
+        return config.tokens[0].token
+    from harness.inprocess import dev_token
+
+    return dev_token()
+
+
+def client_timeout() -> Any:
+    import httpx
+
+    return httpx.Timeout(_CLIENT_TIMEOUT_SECONDS, connect=5.0)
+
+
+def sim_of(request: pytest.FixtureRequest) -> RunningServer:
+    sim: RunningServer = request.getfixturevalue("coze_sim")
+    return sim
+
+
+def _socket_sync(request: pytest.FixtureRequest) -> tuple[Any, Callable[[], None]]:
+    from harness._client import coze_client_and_http
+
+    sim = sim_of(request)
+    coze, http = coze_client_and_http(None, base_url=sim.base_url, token=token_of(request), timeout=client_timeout())
+    return coze, http.close
+
+
+def _socket_async(request: pytest.FixtureRequest) -> Any:
+    import httpx
+
+    from harness._client import async_coze_client
+
+    sim = sim_of(request)
+    # No kept-alive connections: a pooled socket would belong to the test's event loop and outlive
+    # it, and this fixture is sync, so it cannot `aclose` the client on that loop afterwards.
+    limits = httpx.Limits(max_keepalive_connections=0)
+    return async_coze_client(
+        None, base_url=sim.base_url, token=token_of(request), timeout=client_timeout(), limits=limits
+    )
+
+
+def _inprocess_sync(request: pytest.FixtureRequest) -> tuple[Any, Callable[[], None]]:
+    from harness._client import coze_client_and_http
+    from harness.inprocess import INPROCESS_BASE_URL, InProcessTransport
+
+    transport = InProcessTransport(sim_of(request).app)
+    coze, http = coze_client_and_http(
+        transport, base_url=INPROCESS_BASE_URL, token=token_of(request), timeout=client_timeout()
+    )
+    return coze, http.close
+
+
+def _inprocess_async(request: pytest.FixtureRequest) -> Any:
+    from harness._client import async_coze_client
+    from harness.inprocess import INPROCESS_BASE_URL, AsyncInProcessTransport
+
+    transport = AsyncInProcessTransport(sim_of(request).app)
+    return async_coze_client(transport, base_url=INPROCESS_BASE_URL, token=token_of(request), timeout=client_timeout())
+
+
+def _cassette(request: pytest.FixtureRequest) -> CozeCassette:
+    cassette: CozeCassette = request.getfixturevalue("coze_cassette")
+    return cassette
+
+
+def _cassette_sync(request: pytest.FixtureRequest) -> tuple[Any, Callable[[], None]]:
+    return _cassette(request).sync_client()
+
+
+def _cassette_async(request: pytest.FixtureRequest) -> Any:
+    return _cassette(request).async_client()
+
+
+MODES: dict[str, _Mode] = {
+    "socket": _Mode(_socket_sync, _socket_async),
+    "inprocess": _Mode(_inprocess_sync, _inprocess_async),
+    "cassette": _Mode(_cassette_sync, _cassette_async),
+}
+
+
+def mode_of(request: pytest.FixtureRequest) -> str:
+    """The mode of `@pytest.mark.coze(mode=...)` (or its one positional argument); `socket` without it."""
+    marker = request.node.get_closest_marker("coze")
+    mode: Any = DEFAULT_MODE
+    if marker is not None:
+        mode = marker.kwargs.get("mode", marker.args[0] if marker.args else DEFAULT_MODE)
+    if mode not in MODES:
+        pytest.fail(f"@pytest.mark.coze: unknown mode {mode!r}; choose one of {', '.join(MODES)}", pytrace=False)
+    return str(mode)
