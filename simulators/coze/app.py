@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from fastapi import FastAPI
+from starlette.datastructures import State
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .admin import router as admin_router
 from .envelope import LOGID_DETAIL_KEY, LOGID_HEADER, Code, CozeError, error, logid_of
 from .faults import StreamAborted, quiet_deliberate_resets
+from .ids import IdSource
 from .journal import ADMIN_PREFIX, JournalMiddleware
+from .requestlog import RequestLogMiddleware
 from .routes import ROUTERS
 from .scenarios import Catalogue
-from .simulator import SimConfig, Simulator
+from .simulator import SIMULATOR_KEY, SimConfig, Simulator, simulator_of
 
 _log = logging.getLogger("simulators.coze")
+_ADMIN_LOGIDS = IdSource(0)
+"""Log ids of admin answers (`/_sim/...`), apart from the seeded source, so that a test reading the journal or
+the request log, or resetting, gets the same ids and timestamps afterwards as one that did not."""
 _LOGID_KEY = LOGID_HEADER.encode()
 
 
@@ -29,15 +37,21 @@ class _LogIdMiddleware:
     than this middleware wrapping `send`: a wrapper would cost a call on every event of every stream.
     """
 
-    def __init__(self, app: ASGIApp, simulator: Simulator) -> None:
+    def __init__(self, app: ASGIApp, app_state: State) -> None:
         self.app = app
-        self.simulator = simulator
+        self.app_state = app_state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            # The simulator current now serves the whole request, even if a reset swaps in a new one meanwhile.
+            simulator: Simulator = self.app_state.simulator
             state = scope.setdefault("state", {})
-            state["logid"] = self.simulator.ids.logid(self.simulator.clock.now())
-            state[LOGID_DETAIL_KEY] = self.simulator.profile.envelope.logid_detail
+            state[SIMULATOR_KEY] = simulator
+            if scope["path"].startswith(ADMIN_PREFIX):  # not from the seeded source: admin calls leave ids as they are
+                state["logid"] = _ADMIN_LOGIDS.logid(int(time.time()))
+            else:
+                state["logid"] = simulator.ids.logid(simulator.clock.now())
+            state[LOGID_DETAIL_KEY] = simulator.profile.envelope.logid_detail
         await self.app(scope, receive, send)
 
 
@@ -125,19 +139,22 @@ def create_app(catalogue: Catalogue | None = None, config: SimConfig | None = No
     app.state.simulator = simulator
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(admin_router)  # reset, the requests received, runtime scenarios (under /_sim/)
     app.add_exception_handler(CozeError, _coze_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
     if simulator.profile.absent_endpoints:  # one ASGI layer less on every message of every stream otherwise
         app.add_middleware(_AbsentEndpoints, simulator=simulator)
-    app.add_middleware(_LogIdMiddleware, simulator=simulator)
+    app.add_middleware(_LogIdMiddleware, app_state=app.state)
+    app.add_middleware(RequestLogMiddleware, log=simulator.requests)  # kept across resets, like the journal
     app.add_middleware(JournalMiddleware, journal=simulator.journal)
 
     async def journal(request: Request) -> Response:
         """The stream journal (not a Coze API): every response's timing, size and who closed it. It shows
         the traffic of every client, so it takes a token like every other route."""
-        simulator.auth.authenticate(request)
-        return JSONResponse(simulator.journal.wire(), headers={LOGID_HEADER: logid_of(request)})
+        sim = simulator_of(request)
+        sim.auth.authenticate(request)
+        return JSONResponse(sim.journal.wire(), headers={LOGID_HEADER: logid_of(request)})
 
     app.add_api_route(f"{ADMIN_PREFIX}journal", journal, methods=["GET"], include_in_schema=False)
     quiet_deliberate_resets()

@@ -142,7 +142,8 @@ class Journal:
             entry.closed_at = self.now()
             entry.closed_by = by
             entry.error = error
-            self._open.pop(entry.id, None)
+            if self._open.get(entry.id) is entry:  # not a newer entry with this id, after a reset
+                del self._open[entry.id]
 
     def entries(self) -> list[JournalEntry]:
         with self._lock:
@@ -169,6 +170,15 @@ class Journal:
         with self._lock:
             self._entries.clear()
             self._entries.extend(self._open.values())
+
+    def reset(self) -> None:
+        """Start again: no entries (responses still open included, so they are not recorded when they close),
+        ids from 0, times from now."""
+        with self._lock:
+            self._entries.clear()
+            self._open.clear()
+            self._next = 0
+            self._started = time.monotonic()
 
     def wire(self) -> dict[str, Any]:
         return {"entries": [entry.model_dump() for entry in self.entries()]}

@@ -14,10 +14,12 @@ cannot hold every slot (or every file descriptor) for long.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -210,6 +212,61 @@ def _config(
     return config
 
 
+_STOP_POLL_SECONDS = 0.005
+
+
+class _PromptServer(uvicorn.Server):
+    """A uvicorn server that stops as soon as it is told to, instead of at its next 0.1 s tick.
+
+    uvicorn's main loop sleeps 0.1 s between looks at `should_exit`, and its shutdown sleeps 0.1 s more
+    before looking at the connections, then polls them every 0.1 s: stopping a server that served a test
+    took about 0.2 s. Here the main loop waits on an event that `stop()` sets from any thread (and wakes
+    once a second for the Date header, as uvicorn's tick does), and shutdown polls every 5 ms, within the
+    same graceful-shutdown bound.
+    """
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+
+    async def main_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 10) % 864000  # on_tick refreshes the Date header when counter % 10 == 0
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 1.0)
+
+    def stop(self) -> None:
+        """Ask the server to exit now (from any thread)."""
+        self.should_exit = True
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(wake.set)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in getattr(self, "servers", []):
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        state = self.server_state
+        for connection in list(state.connections):
+            connection.shutdown()
+        deadline = time.monotonic() + float(self.config.timeout_graceful_shutdown or 0)
+        while (state.connections or state.tasks) and not self.force_exit and time.monotonic() < deadline:
+            await asyncio.sleep(_STOP_POLL_SECONDS)
+        for task in list(state.tasks):
+            task.cancel()
+        for server in getattr(self, "servers", []):
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), _STOP_TIMEOUT_SECONDS)
+        if not self.force_exit:
+            await self.lifespan.shutdown()
+
+
 def serve(
     app: FastAPI,
     sock: socket.socket,
@@ -221,7 +278,18 @@ def serve(
 
     `access_log` writes one line per request to stderr (`accesslog.AccessLog`: no headers, query values
     other than decimal ids redacted)."""
-    uvicorn.Server(_config(app, tls, limits, access_log)).run(sockets=[sock])
+    try:
+        uvicorn.Server(_config(app, tls, limits, access_log)).run(sockets=[sock])
+    finally:
+        _release(app)
+
+
+def _release(app: FastAPI) -> None:
+    """What a stopped server leaves behind: a simulator's uploaded files (uvicorn runs with the lifespan
+    off, so this is where shutdown happens). Other apps (the bridge) have nothing to release."""
+    close = getattr(getattr(app.state, "simulator", None), "close", None)
+    if callable(close):
+        close()
 
 
 @dataclass(frozen=True)
@@ -245,7 +313,7 @@ def running(
     are the connection limits (`ServerLimits()`, safe defaults, if None); `access_log` as for `serve`.
     """
     sock = bind(host, port)
-    server = uvicorn.Server(_config(app, tls, limits, access_log))
+    server = _PromptServer(_config(app, tls, limits, access_log))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="coze-simulator", daemon=True)
     thread.start()
     try:
@@ -257,9 +325,10 @@ def running(
             waited += 0.01
         yield RunningServer(base_url=base_url_of(sock, tls is not None), app=app)
     finally:
-        server.should_exit = True
+        server.stop()
         thread.join(_STOP_TIMEOUT_SECONDS)
         if thread.is_alive():
             server.force_exit = True
             thread.join(_STOP_TIMEOUT_SECONDS)
         sock.close()
+        _release(app)

@@ -19,11 +19,14 @@ from .ids import Clock, IdSource
 from .inputs import DEFAULT_BODY_TIMEOUT
 from .journal import Journal
 from .profiles import DEFAULT_PLATFORM, PlatformName, Profile, load_profile
+from .requestlog import RequestLog
 from .scenarios import BotScenario, Catalogue, WorkflowScenario
 from .sse import stream_response
 from .store import Store, StoreLimits
 
 DEFAULT_TOKEN = "coze-harness-dev-token"
+SIMULATOR_KEY = "coze_simulator"
+"""Where a request's scope state holds the simulator serving it (see `simulator_of`)."""
 
 
 class SimConfig(BaseModel):
@@ -58,6 +61,8 @@ class Simulator:
     store: Store = field(init=False)
 
     def __post_init__(self) -> None:
+        self.base_catalogue = self.catalogue
+        """The catalogue it started with (its files); `catalogue` adds the scenarios registered at runtime."""
         self.store = Store(self.config.store)
         self.profile: Profile = load_profile(self.config.profile)
         self.ids = IdSource(self.config.seed)
@@ -69,6 +74,17 @@ class Simulator:
         )
         self.faults = FaultInjector(self.config.faults, self.config.framing, self.config.seed)
         self.journal = Journal()
+        self.requests = RequestLog()
+
+    def renewed(self) -> Simulator:
+        """A simulator as this one was when it started (fresh store, ids and clock seeded as then, the file
+        catalogue only), keeping this one's journal and request log, which start again empty. The app
+        swaps it in whole (`admin.reset`), so a request runs on one simulator from start to end."""
+        fresh = Simulator(self.base_catalogue, self.config)
+        self.journal.reset()
+        self.requests.reset()
+        fresh.journal, fresh.requests = self.journal, self.requests
+        return fresh
 
     def check_request(self, scenario: BotScenario | WorkflowScenario) -> None:
         """Refuse the request now (5xx, rate limit) if the faults in force ask for it."""
@@ -97,5 +113,9 @@ class Simulator:
 
 
 def simulator_of(request: Request) -> Simulator:
-    sim: Simulator = request.app.state.simulator
+    """The simulator serving this request: the one current when the request arrived, pinned in its scope
+    (by the app's log-id middleware), so a reset while it runs does not switch it to a new one midway."""
+    sim: Simulator | None = request.scope.get("state", {}).get(SIMULATOR_KEY)
+    if sim is None:
+        sim = request.app.state.simulator
     return sim
