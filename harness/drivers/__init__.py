@@ -12,6 +12,7 @@ simulator. The models here are SDK-neutral, so the cozepy driver can return the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,6 +63,9 @@ class FlowRequest(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict, description="workflow parameters")
     tool_outputs: dict[str, str] = Field(
         default_factory=dict, description="the answer to a tool call, by tool name (the local code's output)"
+    )
+    host_tools: bool = Field(
+        False, description="the caller's local code answers tool calls (set by a driver given a ToolAnswerer)"
     )
     resume_data: list[str] = Field(default_factory=list, description="answers to a workflow's interrupts, in order")
     max_rounds: int = Field(5, ge=0, le=50, description="tool rounds answered before the flow stops answering")
@@ -131,6 +135,10 @@ class Observation(BaseModel):
         return ""
 
 
+ToolAnswerer = Callable[[ToolCallSeen], str]
+"""Local code answering one tool call the SDK handed over: the output to submit."""
+
+
 class Driver(Protocol):
     """Runs flows with one SDK. Use as a context manager: whatever it started is stopped at the end."""
 
@@ -139,7 +147,9 @@ class Driver(Protocol):
     @property
     def sdk_version(self) -> str: ...
 
-    def run(self, request: FlowRequest) -> Observation: ...
+    def run(self, request: FlowRequest, tools: ToolAnswerer | None = None) -> Observation:
+        """Run one flow; with `tools`, tool calls are answered by that local code (else `request.tool_outputs`)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -160,5 +170,6 @@ __all__ = [
     "SdkCall",
     "SdkError",
     "SdkEvent",
+    "ToolAnswerer",
     "ToolCallSeen",
 ]

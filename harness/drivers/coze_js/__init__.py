@@ -21,12 +21,13 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .. import DriverUnavailable, FlowRequest, MethodKind, Observation, SdkError
+from .. import DriverUnavailable, FlowRequest, MethodKind, Observation, SdkError, ToolAnswerer, ToolCallSeen
 
 PACKAGE = "@coze/api"
 SDK_NAME = "coze-js"
@@ -270,36 +271,49 @@ class CozeJsDriver:
     def _alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def run(self, request: FlowRequest) -> Observation:
+    def run(self, request: FlowRequest, tools: ToolAnswerer | None = None) -> Observation:
+        if tools is not None:
+            request = request.model_copy(update={"host_tools": True})
         if not self._alive():
             self._start()
-        proc = self._proc
-        assert proc is not None and proc.stdin is not None
-        try:
-            proc.stdin.write(request.model_dump_json() + "\n")
-            proc.stdin.flush()
-        except OSError as exc:
+        limit = request.timeout_seconds + GRACE_SECONDS
+        deadline = time.monotonic() + limit
+        if not self._send(request.model_dump_json()):
             self.close()
-            return self._failed(request, "DriverError", f"the runner could not take the request: {exc}")
-        answer = self._read(request.timeout_seconds + GRACE_SECONDS)
-        if answer is None:
-            alive = self._alive()
-            self.close()
-            if alive:
-                return self._failed(
-                    request,
-                    "DriverTimeout",
-                    f"the runner did not report within {request.timeout_seconds + GRACE_SECONDS:g} s; it was killed",
-                    timed_out=True,
-                )
-            return self._failed(request, "DriverError", f"the runner exited\n{self.stderr_tail()}")
-        if "fatal" in answer:
-            self.close()
-            return self._failed(request, "DriverError", str(answer["fatal"]))
+            return self._failed(request, "DriverError", f"the runner could not take the request\n{self.stderr_tail()}")
+        while True:
+            answer = self._read(max(0.0, deadline - time.monotonic()))
+            if answer is None:
+                alive = self._alive()
+                self.close()
+                if alive:
+                    why = f"the runner did not report within {limit:g} s; it was killed"
+                    return self._failed(request, "DriverTimeout", why, timed_out=True)
+                return self._failed(request, "DriverError", f"the runner exited\n{self.stderr_tail()}")
+            if "fatal" in answer:
+                self.close()
+                return self._failed(request, "DriverError", str(answer["fatal"]))
+            if "tool_calls" not in answer:
+                break
+            outputs = _answer_calls(answer["tool_calls"], tools)
+            if not self._send(json.dumps({"tool_outputs": outputs}, ensure_ascii=False)):
+                self.close()
+                return self._failed(request, "DriverError", f"the runner exited\n{self.stderr_tail()}")
         observation = Observation.model_validate(answer)
         if observation.timed_out:  # the runner exits after such a flow; wait for it so the next run starts afresh
             self.close()
         return observation
+
+    def _send(self, line: str) -> bool:
+        proc = self._proc
+        if proc is None or proc.stdin is None:
+            return False
+        try:
+            proc.stdin.write(line + "\n")
+            proc.stdin.flush()
+        except (OSError, ValueError):
+            return False
+        return True
 
     def _failed(self, request: FlowRequest, kind: str, message: str, timed_out: bool = False) -> Observation:
         return Observation(
@@ -329,6 +343,21 @@ class CozeJsDriver:
             with contextlib.suppress(OSError):
                 if stream is not None:
                     stream.close()
+
+
+def _answer_calls(calls: Any, tools: ToolAnswerer | None) -> dict[str, str]:
+    """The local code's output for each call the runner handed over; a tool that raises answers with the error."""
+    outputs: dict[str, str] = {}
+    for raw in calls if isinstance(calls, list) else []:
+        call = ToolCallSeen.model_validate(raw)
+        if tools is None:
+            outputs[call.id] = f"no local code to answer {call.name}"
+            continue
+        try:
+            outputs[call.id] = tools(call)
+        except Exception as exc:  # local code failing is an answer too, as a local-plugin client would send
+            outputs[call.id] = f"error: {type(exc).__name__}: {exc}"
+    return outputs
 
 
 def _pump(stream: IO[str], put: Any) -> None:

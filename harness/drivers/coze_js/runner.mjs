@@ -38,6 +38,28 @@ const METHODS = [
   'websockets.chat.create',
 ];
 
+// stdin as a queue of lines: flow requests, and the host's tool outputs while a flow waits for them.
+const pending = [];
+const waiting = [];
+let stdinClosed = false;
+function nextLine() {
+  if (pending.length) return Promise.resolve(pending.shift());
+  if (stdinClosed) return Promise.resolve(null);
+  return new Promise((resolve) => waiting.push(resolve));
+}
+function listen() {
+  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  lines.on('line', (line) => {
+    if (!line.trim()) return;
+    if (waiting.length) waiting.shift()(line);
+    else pending.push(line);
+  });
+  lines.on('close', () => {
+    stdinClosed = true;
+    while (waiting.length) waiting.shift()(null);
+  });
+}
+
 function entryOf(pkg) {
   const exported = pkg.exports;
   let relative;
@@ -195,17 +217,31 @@ function toolCallsOf(chat) {
   return calls && Array.isArray(calls.tool_calls) ? calls.tool_calls : [];
 }
 
-function outputsFor(request, calls, round) {
-  const seen = [];
-  const outputs = calls.map((call) => {
-    const name = call && call.function ? call.function.name : undefined;
-    const args = call && call.function ? call.function.arguments : undefined;
-    seen.push({ id: String(call && call.id), name: String(name), arguments: jsonSafe(args) });
-    const output = Object.prototype.hasOwnProperty.call(request.tool_outputs, name)
-      ? request.tool_outputs[name]
-      : `no local tool named ${name}`;
-    return { tool_call_id: call.id, output };
-  });
+// The outputs for one round of tool calls: the host's local code answers them (request.host_tools:
+// a {"tool_calls"} line out, a {"tool_outputs": {id: output}} line back), else the request's canned
+// answers by tool name.
+async function outputsFor(request, calls, round) {
+  const seen = calls.map((call) => ({
+    id: String(call && call.id),
+    name: String(call && call.function ? call.function.name : undefined),
+    arguments: jsonSafe(call && call.function ? call.function.arguments : undefined),
+  }));
+  let answers = {};
+  if (request.host_tools) {
+    write({ tool_calls: seen, round });
+    const line = await nextLine();
+    if (line === null) throw new Error('the host closed stdin while tool outputs were awaited');
+    const reply = JSON.parse(line);
+    if (!reply || typeof reply.tool_outputs !== 'object') throw new Error(`the host answered ${line.slice(0, 200)}`);
+    answers = reply.tool_outputs;
+  } else {
+    for (const call of seen) {
+      answers[call.id] = Object.prototype.hasOwnProperty.call(request.tool_outputs, call.name)
+        ? request.tool_outputs[call.name]
+        : `no local tool named ${call.name}`;
+    }
+  }
+  const outputs = calls.map((call, index) => ({ tool_call_id: call.id, output: String(answers[seen[index].id] ?? '') }));
   return { seen, outputs, round };
 }
 
@@ -235,7 +271,7 @@ const FLOWS = {
       const action = events.find((e) => e.event === 'conversation.chat.requires_action');
       if (!action) break;
       const chat = action.data;
-      const { seen, outputs } = outputsFor(request, toolCallsOf(chat), round);
+      const { seen, outputs } = await outputsFor(request, toolCallsOf(chat), round);
       observer.toolRounds.push(seen);
       if (typeof client.chat.submitToolOutputs !== 'function') break;
       ({ events } = await drain(observer, 'chat.submitToolOutputs', () =>
@@ -261,7 +297,7 @@ const FLOWS = {
     );
     let { chat, messages } = first.value || {};
     for (let round = 0; round < request.max_rounds && chat && chat.status === 'requires_action'; round += 1) {
-      const { seen, outputs } = outputsFor(request, toolCallsOf(chat), round);
+      const { seen, outputs } = await outputsFor(request, toolCallsOf(chat), round);
       observer.toolRounds.push(seen);
       if (typeof client.chat.submitToolOutputs !== 'function') break;
       await generatorValue(observer, 'chat.submitToolOutputs', () =>
@@ -437,9 +473,10 @@ async function main() {
   for (const name of METHODS) methods[name] = kindOf(lookup(probe, name)[1]);
   write({ hello: { sdk: 'coze-js', sdk_version: pkg.version, node_version: process.versions.node, methods } });
 
-  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (!line.trim()) continue;
+  listen();
+  for (;;) {
+    const line = await nextLine();
+    if (line === null) break;
     let request;
     try {
       request = JSON.parse(line);
