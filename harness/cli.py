@@ -74,12 +74,16 @@ def _probe_selection(names: list[str]) -> tuple[list[str], list[tuple[str, str]]
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from .expect import Expectation, ExpectationError, compare
     from .matrix import Mode
     from .report import FORMATS, render_cells, write_reports
     from .report.paths import clashes
+    from .report.summary import summary_json
+    from .report.terminal import ProgressView, print_answer, print_summary
     from .report.writer import report_paths
-    from .reporting import run_report, summary_table
+    from .reporting import run_report
 
     formats = tuple(part.strip() for part in args.format.split(",") if part.strip())
     bad = [name for name in formats if name not in FORMATS]
@@ -107,27 +111,39 @@ def _cmd_report(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     platforms = PLATFORMS if args.platform == "both" else (args.platform,)
-    matrix = run_report(
-        probes or None, sdk_label=args.sdk_label, progress=_progress, token=args.token, platforms=platforms
-    )
-    table = summary_table(matrix)
-    if table:
-        print(table)
-    if single_cells:
+    # The answer and the tables on stdout (the JSON summary alone with --json); progress on stderr.
+    stdout, stderr = Console(highlight=False), Console(stderr=True, highlight=False)
+    loud = not (args.quiet or args.json)
+    with ProgressView(stderr, quiet=args.quiet) as view:
+        matrix = run_report(
+            probes or None,
+            sdk_label=args.sdk_label,
+            progress=view.line,
+            token=args.token,
+            platforms=platforms,
+            started=view.status,
+        )
+    if args.quiet and not args.json:
+        print_answer(matrix, stdout)
+    elif loud:
+        print_summary(matrix, stdout)
+    if single_cells and loud:
         print()
         print(render_cells(matrix, single_cells))
     differences = None
     if expectation is not None:
         modes = {Mode(name) for name in probes if name in {m.value for m in Mode}} if probes else None
         differences = compare(expectation, matrix, modes)
+    written: list[str] = []
     if out:
-        for path in write_reports(
-            matrix, Path(out), formats, differences, expect_name=args.expect or "the expectation"
-        ):
-            print(f"wrote {path}")
+        paths = write_reports(matrix, Path(out), formats, differences, expect_name=args.expect or "the expectation")
+        written += [str(path) for path in paths]
     if args.save_expect:
         Expectation.of(matrix).save(Path(args.save_expect))
-        print(f"wrote {args.save_expect}")
+        written.append(args.save_expect)
+    if loud:
+        for path_name in written:
+            print(f"wrote {path_name}")
 
     status = EXIT_OK
     if expectation is not None and differences is not None:
@@ -142,17 +158,22 @@ def _cmd_report(args: argparse.Namespace) -> int:
             for difference in differences:
                 print(f"  {difference.line()}", file=sys.stderr)
             status = EXIT_EXPECT
-        else:
+        elif not args.quiet:
             print(f"every verdict matches {args.expect}", file=sys.stderr)
     for crash in matrix.crashes:
         print(f"probe {crash.probe} crashed: {crash.error}\n{crash.traceback}", file=sys.stderr)
     if matrix.crashes:
         status = EXIT_CRASH
+    if args.json:
+        summary = summary_json(
+            matrix,
+            exit_status=status,
+            crashes=[{"probe": c.probe, "platform": c.platform, "error": c.error} for c in matrix.crashes],
+            differences=None if differences is None else [difference.line() for difference in differences],
+            written=written,
+        )
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
     return status
-
-
-def _progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 def _cmd_catalogue(args: argparse.Namespace) -> int:
@@ -225,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="compare the verdicts with this expectation; exit 1 and print the differences if any differ",
     )
     report_cmd.add_argument("--save-expect", metavar="FILE", help="write this run's verdicts as an expectation")
+    report_cmd.add_argument(
+        "--quiet", action="store_true", help="print only the one-line answer per platform, and errors"
+    )
+    report_cmd.add_argument(
+        "--json", action="store_true", help="print the summary as JSON on stdout (and nothing else there)"
+    )
     report_cmd.set_defaults(func=_cmd_report)
 
     catalogue_cmd = commands.add_parser("catalogue", help="list the bots and workflows the simulator serves")

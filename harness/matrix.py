@@ -109,6 +109,9 @@ class Evidence(BaseModel):
     sdk_facts: list[SdkFact] = Field(default_factory=list)
     simulated: str = Field("", description="which parts are simulated platform behaviour, not SDK facts")
     error: str | None = None
+    sdk_warnings: list[str] = Field(
+        default_factory=list, description="what the SDK warned or logged (WARNING or worse) while the probe ran"
+    )
 
 
 class Cell(BaseModel):

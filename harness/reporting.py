@@ -18,35 +18,14 @@ from simulators.coze import (
 )
 
 from .bridge import create_bridge_app
-from .matrix import CAPABILITY_TITLES, MODE_TITLES, PLATFORM_TITLES, Capability, CoverageNote, Matrix
+from .matrix import PLATFORM_TITLES, CoverageNote, Matrix
 from .probes import ProbeContext, demo_tools, run_probes
+from .probes.framing import _quiet_late_writes as quiet_late_writes
 from .recorder import Normaliser
 
 BRIDGE_TOKEN = None  # the simulator's http node sends no Authorization header of its own
 # What the loopback servers' ephemeral ports are called in the report (`http://127.0.0.1:PORT`...).
 SIMULATOR_PORT, TLS_PORT, BRIDGE_PORT = "PORT", "TLS_PORT", "BRIDGE_PORT"
-
-
-def summary_table(matrix: Matrix) -> str:
-    """A plain-text view of the matrix for the terminal: one table per platform."""
-    width = max(len(title) for title in CAPABILITY_TITLES.values())
-    label = f" ({matrix.sdk_label})" if matrix.sdk_label else ""
-    lines: list[str] = []
-    for platform in matrix.platforms:
-        modes = matrix.modes(platform)
-        if not modes:
-            continue
-        header = " " * width + " | " + " | ".join(MODE_TITLES[mode] for mode in modes)
-        if lines:
-            lines.append("")
-        lines += [f"cozepy {matrix.sdk_version}{label} on {PLATFORM_TITLES[platform]}", header, "-" * len(header)]
-        for capability in Capability:
-            row = []
-            for mode in modes:
-                cell = matrix.cell(capability, mode, platform)
-                row.append((cell.verdict.value if cell else "").ljust(len(MODE_TITLES[mode])))
-            lines.append(CAPABILITY_TITLES[capability].ljust(width) + " | " + " | ".join(row))
-    return "\n".join(lines)
 
 
 def coverage_notes() -> list[CoverageNote]:
@@ -65,11 +44,13 @@ def run_report(
     progress: Callable[[str], None] | None = None,
     token: str = DEFAULT_TOKEN,
     platforms: Sequence[PlatformName] = (DEFAULT_PLATFORM,),
+    started: Callable[[str], None] | None = None,
 ) -> Matrix:
     """Start the simulator (once per platform profile) and the bridge on loopback, run the probes, stop
     them, return one matrix with a column set per platform.
 
     `token` is the one the simulator accepts and the probes send; it never appears in the matrix.
+    `progress` gets a line per platform and per finished probe, `started` each probe as it begins.
     """
     if not platforms:
         raise ValueError("run_report needs at least one platform")
@@ -79,7 +60,9 @@ def run_report(
     bridge_app = create_bridge_app(demo_tools.bridged, token=BRIDGE_TOKEN, insecure_no_auth=True, errors="body")
     matrix: Matrix | None = None
     servers: dict[str, str] = {}  # base URL -> the name its port gets in the report
-    with local_tls() as tls, running(bridge_app) as bridge:
+    # a client that gives up on a stream while the in-process server still writes makes asyncio log
+    # "socket.send() raised exception": expected when a probe stops reading, and not the report's to print
+    with quiet_late_writes(), local_tls() as tls, running(bridge_app) as bridge:
         servers[bridge.base_url] = BRIDGE_PORT
         for platform in platforms:
             app = create_app(catalogue, SimConfig(tokens=[TokenGrant(token=token)], profile=platform))
@@ -99,7 +82,7 @@ def run_report(
                     ca_file=tls.ca_file,
                     platform=platform,
                 )
-                matrix = run_probes(ctx, probes, progress, matrix)
+                matrix = run_probes(ctx, probes, progress, matrix, started)
     assert matrix is not None
     matrix.sdk_label = sdk_label
     matrix.coverage = coverage_notes()

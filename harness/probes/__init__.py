@@ -12,6 +12,7 @@ from simulators.coze import DEFAULT_PLATFORM
 from .. import sdk
 from ..matrix import Matrix, ProbeCrash
 from ._base import Probe, ProbeContext, ProbeResult
+from ._warnings import sdk_output
 from .bridge import probe_workflow_bridge
 from .chat import probe_chat_poll, probe_chat_stream
 from .framing import probe_framing
@@ -40,9 +41,13 @@ def run_probes(
     names: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
     matrix: Matrix | None = None,
+    started: Callable[[str], None] | None = None,
 ) -> Matrix:
     """Run the named probes (all by default) against the simulator of `ctx` (speaking `ctx.platform`), into
-    `matrix` (a new one for the installed SDK by default)."""
+    `matrix` (a new one for the installed SDK by default).
+
+    `progress` gets one line per probe when it ends (done or crashed); `started` the step as it begins.
+    What the SDK warns or logs while a probe runs goes into that probe's evidence, not to the terminal."""
     platform = ctx.platform
     chosen = names or list(PROBES)
     unknown = [name for name in chosen if name not in PROBES]
@@ -56,11 +61,12 @@ def run_probes(
     tag = "" if platform == DEFAULT_PLATFORM else f"{platform} "
     for number, name in enumerate(chosen, 1):
         step = f"[{tag}{number}/{len(chosen)}] {name}"
-        if progress:
-            progress(f"{step} ...")
-        started = time.monotonic()
+        if started is not None:
+            started(f"{step} ...")
+        began = time.monotonic()
         try:
-            result = PROBES[name](ctx)
+            with sdk_output() as said:
+                result = PROBES[name](ctx)
         except Exception as exc:  # a crash is reported, not a verdict: the other probes still run
             matrix.crashes.append(
                 ProbeCrash(
@@ -71,15 +77,16 @@ def run_probes(
                 )
             )
             if progress:
-                progress(f"{step} CRASHED after {time.monotonic() - started:.1f} s: {exc!r}")
+                progress(f"{step} CRASHED after {time.monotonic() - began:.1f} s: {exc!r}")
             continue
-        matrix.add(result.cells, result.evidence, platform)
+        evidence = [item.model_copy(update={"sdk_warnings": [*item.sdk_warnings, *said]}) for item in result.evidence]
+        matrix.add(result.cells, evidence, platform)
         matrix.framing.extend(result.framing)
         if progress:
             counts = Counter(cell.verdict.value for cell in result.cells)
             counts.update(item.outcome for item in result.framing)
             tally = ", ".join(f"{count} {verdict}" for verdict, count in sorted(counts.items()))
-            progress(f"{step} done in {time.monotonic() - started:.1f} s: {tally}")
+            progress(f"{step} done in {time.monotonic() - began:.1f} s: {tally}")
         for stream in result.streams:
             covered = matrix.grammar.setdefault(tag + stream.grammar, [])
             covered.extend(t for t in stream.transitions if t not in covered)
