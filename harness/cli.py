@@ -266,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_bridge_command(commands)
     add_cassette_commands(commands)
     add_compat_command(commands)
+
+    from ._scenario_cli import add_scenario_command
+
+    add_scenario_command(commands)
     return parser
 
 

@@ -355,7 +355,12 @@ class _Document(BaseModel):
 
 
 class ScenarioFileError(ValueError):
-    """A scenario file that cannot be used, with where and why."""
+    """A scenario file that cannot be used, with where and why; `problems` holds each problem on its own
+    (`FILE: at PLACE: what is wrong`), as `coze-harness scenario validate` prints them."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -381,8 +386,8 @@ def load_file(path: Path) -> BotScenario | WorkflowScenario:
     try:
         return _Document.model_validate({"scenario": raw}).scenario
     except ValidationError as exc:
-        problems = "; ".join(f"at {_location(err['loc'])}: {err['msg']}" for err in exc.errors())
-        raise ScenarioFileError(f"{path}: {problems}") from None
+        problems = [f"at {_location(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise ScenarioFileError(f"{path}: {'; '.join(problems)}", [f"{path}: {p}" for p in problems]) from None
 
 
 class Catalogue(BaseModel):
