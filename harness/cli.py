@@ -262,10 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
     from ._bridge_cli import add_bridge_command
     from ._cassette_cli import add_cassette_commands
     from ._compat_cli import add_compat_command
+    from ._drive_cli import add_drive_command
 
     add_bridge_command(commands)
     add_cassette_commands(commands)
     add_compat_command(commands)
+    add_drive_command(commands)
 
     from ._scenario_cli import add_scenario_command
 
