@@ -4,8 +4,7 @@ simulator the `coze_sim` fixture serves (its scenario folders and `SimConfig` fr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from simulators.coze import RunningServer, SimConfig
+    from simulators.coze import SimConfig
 
     from .cassette import CozeCassette
+    from .sim import CozeSim, SimHosts
 
 __all__ = ["DEFAULT_MODE", "MODES", "config_of", "mode_of", "simulator_for", "token_of"]
 
@@ -52,14 +52,13 @@ def config_of(request: pytest.FixtureRequest) -> SimConfig | None:
     return config
 
 
-@contextmanager
-def simulator_for(request: pytest.FixtureRequest) -> Iterator[RunningServer]:
-    """A fresh simulator on 127.0.0.1 and an ephemeral port, stopped when the test ends.
-
-    `@pytest.mark.coze(config=SimConfig(...))` sets its seed, tokens, pacing...
-    """
-    from simulators.coze import Catalogue, ScenarioFileError, create_app, running
+def simulator_for(request: pytest.FixtureRequest, hosts: SimHosts) -> CozeSim:
+    """The test's simulator: the session's app for this setup (scenario folders, `SimConfig`), reset to a
+    fresh, seeded state, or a new one the first time the setup is seen (`harness.pytest.sim`)."""
+    from simulators.coze import ScenarioFileError
     from simulators.coze.scenarios import BUILTIN_DIR
+
+    from .sim import CozeSim
 
     folders, builtin = _scenario_folders(request)
     if builtin:
@@ -67,11 +66,10 @@ def simulator_for(request: pytest.FixtureRequest) -> Iterator[RunningServer]:
     if not folders:
         pytest.fail("@pytest.mark.coze_scenarios(builtin=False) needs at least one folder", pytrace=False)
     try:
-        catalogue = Catalogue.load(*folders)
+        host = hosts.get(folders, config_of(request), token_of(request))
     except ScenarioFileError as exc:
         pytest.fail(f"coze_sim: a scenario is wrong: {exc}", pytrace=False)
-    with running(create_app(catalogue, config_of(request))) as server:
-        yield server
+    return CozeSim(host)
 
 
 # --- clients, by mode ---------------------------------------------------------------------------
@@ -102,8 +100,8 @@ def client_timeout() -> Any:
     return httpx.Timeout(_CLIENT_TIMEOUT_SECONDS, connect=5.0)
 
 
-def sim_of(request: pytest.FixtureRequest) -> RunningServer:
-    sim: RunningServer = request.getfixturevalue("coze_sim")
+def sim_of(request: pytest.FixtureRequest) -> CozeSim:
+    sim: CozeSim = request.getfixturevalue("coze_sim")
     return sim
 
 

@@ -2,10 +2,14 @@
 
 Fixtures (function-scoped, so every test starts from a fresh, seeded simulator and gets the same ids):
 
-- `coze_sim`: a `simulators.coze.RunningServer` on 127.0.0.1 (an ephemeral port) serving the
-  built-in catalogue plus the scenario folders named by the `coze_scenarios` ini option (paths
-  relative to the ini file) and the `@pytest.mark.coze_scenarios("dir", ...)` marker (paths
-  relative to the test file; `builtin=False` drops the built-in catalogue).
+- `coze_sim`: a `harness.pytest.sim.CozeSim`, the simulator serving the built-in catalogue plus the
+  scenario folders named by the `coze_scenarios` ini option (paths relative to the ini file) and the
+  `@pytest.mark.coze_scenarios("dir", ...)` marker (paths relative to the test file; `builtin=False`
+  drops the built-in catalogue): `base_url` (127.0.0.1, an ephemeral port), `app`, `token`, and the
+  admin API's helpers (`requests()`, `tool_outputs()`, `assert_tool_outputs(...)`,
+  `assert_no_requests()`, `add_bot(...)`, `add_workflow(...)`, `add_scenario(...)`). One app per
+  setup is kept for the session and reset before each test (`POST /_sim/reset`), so a test costs a
+  reset, not a server start and stop.
 - `coze_client` / `async_coze_client`: a real `cozepy.Coze` / `AsyncCoze` reaching the simulator
   the way the test's mode says: `@pytest.mark.coze(mode="socket")` (the default: HTTP over the
   loopback socket), `mode="inprocess"` (the same app through `harness.inprocess`, no socket) or
@@ -51,10 +55,10 @@ from .bridge import RunningBridge, live_bridge
 from .cassette import RECORD_MODES, CozeCassette, cassette_for
 from .modes import DEFAULT_MODE, MODES, mode_of, simulator_for
 from .network import BASE_ENV, TOKEN_ENV, NetworkBlockedError, guarded, is_loopback_address
+from .sim import CozeSim, SimHosts, SimulatorAdminError, iter_hosts
 
 if TYPE_CHECKING:
     from harness.tools import ToolRegistry
-    from simulators.coze import RunningServer
 
 __all__ = [
     "BASE_ENV",
@@ -63,8 +67,10 @@ __all__ = [
     "RECORD_MODES",
     "TOKEN_ENV",
     "CozeCassette",
+    "CozeSim",
     "NetworkBlockedError",
     "RunningBridge",
+    "SimulatorAdminError",
     "is_loopback_address",
 ]
 
@@ -135,14 +141,22 @@ def coze_network_guard(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session")
+def coze_sim_hosts() -> Iterator[SimHosts]:
+    """The session's simulator apps, one per setup (scenario folders and `SimConfig`), stopped at its end."""
+    yield from iter_hosts(SimHosts())
+
+
 @pytest.fixture
-def coze_sim(request: pytest.FixtureRequest, coze_network_guard: None) -> Iterator[RunningServer]:
-    """A fresh simulator on 127.0.0.1 and an ephemeral port, stopped when the test ends.
+def coze_sim(request: pytest.FixtureRequest, coze_sim_hosts: SimHosts, coze_network_guard: None) -> CozeSim:
+    """The test's simulator, fresh and seeded: the same ids, an empty store, journal and request log, the
+    catalogue of its scenario folders (`harness.pytest.sim.CozeSim`: `base_url`, `app`, `token`, `requests()`,
+    `assert_tool_outputs(...)`, `assert_no_requests()`, `add_bot(...)`...). The app is kept for the session
+    and reset before each test; its loopback server starts when a test first asks for `base_url`.
 
     `@pytest.mark.coze(config=SimConfig(...))` sets its seed, tokens, pacing...
     """
-    with simulator_for(request) as server:
-        yield server
+    return simulator_for(request, coze_sim_hosts)
 
 
 @pytest.fixture

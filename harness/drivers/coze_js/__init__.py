@@ -187,8 +187,9 @@ class CozeJsDriver:
 
     sdk = SDK_NAME
 
-    def __init__(self, prefix: Path, tools: NodeTools | None = None) -> None:
+    def __init__(self, prefix: Path, tools: NodeTools | None = None, grace_seconds: float = GRACE_SECONDS) -> None:
         self.prefix = prefix
+        self.grace_seconds = grace_seconds
         self.tools = tools or find_node()
         self.methods: dict[str, MethodKind] = {}
         self._version = _installed_version(prefix) or "unknown"
@@ -276,7 +277,7 @@ class CozeJsDriver:
             request = request.model_copy(update={"host_tools": True})
         if not self._alive():
             self._start()
-        limit = request.timeout_seconds + GRACE_SECONDS
+        limit = request.timeout_seconds + self.grace_seconds
         deadline = time.monotonic() + limit
         if not self._send(request.model_dump_json()):
             self.close()

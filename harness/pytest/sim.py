@@ -1,0 +1,255 @@
+"""The simulator behind `coze_sim`: one app per distinct setup, kept for the session and reset before each test.
+
+Building an app and starting a server for every test, then waiting for the server to stop, cost about a
+quarter of a second per test. Here a `SimHost` is made the first time a test needs a given setup (its
+scenario folders, their files as they are on disk, and its `SimConfig`), and every later test with the
+same setup gets that app again, reset through the admin API (`POST /_sim/reset`: a fresh store,
+journal, request log, seeded ids, clock and catalogue), so isolation stays per test. The loopback server
+is started the first time a test asks for `base_url` (in-process mode never does) and stopped at the end
+of the session. The plugin reaches the app only over HTTP: the admin calls go through the in-process
+transport, the tests' clients through the socket or that transport.
+
+`CozeSim` is what `coze_sim` gives a test: `base_url`, `app`, `token`, and helpers over the admin API to
+verify what the code under test sent (`requests`, `tool_outputs`, `assert_tool_outputs`,
+`assert_no_requests`) and to define scenarios inline (`add_bot`, `add_workflow`, `add_scenario`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+    from simulators.coze import RunningServer, SimConfig
+
+__all__ = ["ADMIN_BASE_URL", "SUBMIT_PATH", "CozeSim", "SimHost", "SimHosts", "SimulatorAdminError"]
+
+ADMIN_BASE_URL = "http://admin.coze-simulator.invalid"
+SUBMIT_PATH = "/v3/chat/submit_tool_outputs"
+
+
+class SimulatorAdminError(RuntimeError):
+    """The simulator refused an admin call (an invalid scenario, say); the message is the simulator's."""
+
+
+class SimHost:
+    """One simulator app for the session: its admin client, and its loopback server once one is asked for."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.token = token
+        self._admin: httpx.Client | None = None
+        self._serving: AbstractContextManager[RunningServer] | None = None
+        self._server: RunningServer | None = None
+
+    @property
+    def admin(self) -> httpx.Client:
+        if self._admin is None:
+            import httpx
+
+            from harness.inprocess import InProcessTransport
+
+            self._admin = httpx.Client(
+                transport=InProcessTransport(self.app),
+                base_url=ADMIN_BASE_URL,
+                headers={"Authorization": f"Bearer {self.token}"},
+                timeout=httpx.Timeout(30.0),
+            )
+        return self._admin
+
+    @property
+    def base_url(self) -> str:
+        """The loopback server's URL, started on first use and kept for the session."""
+        if self._server is None:
+            from simulators.coze import running
+
+            serving = running(self.app)
+            self._server = serving.__enter__()
+            self._serving = serving
+        return self._server.base_url
+
+    def call(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
+        """An admin call; its `data`, or SimulatorAdminError with the simulator's message."""
+        response = self.admin.request(method, path, json=body, params=params)
+        try:
+            envelope = response.json()
+        except ValueError:
+            envelope = {"code": response.status_code, "msg": response.text[:500]}
+        if response.status_code != 200 or envelope.get("code") != 0:
+            raise SimulatorAdminError(f"{method} {path}: {envelope.get('msg') or response.status_code}")
+        return envelope.get("data")
+
+    def reset(self) -> None:
+        self.call("POST", "/_sim/reset")
+
+    def close(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
+        serving, self._serving, self._server = self._serving, None, None
+        if serving is not None:
+            serving.__exit__(None, None, None)
+
+
+def _files_of(folders: list[Path]) -> tuple[Any, ...]:
+    """What decides a catalogue: each folder's scenario files with their size and time of change, so a
+    scenario file edited or added during the session gets a new app."""
+    seen: list[Any] = []
+    for folder in folders:
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:
+            seen.append((str(folder), None))
+            continue
+        for path in entries:
+            if path.suffix in (".yaml", ".yml", ".json"):
+                try:
+                    stat = path.stat()
+                except OSError:
+                    continue
+                seen.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(seen)
+
+
+class SimHosts:
+    """The session's hosts, by setup; all closed at the end of the session."""
+
+    def __init__(self) -> None:
+        self._hosts: dict[tuple[Any, ...], SimHost] = {}
+
+    def get(self, folders: list[Path], config: SimConfig | None, token: str) -> SimHost:
+        """The host for this setup, reset; a new one (loading the catalogue) the first time."""
+        from simulators.coze import Catalogue, create_app
+
+        key = (_files_of(folders), config.model_dump_json() if config is not None else None)
+        host = self._hosts.get(key)
+        if host is None:
+            app = create_app(Catalogue.load(*folders), config)  # ScenarioFileError for the caller to report
+            host = self._hosts[key] = SimHost(app, token)
+        else:
+            host.reset()
+        return host
+
+    def close(self) -> None:
+        hosts, self._hosts = list(self._hosts.values()), {}
+        for host in hosts:
+            host.close()
+
+
+class CozeSim:
+    """The simulator of one test (what `coze_sim` gives): fresh, seeded state, and the admin API's helpers."""
+
+    def __init__(self, host: SimHost) -> None:
+        self._host = host
+
+    @property
+    def app(self) -> Any:
+        """The simulator's ASGI app (for the in-process transport)."""
+        return self._host.app
+
+    @property
+    def token(self) -> str:
+        """A token the simulator accepts (the first of the marker's `SimConfig`, else the default one)."""
+        return self._host.token
+
+    @property
+    def base_url(self) -> str:
+        """Where the simulator listens on 127.0.0.1 (started on first use, kept for the session)."""
+        return self._host.base_url
+
+    # --- verification -----------------------------------------------------------------------------
+
+    def requests(self, method: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
+        """The requests the simulator received in this test, oldest first (`GET /_sim/requests`): each a dict
+        with `method`, `path`, `query`, `headers` (credentials redacted), `body` (text), `body_read`."""
+        params = {key: value for key, value in (("method", method), ("path", path)) if value}
+        data = self._host.call("GET", "/_sim/requests", params=params)
+        found: list[dict[str, Any]] = data["requests"]
+        return found
+
+    def json_bodies(self, method: str | None = None, path: str | None = None) -> list[Any]:
+        """The JSON bodies of the requests received (`requests`), decoded; None for a body that is not JSON."""
+        bodies = []
+        for entry in self.requests(method, path):
+            try:
+                bodies.append(json.loads(entry["body"]) if entry.get("body") else None)
+            except ValueError:
+                bodies.append(None)
+        return bodies
+
+    def tool_outputs(self) -> list[list[dict[str, Any]]]:
+        """The `tool_outputs` of every `submit_tool_outputs` request received, in order: one list of
+        `{"tool_call_id": ..., "output": ...}` per request."""
+        return [
+            list(body.get("tool_outputs") or []) if isinstance(body, dict) else []
+            for body in self.json_bodies("POST", SUBMIT_PATH)
+        ]
+
+    def assert_tool_outputs(self, *outputs: str, tool_call_ids: list[str] | None = None) -> None:
+        """Assert that one `submit_tool_outputs` request carried exactly these outputs, in this order (and,
+        given `tool_call_ids`, for these calls)."""
+        sent = self.tool_outputs()
+        for carried in sent:
+            if [item.get("output") for item in carried] == list(outputs) and (
+                tool_call_ids is None or [item.get("tool_call_id") for item in carried] == tool_call_ids
+            ):
+                return
+        if not sent:
+            raise AssertionError(f"no submit_tool_outputs request was received; expected one carrying {list(outputs)}")
+        shown = "\n".join(f"  {index}: {carried}" for index, carried in enumerate(sent))
+        raise AssertionError(
+            f"no submit_tool_outputs request carried {list(outputs)}"
+            + (f" for {tool_call_ids}" if tool_call_ids is not None else "")
+            + f"; the {len(sent)} received carried:\n{shown}"
+        )
+
+    def assert_no_requests(self, method: str | None = None, path: str | None = None) -> None:
+        """Assert that the simulator received no request (none with this method and path, given them)."""
+        received = self.requests(method, path)
+        if received:
+            shown = "\n".join(f"  {entry['method']} {entry['path']}" for entry in received[:20])
+            what = " ".join(part for part in (method, path) if part) or "request"
+            raise AssertionError(f"expected no {what}; the simulator received {len(received)}:\n{shown}")
+
+    def journal(self) -> list[dict[str, Any]]:
+        """The stream journal's entries (`GET /_sim/journal`): each response's timing, size and who closed it."""
+        response = self._host.admin.get("/_sim/journal")
+        response.raise_for_status()
+        entries: list[dict[str, Any]] = response.json()["entries"]
+        return entries
+
+    # --- scenarios at runtime ---------------------------------------------------------------------
+
+    def add_scenario(self, scenario: dict[str, Any]) -> str:
+        """Serve `scenario` (the mapping a scenario file holds, with its `kind`) for the rest of the test; its
+        id. An invalid one raises SimulatorAdminError naming the problem."""
+        data = self._host.call("POST", "/_sim/scenarios", body=scenario)
+        scenario_id: str = data["id"]
+        return scenario_id
+
+    def add_bot(self, id: str, name: str = "inline-bot", description: str = "defined in a test", **fields: Any) -> str:
+        """A bot scenario defined inline (`answer=`, `rounds=`, `tools=`... as in a scenario file); its id."""
+        return self.add_scenario({"kind": "bot", "id": id, "name": name, "description": description, **fields})
+
+    def add_workflow(
+        self, id: str, name: str = "inline-workflow", description: str = "defined in a test", **fields: Any
+    ) -> str:
+        """A workflow scenario defined inline (`nodes=`... as in a scenario file); its id."""
+        return self.add_scenario({"kind": "workflow", "id": id, "name": name, "description": description, **fields})
+
+    def reset(self) -> None:
+        """Start again within the test: the state as at the test's start (done for you before each test)."""
+        self._host.reset()
+
+
+def iter_hosts(hosts: SimHosts) -> Iterator[SimHosts]:
+    """The session fixture's body: the hosts, closed when the session ends."""
+    try:
+        yield hosts
+    finally:
+        hosts.close()

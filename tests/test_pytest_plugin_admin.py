@@ -1,0 +1,182 @@
+"""The plugin's simulator is kept for the session and reset per test; coze_sim's admin helpers, as a user runs them."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    return pytester
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest("-p", "harness.pytest.plugin", "--strict-markers", "-p", "no:cacheprovider", *args)
+
+
+_HEAD = """
+import pytest
+import cozepy
+from harness.local_plugin import LocalPluginRunner
+from harness.sdk import event_name
+
+ECHO_BOT = "7390000000000000001"
+WEATHER_BOT = "7390000000000000002"
+SEEN = []
+
+def ask(coze, bot=ECHO_BOT, text="hello"):
+    message = cozepy.Message(role="user", type="question", content=text, content_type="text")
+    return list(coze.chat.stream(bot_id=bot, user_id="u", additional_messages=[message]))
+
+def add_tools(local_tools):
+    @local_tools.tool
+    def get_weather(city: str, unit: str = "celsius") -> str:
+        return f"20 degrees {unit} in {city}"
+
+    @local_tools.tool
+    def get_time(timezone: str) -> str:
+        return "12:00"
+"""
+
+
+@pytest.mark.parametrize("mode", ["socket", "inprocess"])
+def test_every_test_gets_fresh_seeded_state_from_one_app(run: pytest.Pytester, mode: str) -> None:
+    run.makepyfile(
+        _HEAD
+        + f"""
+@pytest.mark.parametrize("round", range(3))
+@pytest.mark.coze(mode="{mode}")
+def test_chat(coze_client, coze_sim, round):
+    assert coze_sim.requests() == []  # nothing left from the test before
+    events = ask(coze_client, text=f"round {{round}}")
+    SEEN.append((id(coze_sim.app), events[0].chat.id, events[0].chat.conversation_id))
+    (request,) = coze_sim.requests()
+    assert request["path"] == "/v3/chat" and f"round {{round}}" in request["body"]
+    assert [entry["path"] for entry in coze_sim.journal()] == ["/v3/chat"]
+
+def test_same_ids_same_app():
+    assert len(SEEN) == 3 and len(set(SEEN)) == 1, SEEN
+"""
+    )
+    _run(run).assert_outcomes(passed=4)
+
+
+def test_the_socket_server_is_started_once_and_only_when_asked_for(run: pytest.Pytester) -> None:
+    run.makepyfile(
+        _HEAD
+        + """
+import threading
+
+def servers():
+    return sum(1 for thread in threading.enumerate() if thread.name == "coze-simulator")
+
+@pytest.mark.coze(mode="inprocess")
+def test_inprocess_starts_no_server(coze_client, coze_sim):
+    ask(coze_client)
+    assert servers() == 0
+
+def test_socket_a(coze_client, coze_sim):
+    SEEN.append(coze_sim.base_url)
+    assert event_name(ask(coze_client)[-1]) == "conversation.chat.completed"
+    assert servers() == 1
+
+def test_socket_b(coze_client, coze_sim):
+    assert [coze_sim.base_url] == SEEN
+    assert servers() == 1
+"""
+    )
+    _run(run).assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize("mode", ["socket", "inprocess"])
+def test_assert_tool_outputs_and_no_requests(run: pytest.Pytester, mode: str) -> None:
+    run.makepyfile(
+        _HEAD
+        + f"""
+@pytest.mark.coze(mode="{mode}")
+def test_outputs(coze_client, coze_sim, local_tools):
+    add_tools(local_tools)
+    result = LocalPluginRunner(coze_client, local_tools).run(WEATHER_BOT, "Paris")
+    assert result.ok
+    coze_sim.assert_tool_outputs("20 degrees celsius in Paris", "12:00")
+    (carried,) = coze_sim.tool_outputs()
+    ids = [output["tool_call_id"] for output in carried]
+    coze_sim.assert_tool_outputs("20 degrees celsius in Paris", "12:00", tool_call_ids=ids)
+    assert "Bearer <redacted>" == coze_sim.requests(path="/v3/chat")[0]["headers"]["authorization"]
+
+@pytest.mark.coze(mode="{mode}")
+def test_wrong_outputs_fail_showing_what_was_sent(coze_client, coze_sim, local_tools):
+    add_tools(local_tools)
+    LocalPluginRunner(coze_client, local_tools).run(WEATHER_BOT, "Paris")
+    with pytest.raises(AssertionError, match="12:00"):
+        coze_sim.assert_tool_outputs("sunny")
+
+@pytest.mark.coze(mode="{mode}")
+def test_no_requests(coze_client, coze_sim):
+    coze_sim.assert_no_requests()
+    with pytest.raises(AssertionError, match="no submit_tool_outputs request was received"):
+        coze_sim.assert_tool_outputs("anything")
+    ask(coze_client)
+    coze_sim.assert_no_requests("POST", "/v3/chat/submit_tool_outputs")
+    with pytest.raises(AssertionError, match="received 1"):
+        coze_sim.assert_no_requests()
+"""
+    )
+    _run(run).assert_outcomes(passed=3)
+
+
+def test_a_bot_defined_inline_lives_for_one_test(run: pytest.Pytester) -> None:
+    run.makepyfile(
+        _HEAD
+        + """
+from harness.pytest.plugin import SimulatorAdminError
+
+INLINE = "7390000000000012345"
+
+@pytest.mark.coze(mode="inprocess")
+def test_inline(coze_client, coze_sim):
+    assert coze_sim.add_bot(INLINE, answer="Inline says: {{ user }}") == INLINE
+    events = ask(coze_client, bot=INLINE, text="hi")
+    deltas = "".join(e.message.content for e in events if event_name(e) == "conversation.message.delta")
+    assert deltas == "Inline says: hi"
+
+@pytest.mark.coze(mode="inprocess")
+def test_gone_in_the_next_test(coze_client, coze_sim):
+    with pytest.raises(cozepy.CozeAPIError):
+        ask(coze_client, bot=INLINE)
+
+def test_invalid_is_refused_naming_the_problem(coze_sim):
+    with pytest.raises(SimulatorAdminError, match="at id"):
+        coze_sim.add_bot("not-an-id", answer="x")
+"""
+    )
+    _run(run).assert_outcomes(passed=3)
+
+
+def test_a_scenario_file_changed_during_the_session_is_served(run: pytest.Pytester) -> None:
+    run.mkdir("bots")
+    bot = 'kind: bot\nid: "7390000000000077001"\nname: mine\ndescription: d\nanswer: "{}"\n'
+    (run.path / "bots" / "mine.yaml").write_text(bot.format("first"))
+    run.makepyfile(
+        _HEAD
+        + f"""
+from pathlib import Path
+
+def answer(coze):
+    events = ask(coze, bot="7390000000000077001")
+    return "".join(e.message.content for e in events if event_name(e) == "conversation.message.delta")
+
+@pytest.mark.coze_scenarios("bots")
+def test_first(coze_client):
+    assert answer(coze_client) == "first"
+    (Path(__file__).parent / "bots" / "mine.yaml").write_text({bot.format("second")!r} + "# longer\\n")
+
+@pytest.mark.coze_scenarios("bots")
+def test_second(coze_client):
+    assert answer(coze_client) == "second"
+"""
+    )
+    _run(run).assert_outcomes(passed=2)
