@@ -231,6 +231,9 @@ NAMES = (
     *("bot_id", "user_id", "additional_messages", "custom_variables", "parameters", "meta_data", "stream"),
     *("conversation_id", "chat_id", "tool_outputs", "workflow_id", "event_id", "resume_data", "interrupt_type"),
     *("app_id", "ext", "is_async", "request body", "not allowed", "no such endpoint", "chat ", "workflow "),
+    *("name", "messages", "role", "content", "message_id", "order", "limit", "before_id", "after_id", "page_num"),
+    *("page_size", "sort_order", "feedback_type", "reason_types", "comment", "connector_id", "auto_save_history"),
+    "message ",
 )
 """What a 4000 refusal may name: a field, the body, the route, or the chat or workflow it is about."""
 
@@ -385,6 +388,119 @@ def test_unknown_routes_and_methods(sim: Sim, method: str, path: str, auth: dict
         assert response.json()["code"] == 4000
 
 
+# --- conversations and messages ---------------------------------------------------------------------
+
+meta = st.dictionaries(st.text(max_size=70), st.text(max_size=20), max_size=3) | st.dictionaries(
+    st.text(min_size=1, max_size=4), st.text(max_size=2), min_size=17, max_size=18
+)
+
+
+def conversation_body() -> st.SearchStrategy[Any]:
+    return body(
+        bot_id=field(id_of(ECHO_BOT, WEATHER_BOT), st.none()),
+        name=field(texts, st.text(min_size=101, max_size=102)),
+        messages=field(messages),
+        connector_id=field(st.sampled_from(["1024", "999"]), digits, st.none()),
+        meta_data=field(meta, st.none()),
+    )
+
+
+def message_body() -> st.SearchStrategy[Any]:
+    return body(
+        ("role", "content", "content_type"),
+        role=field(st.sampled_from(["user", "assistant", "system"])),
+        content=field(texts, st.just('[{"type":"text","text":"hi"}]'), hostile_json),
+        content_type=field(st.sampled_from(["text", "object_string", "card"])),
+        meta_data=field(meta, st.none()),
+    )
+
+
+@pytest.fixture(scope="module")
+def conversation(sim: Sim) -> dict[str, str]:
+    """A conversation of the echo bot with a question and an answer (for feedback), and a third message."""
+    made = sim.request("POST", "/v1/conversation/create", headers=AUTH, json={"bot_id": ECHO_BOT}).json()["data"]
+    chat = {
+        "bot_id": ECHO_BOT,
+        "user_id": "u",
+        "stream": True,
+        "additional_messages": [{"role": "user", "content": "x"}],
+    }
+    sim.request("POST", "/v3/chat", headers=AUTH, params={"conversation_id": made["id"]}, json=chat)
+    listed = sim.request(
+        "POST", "/v1/conversation/message/list", headers=AUTH, params={"conversation_id": made["id"]}, json={}
+    ).json()["data"]
+    return {"conversation_id": made["id"], "answer": listed[0]["id"], "question": listed[1]["id"]}
+
+
+@FUZZ
+@given(payload=conversation_body(), auth=headers)
+def test_conversation_create(sim: Sim, payload: Any, auth: dict[str, str]) -> None:
+    send(sim, "POST", "/v1/conversation/create", payload, auth, {})
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/conversation/retrieve"),
+        ("GET", "/v1/conversations"),
+        ("PUT", "/v1/conversations/{id}"),
+        ("POST", "/v1/conversations/{id}/clear"),
+        ("POST", "/v1/conversation/message/create"),
+        ("POST", "/v1/conversation/message/list"),
+        ("GET", "/v1/conversation/message/retrieve"),
+        ("POST", "/v1/conversation/message/modify"),
+        ("POST", "/v1/conversations/{id}/messages/{message}/feedback"),
+        ("DELETE", "/v1/conversations/{id}/messages/{message}/feedback"),
+        ("POST", "/v1/conversation/message/delete"),
+        ("DELETE", "/v1/conversations/{id}"),
+    ],
+)
+@FUZZ
+@given(data=st.data(), auth=headers)
+def test_conversation_and_message_endpoints(
+    sim: Sim, conversation: dict[str, str], method: str, path: str, data: st.DataObject, auth: dict[str, str]
+) -> None:
+    """Ids from the live conversation (in the path or the query), unknown ones and junk; bodies of every
+    endpoint's fields, valid or not (the deletes run last, so the others reach a live conversation)."""
+    conversation_id = data.draw(st.just(conversation["conversation_id"]) | digits | texts)
+    message_id = data.draw(st.sampled_from([conversation["answer"], conversation["question"]]) | digits | texts)
+    query = data.draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "conversation_id": st.just(conversation_id),
+                "message_id": st.just(message_id),
+                "bot_id": id_of(ECHO_BOT, WEATHER_BOT),
+                "page_num": st.integers(-1, 3).map(str) | texts,
+                "page_size": st.integers(0, 60).map(str) | texts,
+                "sort_order": st.sampled_from(["ASC", "DESC", "asc", "x"]),
+                "connector_id": st.sampled_from(["1024", "999", "x"]),
+            },
+        )
+    )
+    payload = data.draw(
+        message_body()
+        | body(
+            name=field(texts, st.text(min_size=101, max_size=102)),
+            content=field(texts, hostile_json),
+            content_type=field(st.sampled_from(["text", "object_string"])),
+            meta_data=field(meta),
+            order=field(st.sampled_from(["asc", "desc", "x"])),
+            chat_id=field(digits),
+            before_id=field(st.just(conversation["question"]), digits, st.just("0")),
+            after_id=field(st.just(conversation["answer"]), digits, st.just("")),
+            limit=field(st.integers(-1, 60)),
+            feedback_type=field(st.sampled_from(["like", "unlike", "meh"])),
+            reason_types=field(st.lists(texts, max_size=3)),
+            comment=field(texts),
+        )
+    )
+    filled = path.replace("{id}", quote(conversation_id, safe="") or "x").replace(
+        "{message}", quote(message_id, safe="") or "x"
+    )
+    send(sim, method, filled, payload, auth, query)
+
+
 def test_every_route_is_fuzzed(sim: Sim) -> None:
     """A new endpoint must join the fuzzing: the routes here are all the simulator serves."""
     from simulators.coze.routes import ROUTERS
@@ -402,6 +518,17 @@ def test_every_route_is_fuzzed(sim: Sim) -> None:
         "/v1/workflows/{workflow_id}/run_histories/{execute_id}",
         "/v1/workflows/chat",
         "/v1/chat",
+        "/v1/conversation/create",
+        "/v1/conversation/retrieve",
+        "/v1/conversations",
+        "/v1/conversations/{conversation_id}",
+        "/v1/conversations/{conversation_id}/clear",
+        "/v1/conversation/message/create",
+        "/v1/conversation/message/list",
+        "/v1/conversation/message/retrieve",
+        "/v1/conversation/message/modify",
+        "/v1/conversation/message/delete",
+        "/v1/conversations/{conversation_id}/messages/{message_id}/feedback",
     }
 
 
@@ -417,6 +544,9 @@ POSTS = [
     "/v1/workflow/stream_run",
     "/v1/workflow/stream_resume",
     "/v1/workflows/chat",
+    "/v1/conversation/create",
+    "/v1/conversation/message/create?conversation_id=1",
+    "/v1/conversation/message/list?conversation_id=1",
 ]
 
 

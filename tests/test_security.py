@@ -152,7 +152,7 @@ def test_a_scoped_token_cannot_join_another_bots_conversation(scoped: Sim) -> No
     assert joined.status_code == unknown.status_code == 404
     assert joined.json()["msg"].replace(theirs, "ID") == unknown.json()["msg"].replace("1" * 19, "ID")
     sim_state = scoped.app.state.simulator.store
-    assert all(m.get("content") != "injected" for m in sim_state.conversations[theirs].messages)
+    assert all(m.content != "injected" for m in sim_state.conversations[theirs].messages)
     # its own conversations still work, and a full token may still use any conversation
     mine = _chat(scoped, ECHO_ONLY, ECHO_BOT)["conversation_id"]
     again = scoped.request("POST", "/v3/chat", headers=_auth(ECHO_ONLY), params={"conversation_id": mine}, json=body)
@@ -172,7 +172,7 @@ def test_a_scoped_token_cannot_join_another_bots_conversation(scoped: Sim) -> No
     error = socket.event()
     assert error["event_type"] == "error" and error["data"]["code"] == 4200, error
     socket.finish()
-    assert all(m.get("content") != "ws-injected" for m in sim_state.conversations[theirs].messages)
+    assert all(m.content != "ws-injected" for m in sim_state.conversations[theirs].messages)
 
 
 def test_a_bot_token_reaches_no_workflow(scoped: Sim) -> None:

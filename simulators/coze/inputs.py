@@ -208,6 +208,7 @@ class InputMessage(Lenient):
     content: str = ""
     content_type: Literal["text", "object_string", "card"] = "text"
     type: str | None = None
+    meta_data: dict[str, str] | None = None  # kept with the message in the conversation's history
 
 
 def _text_of(message: InputMessage, index: int) -> str:

@@ -91,6 +91,8 @@ def _check_bot_path(path: list[str], known_outputs: Iterable[str], where: str) -
         return
     if head in ("var", "param") and len(path) >= 2:
         return
+    if head == "history" and len(path) >= 2 and path[1] in ("count", "text", "messages"):
+        return  # the conversation's current section (engines.bots.history_context)
     if head == "output" and len(path) >= 2:
         if path[1] not in known_outputs:
             raise ValueError(f"{where}: '{{{{ {'.'.join(path)} }}}}' names no output of an earlier tool call")

@@ -54,16 +54,41 @@ class BoundInterrupt:
     event_id: str
     type: int
     node_index: int
+    chat_id: str = ""  # the chat that paused: an end-side plugin's tool outputs are refused by this id
 
 
 MAX_MESSAGES_PER_CONVERSATION = 1000
 """A conversation keeps this many of its latest messages; older ones are dropped as new ones arrive."""
 
+CONNECTOR_ID_API = "1024"  # "Agent as API": the connector that open API runs and conversations report
 
-class _Messages(list[dict[str, Any]]):
-    """A conversation's messages, the oldest dropped past MAX_MESSAGES_PER_CONVERSATION."""
 
-    def append(self, message: dict[str, Any]) -> None:
+@dataclass
+class MessageRecord:
+    """One message of a conversation's history, as stored (`wire.message_object` shows it).
+
+    `bot_id` and `chat_id` are empty for a message a client wrote itself (conversation or message create):
+    the platform fills them only for messages a chat produced (reference/coze-openapi list_message.md)."""
+
+    id: str
+    conversation_id: str
+    section_id: str
+    role: str
+    type: str
+    content: str
+    content_type: str
+    created_at: int
+    updated_at: int
+    bot_id: str = ""
+    chat_id: str = ""
+    meta_data: dict[str, str] = field(default_factory=dict)
+    feedback: str | None = None  # "like" / "unlike" once a client gave feedback
+
+
+class _Messages(list[MessageRecord]):
+    """A conversation's messages, oldest first, the oldest dropped past MAX_MESSAGES_PER_CONVERSATION."""
+
+    def append(self, message: MessageRecord) -> None:
         super().append(message)
         self._trim()
 
@@ -75,18 +100,44 @@ class _Messages(list[dict[str, Any]]):
         if len(self) > MAX_MESSAGES_PER_CONVERSATION:
             del self[: len(self) - MAX_MESSAGES_PER_CONVERSATION]
 
+    def find(self, message_id: str) -> MessageRecord | None:
+        for message in self:
+            if message.id == message_id:
+                return message
+        return None
+
 
 @dataclass
 class Conversation:
-    """`bot_id` / `workflow_id`: what created it, which decides the scoped tokens that may use it."""
+    """`bot_id` / `workflow_id`: what created it, which decides the scoped tokens that may use it.
+
+    `section_id` is the current context section (`last_section_id` on the wire): a clear starts a new one,
+    and a chat sees only the messages of the section it runs in. `creator_id` is who created it through
+    /v1/conversation/create (a pseudonym of the token), so a scoped token may use a conversation it made."""
 
     id: str
     section_id: str
     created_at: int
     bot_id: str | None = None
     workflow_id: str | None = None
-    messages: list[dict[str, Any]] = field(default_factory=_Messages)
+    messages: _Messages = field(default_factory=_Messages)
     paused_chatflow: BoundInterrupt | None = None
+    name: str = ""
+    meta_data: dict[str, str] = field(default_factory=dict)
+    connector_id: str = CONNECTOR_ID_API
+    updated_at: int = 0
+    creator_id: str | None = None
+
+    def __post_init__(self) -> None:
+        self.updated_at = self.updated_at or self.created_at
+
+    @property
+    def last_section_id(self) -> str:
+        return self.section_id
+
+    def section_messages(self) -> list[MessageRecord]:
+        """The messages a chat in this conversation sees as its context: those of the current section."""
+        return [message for message in self.messages if message.section_id == self.section_id]
 
 
 @dataclass
@@ -110,6 +161,10 @@ class ChatRecord:
     pending: list[PendingCall] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
     messages: list[dict[str, Any]] = field(default_factory=list)
+    meta_data: dict[str, str] | None = None
+    auto_save_history: bool = True
+    saved: int = 0  # how many of `messages` were looked at for the conversation's history
+    history: list[MessageRecord] = field(default_factory=list)  # the context the chat saw when it started
 
 
 @dataclass
@@ -126,7 +181,16 @@ class ChatflowChat:
     last_error: tuple[int, str] = (0, "")
 
 
-CONNECTOR_ID_API = "1024"  # "Agent as API": the connector that open API runs report
+@dataclass
+class NodeRun:
+    """One run of one node (the run history's node_execute_status, the execute_nodes endpoint)."""
+
+    node_id: str
+    node_title: str
+    node_execute_uuid: str
+    is_finish: bool
+    update_time: int
+    output: str = ""  # the node's output as a JSON string
 
 
 @dataclass
@@ -168,6 +232,7 @@ class ExecutionRecord:
     usage: Usage = field(default_factory=Usage)
     pending: PendingInterrupt | None = None
     resumed_events: set[str] = field(default_factory=set)
+    node_runs: dict[str, NodeRun] = field(default_factory=dict)  # by node_execute_uuid; one per node run
 
     @property
     def finished(self) -> bool:

@@ -1,4 +1,4 @@
-"""The JSON shape of every object the simulator sends (Chat, Message, run history), in one place.
+"""The JSON shape of every object the simulator sends (Chat, Message, Conversation, run history), in one place.
 
 Records in the store hold state; this module turns them into what a client reads, in the platform
 profile's spellings and with keys in the platform's order (the golden wire tests compare bytes).
@@ -10,7 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from .profiles import Profile
-from .store import CONNECTOR_ID_API, ChatflowChat, ChatRecord, ChatStatus, ExecutionRecord, PendingCall
+from .store import (
+    CONNECTOR_ID_API,
+    ChatflowChat,
+    ChatRecord,
+    ChatStatus,
+    Conversation,
+    ExecutionRecord,
+    MessageRecord,
+    NodeRun,
+    PendingCall,
+)
 
 
 def _required_action(calls: list[PendingCall]) -> dict[str, Any]:
@@ -38,6 +48,7 @@ def _chat_object(
     required_action: dict[str, Any] | None,
     usage: dict[str, int],
     section_id: str,
+    meta_data: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"id": chat_id, "conversation_id": conversation_id}
     if bot_id is not None:
@@ -49,6 +60,8 @@ def _chat_object(
         body["failed_at"] = failed_at
     if last_error is not None:
         body["last_error"] = {"code": last_error[0], "msg": last_error[1]}
+    if meta_data is not None:
+        body["meta_data"] = meta_data
     body["status"] = profile.status(status)
     if required_action is not None:
         body["required_action"] = required_action
@@ -58,7 +71,10 @@ def _chat_object(
 
 
 def chat(record: ChatRecord, profile: Profile) -> dict[str, Any]:
-    """A bot chat's Chat object (in events, retrieve, cancel and non-stream answers)."""
+    """A bot chat's Chat object (in events, retrieve, cancel and non-stream answers).
+
+    `meta_data` only when the chat was started with one: the docs say retrieve passes it through
+    (retrieve_chat.md), and the recorded streams of chats started without one have no such key."""
     rules = profile.chat
     waiting = record.status == "requires_action" and rules.required_action_field
     return _chat_object(
@@ -74,13 +90,22 @@ def chat(record: ChatRecord, profile: Profile) -> dict[str, Any]:
         required_action=_required_action(record.pending) if waiting else None,
         usage=record.usage.wire(),
         section_id=record.section_id,
+        meta_data=record.meta_data,
     )
 
 
-def chatflow_chat(record: ChatflowChat, profile: Profile, status: ChatStatus, usage: dict[str, int]) -> dict[str, Any]:
+def chatflow_chat(
+    record: ChatflowChat,
+    profile: Profile,
+    status: ChatStatus,
+    usage: dict[str, int],
+    *,
+    required_action: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A chatflow's Chat object: `bot_id` only when the request named one (the platform's published
     capture has none, and cozepy accepts that from 0.9, the first release with chatflows), `last_error`
-    always, never `required_action` (a chatflow takes no tool outputs)."""
+    always, `required_action` only when an end-side plugin paused it on cloud (coze-py#303): the tool call
+    a client reads, whose outputs the platform then refuses."""
     return _chat_object(
         profile,
         chat_id=record.id,
@@ -91,7 +116,7 @@ def chatflow_chat(record: ChatflowChat, profile: Profile, status: ChatStatus, us
         failed_at=record.failed_at,
         last_error=record.last_error,
         status=status,
-        required_action=None,
+        required_action=required_action,
         usage=usage,
         section_id=record.section_id,
     )
@@ -134,8 +159,21 @@ def message(
 def run_history(execution: ExecutionRecord) -> dict[str, Any]:
     """The run history entry (`WorkflowRunHistory`): every field cozepy 0.7 to 0.20 requires.
 
-    A paused execution reports `Running`: the enum has no other in-between state.
+    A paused execution reports `Running`: the enum has no other in-between state. `error_code` is a
+    string, `""` on success, as the spec, api-markdown/workflow_history.md and the history recorded in
+    coze-py's tests/test_workflow_run_history.py have it (cozepy 0.7 to 0.13 type it `int` and cannot
+    read `""`: the compatibility report shows it). `node_execute_status` maps each node's title to its
+    latest run (workflow_history.md: "key为节点的名称"), for the execute_nodes endpoint.
     """
+    nodes = {
+        run.node_title: {
+            "node_id": run.node_id,
+            "is_finish": run.is_finish,
+            "update_time": run.update_time,
+            "node_execute_uuid": run.node_execute_uuid,
+        }
+        for run in execution.node_runs.values()
+    }
     return {
         "execute_id": execution.id,
         "execute_status": "Running" if execution.status == "Interrupted" else execution.status,
@@ -147,9 +185,57 @@ def run_history(execution: ExecutionRecord) -> dict[str, Any]:
         "create_time": execution.create_time,
         "update_time": execution.update_time,
         "output": execution.output,
-        "error_code": execution.error[0],
+        "error_code": str(execution.error[0]) if execution.error[0] else "",
         "error_message": execution.error[1],
         "debug_url": execution.debug_url,
         "is_output_trimmed": False,
         "usage": execution.usage.wire(),
+        "node_execute_status": nodes,
     }
+
+
+def node_execute_history(run: NodeRun) -> dict[str, Any]:
+    """`WorkflowNodeExecuteHistory`: whether the node finished and its output as a JSON string."""
+    return {"is_finish": run.is_finish, "node_output": run.output}
+
+
+def message_object(message: MessageRecord) -> dict[str, Any]:
+    """A stored message as the conversation and message endpoints answer it (`OpenMessageApi`), keys in the
+    spec's order (coze-openapi.yaml `x-coze-order`: id ... type), then `section_id`. `bot_id` and `chat_id`
+    are `""` for a message a client wrote (the docs' create_message and list_message examples)."""
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "bot_id": message.bot_id,
+        "chat_id": message.chat_id,
+        "meta_data": dict(message.meta_data),
+        "role": message.role,
+        "content": message.content,
+        "content_type": message.content_type,
+        "created_at": message.created_at,
+        "updated_at": message.updated_at,
+        "type": message.type,
+        "section_id": message.section_id,
+    }
+
+
+def conversation_object(conversation: Conversation) -> dict[str, Any]:
+    """A Conversation (`ConversationData`), keys in the spec's order. cozepy requires `meta_data` (an object,
+    never null) and, from 0.12, `last_section_id`; `creator_id` is sent when the conversation has one."""
+    body: dict[str, Any] = {
+        "id": conversation.id,
+        "name": conversation.name,
+        "meta_data": dict(conversation.meta_data),
+    }
+    if conversation.creator_id is not None:
+        body["creator_id"] = conversation.creator_id
+    body["created_at"] = conversation.created_at
+    body["updated_at"] = conversation.updated_at
+    body["last_section_id"] = conversation.section_id
+    body["connector_id"] = conversation.connector_id
+    return body
+
+
+def section(conversation: Conversation) -> dict[str, Any]:
+    """The new context section a clear answers with (`Section`)."""
+    return {"id": conversation.section_id, "conversation_id": conversation.id}

@@ -46,6 +46,18 @@ class _FailurePlan:
 _Plan = _ToolRoundPlan | _AnswerPlan | _FailurePlan
 
 
+def history_context(chat: ChatRecord) -> dict[str, Any]:
+    """`{{ history.count }}`, `{{ history.text }}` (one `role: content` line per message) and
+    `{{ history.messages.N.role|type|content }}`: the messages of the conversation's current section from
+    before the chat began, which is the context a model would see (a clear empties it)."""
+    messages = [{"role": m.role, "type": m.type, "content": m.content} for m in chat.history]
+    return {
+        "count": len(messages),
+        "text": "\n".join(f"{m['role']}: {m['content']}" for m in messages),
+        "messages": messages,
+    }
+
+
 def _chunks(text: str, size: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
@@ -61,7 +73,13 @@ class BotEngine:
     # -- planning ------------------------------------------------------------------------------
 
     def _context(self, chat: ChatRecord, outputs: dict[str, str]) -> dict[str, Any]:
-        return {"user": chat.user_message, "output": outputs, "var": chat.variables, "param": chat.parameters}
+        return {
+            "user": chat.user_message,
+            "output": outputs,
+            "var": chat.variables,
+            "param": chat.parameters,
+            "history": history_context(chat),
+        }
 
     def _plan(self, bot: BotScenario, chat: ChatRecord, outputs: dict[str, str]) -> _Plan:
         context = self._context(chat, outputs)

@@ -2,7 +2,14 @@
 
 from fastapi import APIRouter
 
-from . import chat, chatflow, workflows, ws_chat
+from . import chat, chatflow, conversations, messages, workflows, ws_chat
 
-ROUTERS: tuple[APIRouter, ...] = (chat.router, workflows.router, chatflow.router, ws_chat.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    chat.router,
+    workflows.router,
+    chatflow.router,
+    ws_chat.router,
+    conversations.router,
+    messages.router,
+)
 """Every router the app mounts, in order; a new resource's module adds its router here."""

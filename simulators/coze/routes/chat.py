@@ -13,14 +13,15 @@ from starlette.responses import Response
 from .. import wire
 from ..auth import TokenGrant
 from ..engines.bots import Event
-from ..envelope import not_found, ok
+from ..envelope import bad_request, not_found, ok
 from ..inputs import InputMessage, Lenient, json_body, optional_id, required_id, user_text, validate
 from ..profiles import ChatEnd
 from ..scenarios import BotScenario
 from ..simulator import Simulator, simulator_of
 from ..sse import chat_end, chat_frame, paced
 from ..store import ChatRecord
-from .conversations import open_conversation
+from .chatflow_pause import handle_tool_outputs
+from .conversations import open_conversation, save_chat_history, save_inputs
 
 router = APIRouter()
 
@@ -74,8 +75,14 @@ def start_chat(
     messages: Sequence[InputMessage],
     variables: dict[str, str] | None,
     parameters: dict[str, Any] | None,
+    *,
+    meta_data: dict[str, str] | None = None,
+    auto_save_history: bool = True,
 ) -> tuple[ChatRecord, list[Event]]:
-    """A new chat in a new or named conversation, and the events of its first step (HTTP and websocket)."""
+    """A new chat in a new or named conversation, and the events of its first step (HTTP and websocket).
+
+    The chat sees the conversation's current section as its history; with `auto_save_history` the
+    messages sent and the answers given join the conversation, in that order."""
     text = user_text(messages)
     with sim.store.lock:
         conversation = open_conversation(sim, grant, conversation_id, bot_id=bot.id)
@@ -88,10 +95,15 @@ def start_chat(
             user_message=text,
             variables=dict(variables or {}),
             parameters=dict(parameters or {}),
+            meta_data=meta_data,
+            auto_save_history=auto_save_history,
+            history=conversation.section_messages(),
         )
         events = sim.bots.start(bot, chat)
         sim.store.chats[chat.id] = chat
-        conversation.messages.extend(m.model_dump(exclude_none=True) for m in messages)
+        if auto_save_history:
+            save_inputs(sim, conversation, messages, chat)
+        save_chat_history(sim, chat)
     return chat, events
 
 
@@ -124,10 +136,23 @@ async def create_chat(request: Request) -> Response:
     body = await json_body(request)
     req = validate(ChatRequest, body)
     conversation_id = optional_id(request, body, "conversation_id")
+    if not req.stream and req.auto_save_history is False:
+        raise bad_request(
+            "auto_save_history must be true when stream is false: the answer is read back from the saved "
+            "history (chat_v3.md); stream the chat to leave it unsaved"
+        )
     bot = bot_of(sim, grant, req.bot_id)
     sim.check_request(bot)
     chat, events = start_chat(
-        sim, grant, bot, conversation_id, req.additional_messages or [], req.custom_variables, req.parameters
+        sim,
+        grant,
+        bot,
+        conversation_id,
+        req.additional_messages or [],
+        req.custom_variables,
+        req.parameters,
+        meta_data=req.meta_data,
+        auto_save_history=req.auto_save_history is not False,
     )
     if req.stream:
         return _stream(request, sim, bot, events)
@@ -172,7 +197,12 @@ async def cancel_chat(request: Request) -> Response:
 
 @router.post("/v3/chat/submit_tool_outputs")
 async def submit_tool_outputs(request: Request) -> Response:
-    sim, chat, body = await _authorized_chat(request)
+    sim, grant = _authenticated(request)
+    body = await json_body(request)
+    refused = handle_tool_outputs(request, sim, grant, body)  # a chatflow's end-side plugin (coze-py#303)
+    if refused is not None:
+        return refused
+    chat = _chat(sim, grant, required_id(request, body, "conversation_id"), required_id(request, body, "chat_id"))
     req = validate(SubmitRequest, body)
     bot = sim.catalogue.bots.get(chat.bot_id)
     if bot is None:  # the catalogue changed under the chat (a runtime scenario was replaced)
@@ -180,6 +210,7 @@ async def submit_tool_outputs(request: Request) -> Response:
     sim.check_request(bot)
     with sim.store.lock:
         events = sim.bots.submit(bot, chat, [(item.tool_call_id, item.output) for item in req.tool_outputs])
+        save_chat_history(sim, chat)
     if req.stream:
         return _stream(request, sim, bot, events)
     return ok(request, _snapshot(sim, chat, events))

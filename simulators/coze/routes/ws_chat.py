@@ -32,7 +32,7 @@ from ..scenarios import BotScenario
 from ..simulator import Simulator
 from ..store import ChatRecord
 from .chat import ToolOutput, bot_of, start_chat
-from .conversations import open_conversation
+from .conversations import open_conversation, save_chat_history, save_inputs
 
 router = APIRouter()
 
@@ -205,7 +205,7 @@ class _Session:
             with self.sim.store.lock:
                 if self.conversation_id is not None:
                     conversation = open_conversation(self.sim, self.grant, self.conversation_id)
-                    conversation.messages.append(message.model_dump(exclude_none=True))
+                    save_inputs(self.sim, conversation, [message])
             return
         if self.chat is not None and self.chat.status in ("created", "in_progress", "requires_action"):
             raise bad_request(
@@ -233,6 +233,7 @@ class _Session:
             )
         with self.sim.store.lock:
             events = self.sim.bots.submit(self.bot, chat, [(o.tool_call_id, o.output) for o in submit.tool_outputs])
+            save_chat_history(self.sim, chat)
         await self.send_events(events)
 
     async def cancel(self) -> None:
