@@ -351,3 +351,20 @@ def test_drive_command_reads_a_framing_variant(capsys: pytest.CaptureFixture[str
     observation = Observation.model_validate_json(capsys.readouterr().out)
     assert code == _drive_cli.EXIT_OK
     assert observation.event_names()[-1] == "Done"
+
+
+def test_errors_on_streamed_calls(latest: coze_js.CozeJsDriver, old: coze_js.CozeJsDriver, cloud: str) -> None:
+    """A refused stream request: with HTTP 401 the SDK raises, but the envelope's code and msg are not read
+    (the body is still a stream); with HTTP 200 and a JSON envelope 1.3.9 hands it over as an `error` event
+    and 1.0.4 ends the stream with no event and no exception."""
+    refused = latest.run(_request("chat-stream", cloud, bot_id=IDS["echo-bot"], token="not-the-token"))
+    assert [(error.type, error.status, error.code) for error in refused.errors] == [("AuthenticationError", 401, None)]
+    assert refused.errors[0].message.startswith("logid: ")
+    unpublished = _request("workflow-stream", cloud, workflow_id=IDS["unpublished-workflow"])
+    latest_seen = _ok(latest.run(unpublished))
+    assert latest_seen.event_names() == ["error"]
+    assert latest_seen.events[0].data["code"] == 6031
+    old_seen = _ok(old.run(unpublished))
+    assert [(call.method, call.returned, call.events) for call in old_seen.calls] == [
+        ("workflows.runs.stream", "stream", 0)
+    ]

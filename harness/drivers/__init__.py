@@ -97,6 +97,7 @@ class SdkError(BaseModel):
     type: str = Field(description="the exception's class name")
     message: str
     code: int | None = Field(None, description="the API error code the SDK read, if any")
+    status: int | None = Field(None, description="the HTTP status the SDK's error carries, if any")
 
 
 class ToolCallSeen(BaseModel):

@@ -108,9 +108,16 @@ function jsonSafe(value, depth = 0) {
 }
 
 function describeError(error) {
-  if (error === null || typeof error !== 'object') return { type: typeof error, message: String(error), code: null };
-  const code = typeof error.code === 'number' ? error.code : null;
-  return { type: error.constructor ? error.constructor.name : 'Error', message: String(error.message), code };
+  if (error === null || typeof error !== 'object') {
+    return { type: typeof error, message: String(error), code: null, status: null };
+  }
+  const number = (value) => (typeof value === 'number' && Number.isFinite(value) ? value : null);
+  return {
+    type: error.constructor ? error.constructor.name : 'Error',
+    message: String(error.message),
+    code: number(error.code),
+    status: number(error.status),
+  };
 }
 
 class TimedOut extends Error {}
