@@ -234,6 +234,7 @@ NAMES = (
     *("name", "messages", "role", "content", "message_id", "order", "limit", "before_id", "after_id", "page_num"),
     *("page_size", "sort_order", "feedback_type", "reason_types", "comment", "connector_id", "auto_save_history"),
     "message ",
+    *("file", "multipart", "space_id", "workspace_id", "page_", "publish_status", "is_published"),
 )
 """What a 4000 refusal may name: a field, the body, the route, or the chat or workflow it is about."""
 
@@ -501,6 +502,59 @@ def test_conversation_and_message_endpoints(
     send(sim, method, filled, payload, auth, query)
 
 
+# files and bots (routes/files.py, routes/bots.py)
+
+file_names = st.one_of(
+    st.sampled_from(["a.csv", "b.PNG", "c.py", "d.txt", "noext", "", "../../x.csv", "e.csv\x00.sh"]),
+    st.text(max_size=20),
+)
+form_parts = st.lists(
+    st.tuples(st.sampled_from(["file", "other", "", "FILE"]), file_names, st.binary(max_size=64)), max_size=3
+)
+
+
+@FUZZ
+@given(
+    parts=form_parts,
+    raw=st.one_of(st.none(), st.binary(max_size=200)),
+    auth=headers,
+    boundary=st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=80),
+)
+def test_file_upload(
+    sim: Sim, parts: list[tuple[str, str, bytes]], raw: bytes | None, auth: dict[str, str], boundary: str
+) -> None:
+    if raw is not None:  # any bytes, declared as multipart with any boundary
+        kind = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        response = sim.request("POST", "/v1/files/upload", headers={**auth, **kind}, content=raw)
+    else:
+        files = [(field, (name, data, "application/octet-stream")) for field, name, data in parts]
+        response = sim.request("POST", "/v1/files/upload", headers=auth, files=files or None, data={"x": "1"})
+    assert_answer(response)
+
+
+bot_query = st.fixed_dictionaries(
+    {},
+    optional={
+        "bot_id": id_of(WEATHER_BOT, ECHO_BOT),
+        "space_id": id_of("7439000000000000001"),
+        "workspace_id": id_of("7439000000000000001"),
+        **{key: digits | texts for key in ("page_index", "page_num", "page_size", "file_id")},
+        "publish_status": texts | st.sampled_from(["all", "published_online", "unpublished_draft"]),
+        "is_published": texts | st.sampled_from(["true", "false"]),
+    },
+)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/files/retrieve", "/v1/bot/get_online_info", "/v1/space/published_bots_list", "/v1/bots", "/v1/bots/{}"],
+)
+@FUZZ
+@given(query=bot_query, auth=headers, bot=id_of(WEATHER_BOT))
+def test_file_and_bot_lookups(sim: Sim, path: str, query: dict[str, Any], auth: dict[str, str], bot: Any) -> None:
+    send(sim, "GET", path.format(quote(str(bot), safe="")) if "{}" in path else path, None, auth, query)
+
+
 def test_every_route_is_fuzzed(sim: Sim) -> None:
     """A new endpoint must join the fuzzing: the routes here are all the simulator serves."""
     from simulators.coze.routes import ROUTERS
@@ -529,6 +583,12 @@ def test_every_route_is_fuzzed(sim: Sim) -> None:
         "/v1/conversation/message/modify",
         "/v1/conversation/message/delete",
         "/v1/conversations/{conversation_id}/messages/{message_id}/feedback",
+        "/v1/files/upload",
+        "/v1/files/retrieve",
+        "/v1/bot/get_online_info",
+        "/v1/bots/{bot_id}",
+        "/v1/space/published_bots_list",
+        "/v1/bots",
     }
 
 

@@ -86,6 +86,43 @@ class ChatflowRules(_Data):
         description="refused: question and input nodes cannot run in a chatflow (undocumented on this platform); "
         "requires-action: they pause the run with conversation.chat.requires_action until the next user message"
     )
+    pause_chat: Literal["chat", "minimal"] = Field(
+        "minimal",
+        description="the Chat in a pause's requires_action: the whole Chat object (cloud), or studio's "
+        "{id, conversation_id, section_id, status, execute_id}",
+    )
+    interrupt_message: bool = Field(
+        False, description='a verbose {"msg_type":"interrupt"} message completed before requires_action'
+    )
+    local_plugin: Literal["requires-action", "refused"] = Field(
+        "refused",
+        description="an end-side (local) plugin node in a chatflow: requires_action carrying its tool call, whose "
+        "outputs /v3/chat/submit_tool_outputs refuses with an error event; or refused before streaming (not modelled)",
+    )
+
+
+class FileRules(_Data):
+    """How the platform shows an uploaded file (`wire.file`)."""
+
+    shape: Literal["file", "studio-file"] = Field(
+        "file",
+        description="file: the spec's File {id, bytes, created_at, file_name}; studio-file: coze-studio's "
+        "{uri, bytes, CreatedAt, file_name, url, id} (its struct tags), in an envelope with `BaseResp: null`",
+    )
+
+
+class BotRules(_Data):
+    """How the platform shows a bot (`wire.bot`)."""
+
+    online_info: Literal["envelope", "bare"] = Field(
+        "envelope",
+        description="/v1/bot/get_online_info: the bot in an envelope's `data`, or (studio) the bot object alone",
+    )
+    plugins: Literal["plugin-info", "api-refs"] = Field(
+        "plugin-info",
+        description="plugin_info_list: the spec's PluginInfo {plugin_id, name, icon_url, description, "
+        "api_info_list}, or (studio) one {plugin_id, api_id, api_name} per tool",
+    )
 
 
 class Profile(_Data):
@@ -101,6 +138,8 @@ class Profile(_Data):
     chat: ChatRules
     workflow: WorkflowRules
     chatflow: ChatflowRules
+    files: FileRules = Field(default_factory=FileRules)
+    bots: BotRules = Field(default_factory=BotRules)
 
     def status(self, canonical: str) -> str:
         """A chat status as this platform spells it."""

@@ -7,6 +7,7 @@ mistake in a scenario surfaces later as a confusing stream.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,6 +24,7 @@ BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
 CozeId = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,18}$")]
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")]
+DEFAULT_SPACE_ID = "7439000000000000001"
 
 
 class _Strict(BaseModel):
@@ -54,11 +56,60 @@ class ChatFailure(_Strict):
     partial_answer: str = Field("", description="text streamed as deltas before the chat fails")
 
 
+def derived_id(*parts: str) -> str:
+    """A stable 19-digit id for something a scenario declares without an id (a plugin, a tool): the same
+    file gives the same ids in every run, as the catalogue's own ids are."""
+    digest = hashlib.sha256("/".join(parts).encode()).digest()
+    return str(7_300_000_000_000_000_000 + int.from_bytes(digest[:8], "big") % 200_000_000_000_000_000)
+
+
+class ToolDeclaration(_Strict):
+    """A local-plugin tool the bot offers: shown by bot retrieve (`plugin_info_list[].api_info_list`) and
+    checked against the bot's tool calls at load time (names, argument keys, required arguments)."""
+
+    name: Name
+    description: str = ""
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}},
+        description="JSON Schema of the arguments: an object schema whose `properties` name every argument",
+    )
+    api_id: CozeId = Field("0", description="the tool's id on the wire; derived from the bot and name if omitted")
+
+    @model_validator(mode="after")
+    def _check_schema(self) -> ToolDeclaration:
+        schema = self.parameters
+        if schema.get("type", "object") != "object" or not isinstance(schema.get("properties", {}), dict):
+            raise ValueError(f"tool {self.name}: parameters must be an object schema with a 'properties' mapping")
+        required = schema.get("required", [])
+        if not isinstance(required, list) or any(key not in schema.get("properties", {}) for key in required):
+            raise ValueError(f"tool {self.name}: parameters.required must list names from parameters.properties")
+        return self
+
+    def check_call(self, call: ToolCallSpec, where: str) -> None:
+        properties = self.parameters.get("properties", {})
+        unknown = sorted(set(call.arguments) - set(properties))
+        if unknown:
+            raise ValueError(f"{where}: argument(s) {unknown} are not declared in tool {self.name}'s parameters")
+        missing = sorted(set(self.parameters.get("required", [])) - set(call.arguments))
+        if missing:
+            raise ValueError(f"{where}: required argument(s) {missing} of tool {self.name} are missing")
+
+
 class BotScenario(_Strict):
     kind: Literal["bot"]
     id: CozeId
     name: str
     description: str
+    space_id: CozeId = Field(DEFAULT_SPACE_ID, description="the space the bot is published in (bots list)")
+    owner_user_id: CozeId = Field("7390000000000000001", description="who owns it (bots list, 0.18+)")
+    prompt: str = Field("", description="prompt_info.prompt, as bot retrieve shows it")
+    prologue: str = Field("", description="onboarding_info.prologue, as bot retrieve shows it")
+    suggested_questions: list[str] = Field(default_factory=list, description="onboarding_info.suggested_questions")
+    tools: list[ToolDeclaration] = Field(
+        default_factory=list,
+        description="the local-plugin tools it offers (name, description, parameter schema); when given, every "
+        "tool call must name one of them, with declared arguments",
+    )
     answer: str = Field("", description="final answer template: {{ user }}, {{ output.KEY }}, {{ var.NAME }}")
     rounds: list[ToolRound] = Field(default_factory=list, description="tool-call rounds before the answer")
     fail: ChatFailure | None = None
@@ -66,11 +117,39 @@ class BotScenario(_Strict):
     faults: Faults | None = Field(None, description="faults for this bot's streams and requests")
     framing: Framing | None = Field(None, description="a spec-legal SSE framing variant for this bot's streams")
 
+    @property
+    def plugin_id(self) -> str:
+        """The id of the one plugin holding this bot's tools."""
+        return derived_id(self.id, "plugin")
+
+    def declared_tools(self) -> list[ToolDeclaration]:
+        """The tools bot retrieve shows: those declared, else one per tool name its rounds call (no
+        description, no parameters), each with its wire id."""
+        tools = list(self.tools)
+        if not tools:
+            names = dict.fromkeys(call.name for r in self.rounds for call in r.tool_calls)
+            tools = [ToolDeclaration(name=name) for name in names]
+        return [
+            tool if tool.api_id != "0" else tool.model_copy(update={"api_id": derived_id(self.id, "tool", tool.name)})
+            for tool in tools
+        ]
+
     @model_validator(mode="after")
     def _check_references(self) -> BotScenario:
         keys: list[str] = []
+        declared = {tool.name: tool for tool in self.tools}
+        if len(declared) != len(self.tools):
+            raise ValueError("tools: names must be unique")
         for number, tool_round in enumerate(self.rounds):
             for call in tool_round.tool_calls:
+                if declared:
+                    tool = declared.get(call.name)
+                    if tool is None:
+                        raise ValueError(
+                            f"rounds[{number}]: tool call {call.name} names no declared tool; declared: "
+                            f"{', '.join(declared)}"
+                        )
+                    tool.check_call(call, f"rounds[{number}] {call.name}")
                 for path in references_in(call.arguments):
                     _check_bot_path(path, keys, f"rounds[{number}] {call.name}.arguments")
             round_keys = [call.output_key for call in tool_round.tool_calls]
@@ -89,7 +168,7 @@ def _check_bot_path(path: list[str], known_outputs: Iterable[str], where: str) -
     head = path[0]
     if head == "user" and len(path) == 1:
         return
-    if head in ("var", "param") and len(path) >= 2:
+    if head in ("var", "param", "file", "files") and len(path) >= 2:
         return
     if head == "history" and len(path) >= 2 and path[1] in ("count", "text", "messages"):
         return  # the conversation's current section (engines.bots.history_context)
@@ -98,15 +177,14 @@ def _check_bot_path(path: list[str], known_outputs: Iterable[str], where: str) -
             raise ValueError(f"{where}: '{{{{ {'.'.join(path)} }}}}' names no output of an earlier tool call")
         return
     raise ValueError(
-        f"{where}: unknown placeholder '{{{{ {'.'.join(path)} }}}}'; use user, output.KEY, var.NAME or param.NAME"
+        f"{where}: unknown placeholder '{{{{ {'.'.join(path)} }}}}'; use user, output.KEY, var.NAME, param.NAME, "
+        "file.FIELD or files.N.FIELD"
     )
 
 
 # --- workflows --------------------------------------------------------------------------------
 
 ParameterType = Literal["string", "integer", "number", "boolean", "object", "array"]
-
-DEFAULT_SPACE_ID = "7439000000000000001"
 
 
 def type_matches(kind: str, value: Any) -> bool:
@@ -239,7 +317,9 @@ class ToolInterruptNode(_NodeBase):
 
     Types 1 (LocalPlugin) and 6 (WorkflowLocalPlugin) exist in the platform's IDL but no Coze server is
     known to send them on a workflow stream. The probes use this node to show what an SDK does if one
-    ever did. The resume data is stored under `answer.<save_as>`.
+    ever did. The resume data is stored under `answer.<save_as>`. In a chatflow it is an end-side plugin,
+    which cloud surfaces as `requires_action` with the tool call and whose outputs it refuses
+    (coze-dev/coze-py#303; routes/chatflow_pause.py).
     """
 
     kind: Literal["tool_interrupt"]
@@ -310,7 +390,7 @@ class WorkflowScenario(_Strict):
         for number, node in enumerate(self.nodes):
             if isinstance(node, EndNode) and number != len(self.nodes) - 1:
                 raise ValueError(f"nodes[{number}]: an 'end' node must be the last node")
-            if self.kind == "chatflow" and isinstance(node, ToolInterruptNode | RawEventNode):
+            if self.kind == "chatflow" and isinstance(node, RawEventNode):
                 raise ValueError(
                     f"nodes[{number}]: chatflows cannot hold {node.kind} nodes: those shape workflow events, "
                     "and a chatflow speaks chat events"

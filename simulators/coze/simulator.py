@@ -14,6 +14,7 @@ from .engines.bots import BotEngine
 from .engines.flows import FlowEngine
 from .envelope import LOGID_HEADER, logid_of
 from .faults import FaultInjector, Faults, OnError
+from .files import FileLimits, FileStore
 from .framing import Framing
 from .ids import Clock, IdSource
 from .inputs import DEFAULT_BODY_TIMEOUT
@@ -52,6 +53,7 @@ class SimConfig(BaseModel):
     body_timeout_seconds: float = Field(
         DEFAULT_BODY_TIMEOUT, gt=0, le=3600, description="time a client has to send a whole request body (408 after)"
     )
+    files: FileLimits = Field(default_factory=FileLimits, description="uploads: size of one, bytes and files kept")
 
 
 @dataclass
@@ -75,6 +77,12 @@ class Simulator:
         self.faults = FaultInjector(self.config.faults, self.config.framing, self.config.seed)
         self.journal = Journal()
         self.requests = RequestLog()
+        self.files = FileStore(self.config.files)
+
+    def close(self) -> None:
+        """Release what outlives requests: the uploaded files and their temporary folder (`running()` and
+        `serve()` call it when the server stops; a finalizer does it otherwise)."""
+        self.files.close()
 
     def renewed(self) -> Simulator:
         """A simulator as this one was when it started (fresh store, ids and clock seeded as then, the file

@@ -165,6 +165,7 @@ class ChatRecord:
     auto_save_history: bool = True
     saved: int = 0  # how many of `messages` were looked at for the conversation's history
     history: list[MessageRecord] = field(default_factory=list)  # the context the chat saw when it started
+    files: list[dict[str, Any]] = field(default_factory=list)  # quotes of the uploads its messages name
 
 
 @dataclass

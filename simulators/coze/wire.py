@@ -7,7 +7,7 @@ Nothing else serialises these objects, so a field changes here or nowhere.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .profiles import Profile
 from .store import (
@@ -239,3 +239,110 @@ def conversation_object(conversation: Conversation) -> dict[str, Any]:
 def section(conversation: Conversation) -> dict[str, Any]:
     """The new context section a clear answers with (`Section`)."""
     return {"id": conversation.section_id, "conversation_id": conversation.id}
+
+
+# --- files and bots (routes/files.py, routes/bots.py) ----------------------------------------------
+
+if TYPE_CHECKING:
+    from .files import StoredFile
+    from .scenarios import BotScenario, ToolDeclaration
+
+
+def file(stored: StoredFile, profile: Profile) -> dict[str, Any]:
+    """An uploaded file. Cloud: the spec's File, keys in its documented example's order (upload_files.md,
+    retrieve_files.md); cozepy before 0.10 requires all four. Studio: bot_open_api.File's struct tags."""
+    if profile.files.shape == "studio-file":
+        uri = f"bot_files/{stored.id}/{stored.file_name}"
+        return {
+            "uri": uri,
+            "bytes": stored.bytes,
+            "CreatedAt": stored.created_at,
+            "file_name": stored.file_name,
+            "url": f"http://127.0.0.1/{uri}",
+            "id": stored.id,
+        }
+    return {"bytes": stored.bytes, "created_at": stored.created_at, "file_name": stored.file_name, "id": stored.id}
+
+
+MODEL_INFO = {"model_id": "0", "model_name": "coze-harness scenario"}
+"""A scenario has no model: this names that plainly (cozepy 0.2 to 0.5 require both keys)."""
+
+
+def _api_info(tool: ToolDeclaration) -> dict[str, Any]:
+    return {"api_id": tool.api_id, "name": tool.name, "description": tool.description}
+
+
+def _plugins(bot: BotScenario, profile: Profile) -> list[dict[str, Any]]:
+    tools = bot.declared_tools()
+    if not tools:
+        return []
+    if profile.bots.plugins == "api-refs":
+        return [{"plugin_id": bot.plugin_id, "api_id": tool.api_id, "api_name": tool.name} for tool in tools]
+    return [
+        {
+            "plugin_id": bot.plugin_id,
+            "name": f"{bot.name} local tools",
+            "icon_url": "",
+            "description": "The tools this bot calls; the client runs them (local plugin) and submits their outputs.",
+            "api_info_list": [_api_info(tool) for tool in tools],
+        }
+    ]
+
+
+def bot(scenario: BotScenario, profile: Profile, published_at: int) -> dict[str, Any]:
+    """A bot's configuration (BotInfo): keys in the spec's x-coze-order on cloud, in OpenAPIBotInfo's field
+    order on studio, whose nil slices and pointers are JSON nulls. `published_at` stands for both times."""
+    body: dict[str, Any] = {
+        "bot_id": scenario.id,
+        "name": scenario.name,
+        "description": scenario.description,
+        "icon_url": "",
+        "create_time": published_at,
+        "update_time": published_at,
+        "version": "1",
+        "prompt_info": {"prompt": scenario.prompt},
+        "onboarding_info": {"prologue": scenario.prologue, "suggested_questions": list(scenario.suggested_questions)},
+        "bot_mode": 0,
+    }
+    if profile.bots.plugins == "api-refs":
+        if not scenario.suggested_questions:
+            del body["onboarding_info"]["suggested_questions"]  # omitempty
+        body["model_info"] = {"model_id": MODEL_INFO["model_id"]}
+        body["plugin_info_list"] = _plugins(scenario, profile)
+        body.update(
+            workflow_info_list=None,
+            shortcut_commands=None,
+            default_user_input_type="",
+            suggest_reply_info=None,
+            background_image_info=None,
+            variables=None,
+        )
+        return body
+    body["plugin_info_list"] = _plugins(scenario, profile)
+    body["model_info"] = dict(MODEL_INFO)
+    return body
+
+
+def published_bot(scenario: BotScenario, published_at: int) -> dict[str, Any]:
+    """A bot in `/v1/space/published_bots_list` (SpacePublishedBots; `publish_time` is a string there)."""
+    return {
+        "bot_id": scenario.id,
+        "bot_name": scenario.name,
+        "description": scenario.description,
+        "icon_url": "",
+        "publish_time": str(published_at),
+    }
+
+
+def simple_bot(scenario: BotScenario, published_at: int) -> dict[str, Any]:
+    """A bot in `/v1/bots` (cozepy's SimpleBot, 0.18 and later: every field but folder_id is required)."""
+    return {
+        "id": scenario.id,
+        "name": scenario.name,
+        "description": scenario.description,
+        "icon_url": "",
+        "is_published": True,
+        "updated_at": published_at,
+        "owner_user_id": scenario.owner_user_id,
+        "published_at": published_at,
+    }

@@ -79,6 +79,8 @@ class BotEngine:
             "var": chat.variables,
             "param": chat.parameters,
             "history": history_context(chat),
+            "files": chat.files,
+            **({"file": chat.files[0]} if chat.files else {}),
         }
 
     def _plan(self, bot: BotScenario, chat: ChatRecord, outputs: dict[str, str]) -> _Plan:
@@ -93,6 +95,7 @@ class BotEngine:
         except TemplateError as exc:
             raise bad_request(
                 f"bot {bot.id} ({bot.name}) cannot answer: {exc}; send the value in custom_variables or parameters"
+                + ("" if chat.files else ", or attach an uploaded file (an object_string file or image part)")
             ) from None
 
     # -- messages ------------------------------------------------------------------------------

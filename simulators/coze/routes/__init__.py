@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from . import chat, chatflow, conversations, messages, workflows, ws_chat
+from . import bots, chat, chatflow, conversations, files, messages, workflows, ws_chat
 
 ROUTERS: tuple[APIRouter, ...] = (
     chat.router,
@@ -11,5 +11,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     ws_chat.router,
     conversations.router,
     messages.router,
+    files.router,
+    bots.router,
 )
 """Every router the app mounts, in order; a new resource's module adds its router here."""
