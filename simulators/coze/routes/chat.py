@@ -14,14 +14,12 @@ from .. import wire
 from ..auth import TokenGrant
 from ..engines.bots import Event
 from ..envelope import bad_request, not_found, ok
-from ..files import attachments
 from ..inputs import InputMessage, Lenient, json_body, optional_id, required_id, user_text, validate
 from ..profiles import ChatEnd
 from ..scenarios import BotScenario
 from ..simulator import Simulator, simulator_of
 from ..sse import chat_end, chat_frame, paced
 from ..store import ChatRecord
-from .chatflow_pause import handle_tool_outputs
 from .conversations import open_conversation, save_chat_history, save_inputs
 
 router = APIRouter()
@@ -85,7 +83,6 @@ def start_chat(
     The chat sees the conversation's current section as its history; with `auto_save_history` the
     messages sent and the answers given join the conversation, in that order."""
     text = user_text(messages)
-    files = attachments(sim.files, grant, messages)  # before the lock: it reads the files' first bytes
     with sim.store.lock:
         conversation = open_conversation(sim, grant, conversation_id, bot_id=bot.id)
         chat = ChatRecord(
@@ -100,7 +97,6 @@ def start_chat(
             meta_data=meta_data,
             auto_save_history=auto_save_history,
             history=conversation.section_messages(),
-            files=files,
         )
         events = sim.bots.start(bot, chat)
         sim.store.chats[chat.id] = chat
@@ -200,12 +196,7 @@ async def cancel_chat(request: Request) -> Response:
 
 @router.post("/v3/chat/submit_tool_outputs")
 async def submit_tool_outputs(request: Request) -> Response:
-    sim, grant = _authenticated(request)
-    body = await json_body(request)
-    refused = handle_tool_outputs(request, sim, grant, body)  # a chatflow's end-side plugin (coze-py#303)
-    if refused is not None:
-        return refused
-    chat = _chat(sim, grant, required_id(request, body, "conversation_id"), required_id(request, body, "chat_id"))
+    sim, chat, body = await _authorized_chat(request)
     req = validate(SubmitRequest, body)
     bot = sim.catalogue.bots.get(chat.bot_id)
     if bot is None:  # the catalogue changed under the chat (a runtime scenario was replaced)
