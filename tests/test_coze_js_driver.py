@@ -118,6 +118,20 @@ def test_a_release_that_is_not_installed_names_the_install_command(
         coze_js.locate("1.3.9")
 
 
+def test_without_a_version_the_sdk_installed_at_or_above_the_current_folder_is_used(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    monkeypatch.chdir(project / "src")
+    with pytest.raises(DriverUnavailable, match=r"no @coze/api in a node_modules folder.*npm install @coze/api"):
+        coze_js.locate(None)
+    package = project / "node_modules" / "@coze" / "api"
+    package.mkdir(parents=True)
+    (package / "package.json").write_text(json.dumps({"name": "@coze/api", "version": "1.2.0"}))
+    assert coze_js.locate(None) == project.resolve()
+
+
 def test_without_node_and_npm_the_driver_says_what_is_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no node, no npm
     monkeypatch.setenv(coze_js.CACHE_ENV, str(tmp_path / "cache"))
