@@ -14,6 +14,7 @@ from .. import wire
 from ..auth import TokenGrant
 from ..engines.bots import Event
 from ..envelope import bad_request, not_found, ok
+from ..files import attachments
 from ..inputs import InputMessage, Lenient, json_body, optional_id, required_id, user_text, validate
 from ..profiles import ChatEnd
 from ..scenarios import BotScenario
@@ -83,6 +84,7 @@ def start_chat(
     The chat sees the conversation's current section as its history; with `auto_save_history` the
     messages sent and the answers given join the conversation, in that order."""
     text = user_text(messages)
+    files = attachments(sim.files, grant, messages)  # before the lock: it reads the files' first bytes
     with sim.store.lock:
         conversation = open_conversation(sim, grant, conversation_id, bot_id=bot.id)
         chat = ChatRecord(
@@ -97,6 +99,7 @@ def start_chat(
             meta_data=meta_data,
             auto_save_history=auto_save_history,
             history=conversation.section_messages(),
+            files=files,
         )
         events = sim.bots.start(bot, chat)
         sim.store.chats[chat.id] = chat
