@@ -337,7 +337,8 @@ class CozeJsDriver:
             proc.wait(STOP_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait(STOP_TIMEOUT_SECONDS)
+            with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL cannot be refused; the wait stays bounded
+                proc.wait(STOP_TIMEOUT_SECONDS)
         for pump in self._pumps:  # the child is gone, so its pipes end and the pumps with them
             pump.join(STOP_TIMEOUT_SECONDS)
         for stream in (proc.stdout, proc.stderr):
