@@ -5,15 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..matrix import CAPABILITY_TITLES, MODE_TITLES, PLATFORM_TITLES, Mode
-from ..report._html import VERDICT_COLOURS, esc, legend, page, verdict_badge
-from .markdown import FRAMING_LEGEND, FRAMING_SHORT, SHORT, changed_in, framing_changed_in, span
+from ..report._html import VERDICT_COLOURS, VERDICT_TEXT, esc, legend, nav, page, verdict_badge
+from .markdown import FRAMING_LEGEND, FRAMING_SHORT, SHORT, framing_changed_in, span
 from .model import Compatibility, FramingRow, Row
+from .reading import answers_at, grouped_findings, newest_decided, releases, since, stretches
 
+# The grid fits 1280 px with its 29 releases: narrow release columns with vertical headings, label
+# columns wide enough for one or two lines, and the newest release's column kept in view (sticky on
+# the right) however many releases there are.
 _STYLE = (
-    "<style>td.c{color:#fff;text-align:center;font-weight:600;padding:.2rem .35rem;font-size:12px}"
+    "<style>td.c{text-align:center;font-weight:600;padding:.15rem .2rem;font-size:12px;min-width:1.3rem}"
     "td.none{background:#eaeef2;color:#57606a}td.chg{outline:2px solid #1f2328;outline-offset:-2px}"
-    ".grid th.ver{writing-mode:vertical-rl;transform:rotate(180deg);font-size:12px}"
-    ".wrap{overflow-x:auto}</style>"
+    ".grid{margin:.5rem 0}.grid th.ver{writing-mode:vertical-rl;transform:rotate(180deg);font-size:12px;"
+    "padding:.3rem .1rem}.grid th.label{min-width:14rem}.grid th.first{font-size:12px;min-width:3.5rem}"
+    ".grid .newest{position:sticky;right:0;box-shadow:-3px 0 0 #1f2328}.grid th.newest{background:#fff8c5}"
+    ".wrap{overflow-x:auto}ul.reasons{font-size:13px;margin-top:.2rem}ul.reasons li{margin:.15rem 0}"
+    "</style>"
 )
 
 
@@ -23,7 +30,7 @@ _FRAMING_COLOURS = {"survives": "#1a7f37", "misreads": "#9a6700", "fails": "#cf2
 def _regressions(compat: Compatibility) -> str:
     framing = compat.framing_regressions
     if not compat.regressions and not framing:
-        return "<h2>Regressions</h2><p>None: no cell got worse from one release to the next.</p>"
+        return "<h2 id='regressions'>Regressions</h2><p>None: no cell got worse from one release to the next.</p>"
     rows = "".join(
         f'<tr class="regression"><td><code>{esc(item.name)}</code></td><td>{esc(item.previous)}</td>'
         f"<td>{esc(item.version)}</td><td>{verdict_badge(item.before)} → {verdict_badge(item.after, item.reason)}</td>"
@@ -36,7 +43,7 @@ def _regressions(compat: Compatibility) -> str:
         for row, change in framing
     )
     return (
-        f"<h2>Regressions ({len(compat.regressions) + len(framing)})</h2>"
+        f'<h2 id="regressions">Regressions ({len(compat.regressions) + len(framing)})</h2>'
         "<table><tr><th>cell</th><th>from</th><th>to</th>"
         f"<th>verdict</th><th>why (newer release)</th></tr>{rows}</table>"
     )
@@ -44,100 +51,151 @@ def _regressions(compat: Compatibility) -> str:
 
 def _findings(compat: Compatibility) -> str:
     if not compat.findings:
-        return "<h2>Findings</h2><p>Every release installed and ran every probe; the simulator refused no request.</p>"
+        return (
+            "<h2 id='findings'>Findings</h2>"
+        ) + "<p>Every release installed and ran every probe; the simulator refused no request.</p>"
+    groups = grouped_findings(compat)
     rows = "".join(
-        f"<tr><td>{esc(item.version)}</td><td>{esc(item.kind)}</td><td>{esc(item.detail)}</td></tr>"
-        for item in compat.findings
+        f"<tr><td>{esc(releases(compat, group.versions))} ({len(group.versions)})</td><td>{esc(group.kind)}</td>"
+        f"<td>{esc(group.detail)}</td></tr>"
+        for group in groups
     )
     return (
-        f"<h2>Findings ({len(compat.findings)})</h2>"
-        f"<table><tr><th>release</th><th>finding</th><th>detail</th></tr>{rows}</table>"
+        f'<h2 id="findings">Findings ({len(compat.findings)}, {len(groups)} distinct)</h2>'
+        "<p>A finding that holds for several releases is written once, with the releases it holds for.</p>"
+        f"<table><tr><th>releases</th><th>finding</th><th>detail</th></tr>{rows}</table>"
     )
 
 
-def _cells(names: list[str], changed: set[str], look: Callable[[str], tuple[str, str, str] | None], none: str) -> str:
-    """One cell per release, outlined where it changed: `look(version)` gives (text, colour, title), or None
-    for a grey '-' titled `none`."""
+_Look = Callable[[str], "tuple[str, str, str, str] | None"]
+
+
+def _cells(names: list[str], changed: set[str], look: _Look, none: str) -> str:
+    """One cell per release, outlined where it changed, the newest one marked: `look(version)` gives (text,
+    background, text colour, title), or None for a grey '-' titled `none`."""
     cells = []
     for name in names:
-        extra = " chg" if name in changed else ""
+        extra = (" chg" if name in changed else "") + (" newest" if name == names[-1] else "")
         found = look(name)
         if found is None:
             cells.append(f'<td class="c none{extra}" title="cozepy {esc(name)}: {esc(none)}">-</td>')
             continue
-        text, colour, title = found
-        cells.append(f'<td class="c{extra}" style="background:{colour}" title="{esc(title)}">{esc(text)}</td>')
+        text, colour, ink, title = found
+        cells.append(
+            f'<td class="c{extra}" style="background:{colour};color:{ink}" title="{esc(title)}">{esc(text)}</td>'
+        )
     return "".join(cells)
 
 
+def _head(names: list[str]) -> str:
+    return "".join(
+        f'<th class="ver{" newest" if name == names[-1] else ""}" scope="col">{esc(name)}</th>' for name in names
+    )
+
+
 def _grid_row(row: Row, names: list[str]) -> str:
-    def look(name: str) -> tuple[str, str, str] | None:
+    def look(name: str) -> tuple[str, str, str, str] | None:
         cell = row.cells.get(name)
         if cell is None or cell.verdict is None:
             return None
         verdict = cell.verdict
-        return SHORT[verdict], VERDICT_COLOURS[verdict], f"cozepy {name}: {verdict.value}: {cell.reason}"
+        return SHORT[verdict], VERDICT_COLOURS[verdict], VERDICT_TEXT[verdict], f"cozepy {name}: {verdict.value}"
 
     cells = _cells(names, {change.version for change in row.changes}, look, "no verdict")
     return (
-        f"<tr><th>{esc(CAPABILITY_TITLES[row.capability])}<br><code>{esc(row.capability.value)}</code></th>"
-        f"<td>{esc(row.first_appeared or 'never')}</td><td>{esc(changed_in(row))}</td>{cells}</tr>"
+        f'<tr><th class="label" scope="row">{esc(CAPABILITY_TITLES[row.capability])} '
+        f"<code>{esc(row.capability.value)}</code></th>"
+        f'<td class="first">{esc(row.first_appeared or "never")}</td>{cells}</tr>'
     )
+
+
+def _reasons(rows: list[Row], names: list[str]) -> str:
+    """Every row's reasons, readable without hovering: one line per run of releases with the same verdict
+    for the same reason."""
+    items = []
+    for row in rows:
+        parts = [
+            f"<strong>{esc(stretch.releases)}</strong> "
+            + (f"{verdict_badge(stretch.verdict)} {esc(stretch.reason)}" if stretch.verdict else "no verdict")
+            for stretch in stretches(row, names)
+        ]
+        items.append(f"<li><code>{esc(row.capability.value)}</code>: " + "; ".join(parts) + "</li>")
+    return '<ul class="reasons">' + "".join(items) + "</ul>"
+
+
+def _grid_anchor(platform: str, mode: Mode) -> str:
+    return f"grid-{platform}-{mode.value}"
 
 
 def _grid(compat: Compatibility) -> str:
     names = compat.version_names
-    head = "".join(f'<th class="ver">{esc(name)}</th>' for name in names)
+    head = _head(names)
     parts = [
-        "<h2>Verdicts by release</h2>",
-        "<p>Hover a cell for its verdict and reason; an outlined cell changed from the release before it.</p>",
+        '<h2 id="grids">Verdicts by release</h2>',
+        "<p>One column per release, oldest first; the newest release stays in view on the right. An outlined "
+        "cell changed from the release before it. Under each grid, every reason, by run of releases.</p>",
         legend(),
     ]
     for platform, mode in ((p, m) for p in compat.platforms for m in Mode):
         rows = [row for row in compat.rows if row.mode == mode and row.platform == platform]
         if rows:
             parts.append(
-                f"<h3>{esc(MODE_TITLES[mode])} (<code>{esc(mode.value)}</code>) on {esc(PLATFORM_TITLES[platform])}"
-                '</h3><div class="wrap">'
-                f'<table class="grid"><tr><th>capability</th><th>first available</th><th>changed in</th>{head}</tr>'
+                f'<h3 id="{_grid_anchor(platform, mode)}">{esc(MODE_TITLES[mode])} (<code>{esc(mode.value)}</code>) '
+                f'on {esc(PLATFORM_TITLES[platform])}</h3><div class="wrap">'
+                f'<table class="grid"><tr><th class="label">capability</th><th class="first">first available</th>'
+                f"{head}</tr>"
                 + "".join(_grid_row(row, names) for row in rows)
                 + "</table></div>"
+                + _reasons(rows, names)
             )
     return "".join(parts)
 
 
 def _framing_row(row: FramingRow, names: list[str]) -> str:
-    def look(name: str) -> tuple[str, str, str] | None:
+    def look(name: str) -> tuple[str, str, str, str] | None:
         cell = row.cells.get(name)
         colour = _FRAMING_COLOURS.get(cell.outcome or "") if cell is not None else None
         if cell is None or colour is None:
             return None
-        return FRAMING_SHORT[cell.outcome], colour, f"cozepy {name}: {cell.outcome}: {cell.detail}"
+        return FRAMING_SHORT[cell.outcome], colour, "#ffffff", f"cozepy {name}: {cell.outcome}"
 
     cells = _cells(names, {change.version for change in row.changes}, look, "not run")
     return (
-        f"<tr><td>{esc(row.stream)}</td><th>{esc(row.variant)}<br><small>{esc(row.description)}</small></th>"
-        f"<td>{esc(row.first_survived or 'never')}</td><td>{esc(framing_changed_in(row))}</td>{cells}</tr>"
+        f'<tr><th class="label" scope="row">{esc(row.stream)}: {esc(row.variant)}<br>'
+        f"<small>{esc(row.description)}</small></th>"
+        f'<td class="first">{esc(row.first_survived or "never")}</td>{cells}</tr>'
     )
+
+
+def _framing_reasons(compat: Compatibility) -> str:
+    items = []
+    for row in compat.framing:
+        changes = framing_changed_in(row)
+        newest = row.cells.get(compat.version_names[-1]) if compat.version_names else None
+        detail = f"; newest: {newest.outcome}: {newest.detail}" if newest is not None and newest.detail else ""
+        items.append(
+            f"<li><code>{esc(row.stream)} / {esc(row.variant)}</code>: changed in {esc(changes)}{esc(detail)}</li>"
+        )
+    return '<ul class="reasons">' + "".join(items) + "</ul>"
 
 
 def _framing(compat: Compatibility) -> str:
     if not compat.framing:
-        return "<h2>Framing robustness by release</h2><p>No release ran the framing probe.</p>"
+        return "<h2 id='framing'>Framing robustness by release</h2><p>No release ran the framing probe.</p>"
     names = compat.version_names
-    head = "".join(f'<th class="ver">{esc(name)}</th>' for name in names)
     return (
-        "<h2>Framing robustness by release</h2><p>Spec-legal ways the platform may start framing its streams, read "
-        f"by each release's SDK against the simulator. {esc(FRAMING_LEGEND)}; hover a cell for the SDK's error.</p>"
-        '<div class="wrap"><table class="grid"><tr><th>stream</th><th>variant</th><th>first read</th>'
-        f"<th>changed in</th>{head}</tr>"
+        "<h2 id='framing'>Framing robustness by release</h2><p>Spec-legal ways the platform may start framing its "
+        f"streams, read by each release's SDK against the simulator. {esc(FRAMING_LEGEND)}.</p>"
+        '<div class="wrap"><table class="grid"><tr><th class="label">stream: variant</th>'
+        f'<th class="first">first read</th>{_head(names)}</tr>'
         + "".join(_framing_row(row, names) for row in compat.framing)
         + "</table></div>"
+        + _framing_reasons(compat)
     )
 
 
 def _contracts(compat: Compatibility) -> str:
-    parts = [f"<h2>Request contracts: changes between releases ({len(compat.contract_changes)})</h2>"]
+    parts = [f"<h2 id='contracts'>Request contracts: changes between releases ({len(compat.contract_changes)})</h2>"]
     if compat.contract_changes:
         rows = "".join(
             f"<tr><td>{esc(c.previous)} → {esc(c.version)}</td><td>{esc(c.flow)}</td><td><code>{esc(c.path)}</code>"
@@ -178,8 +236,35 @@ def _releases(compat: Compatibility) -> str:
             f"<td>{esc(column.generated_at)}</td><td>{esc(result)}</td></tr>"
         )
     return (
-        "<h2>Releases</h2><table><tr><th>release</th><th>label</th><th>python</th><th>generated</th><th>result</th>"
+        "<h2 id='releases'>Releases</h2>"
+        "<table><tr><th>release</th><th>label</th><th>python</th><th>generated</th><th>result</th>"
         f"</tr>{''.join(rows)}</table>"
+    )
+
+
+def _answer(compat: Compatibility) -> str:
+    """The answer first: the matrix report's sentences for the newest release that ran, when each mode that
+    can first could, and whether anything got worse."""
+    version = newest_decided(compat)
+    if version is None:
+        return '<section class="answer" id="answer"><h2>No release produced a verdict</h2></section>'
+    newest = compat.version_names[-1]
+    which = "the newest release" if version == newest else f"the newest that ran; {esc(newest)} did not"
+    lines = []
+    for answer in answers_at(compat, version):
+        text = answer.sentence().removeprefix(answer.title + ": ")
+        first = since(compat, answer, version)
+        when = f'<br><span class="muted">{esc("; ".join(first))}.</span>' if first else ""
+        lines.append(f"<p><strong>{esc(answer.title)}</strong>: {esc(text)}{when}</p>")
+    worse = len(compat.regressions) + len(compat.framing_regressions)
+    verdict = (
+        f'<a href="#regressions">{worse} regression(s)</a> between consecutive releases'
+        if worse
+        else "no regression: no cell got worse from one release to the next"
+    )
+    return (
+        f'<section class="answer" id="answer"><h2>Can {esc(compat.sdk)} {esc(version)} ({which}) call your local '
+        f"code?</h2>{''.join(lines)}<p>Across {esc(span(compat))}: {verdict}.</p></section>"
     )
 
 
@@ -191,8 +276,19 @@ def render_html(compat: Compatibility) -> str:
         "before it (supported &gt; workaround &gt; unknown = not-applicable &gt; broken &gt; absent), or a "
         "framing variant the release reads worse (survives &gt; misreads &gt; fails).</p>"
     )
+    grids = [
+        (_grid_anchor(p, m), f"{m.value} ({p})")
+        for p in compat.platforms
+        for m in Mode
+        if any(row.mode == m and row.platform == p for row in compat.rows)
+    ]
+    links = [("regressions", "regressions"), ("findings", "findings"), ("grids", "verdicts by release")]
+    links += [("framing", "framing robustness"), ("contracts", "request contracts"), ("releases", "releases")]
+    toc = nav(links) + nav(grids).replace("On this page:", "Grids:").replace(
+        'aria-label="sections"', 'aria-label="grids"'
+    )
     body = (
-        f"{_STYLE}<h1>{esc(title)}</h1>{intro}"
+        f"{_STYLE}<h1>{esc(title)}</h1>{_answer(compat)}{toc}{intro}"
         + _regressions(compat)
         + _findings(compat)
         + _grid(compat)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..matrix import CAPABILITY_TITLES, MODE_TITLES, PLATFORM_TITLES, Mode, Verdict
 from .model import Compatibility, FramingRow, Row
+from .reading import answers_at, grouped_findings, newest_decided, releases, since
 
 SHORT: dict[Verdict | None, str] = {
     Verdict.SUPPORTED: "S",
@@ -58,14 +59,17 @@ def _findings(compat: Compatibility) -> list[str]:
     lines = ["## Findings", ""]
     if not compat.findings:
         return [*lines, "Every release installed and ran every probe; the simulator refused no request.", ""]
-    lines += ["| release | finding | detail |", "| --- | --- | --- |"]
-    lines += [f"| {item.version} | {item.kind} | {_cell(item.detail)} |" for item in compat.findings]
+    lines += ["| releases | finding | detail |", "| --- | --- | --- |"]
+    lines += [
+        f"| {releases(compat, group.versions)} ({len(group.versions)}) | {group.kind} | {_cell(group.detail)} |"
+        for group in grouped_findings(compat)
+    ]
     return [*lines, ""]
 
 
 def _grid(compat: Compatibility) -> list[str]:
     names = compat.version_names
-    lines = ["## Verdicts by release", "", f"Legend: {LEGEND}. Hover the HTML report for each reason.", ""]
+    lines = ["## Verdicts by release", "", f"Legend: {LEGEND}. The HTML report lists every reason under its grid.", ""]
     for platform, mode in ((p, m) for p in compat.platforms for m in Mode):
         rows = [row for row in compat.rows if row.mode == mode and row.platform == platform]
         if not rows:
@@ -153,6 +157,17 @@ def _releases(compat: Compatibility) -> list[str]:
     return [*lines, ""]
 
 
+def _answer(compat: Compatibility) -> list[str]:
+    version = newest_decided(compat)
+    if version is None:
+        return ["## No release produced a verdict", ""]
+    lines = [f"## Can {compat.sdk} {version} call your local code?", ""]
+    for answer in answers_at(compat, version):
+        first = since(compat, answer, version)
+        lines.append(f"- {answer.sentence()}" + (f" ({'; '.join(first)}.)" if first else ""))
+    return [*lines, ""]
+
+
 def render_markdown(compat: Compatibility) -> str:
     lines = [
         f"# {compat.sdk} compatibility: {span(compat)}",
@@ -163,6 +178,7 @@ def render_markdown(compat: Compatibility) -> str:
         "framing variant the release reads worse (survives > misreads > fails).",
         "",
     ]
+    lines += _answer(compat)
     lines += (
         _regressions(compat)
         + _findings(compat)

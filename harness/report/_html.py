@@ -10,14 +10,16 @@ from html import escape
 
 from ..matrix import Verdict
 
+# Badge background and text per verdict; every pair is at least 4.5:1 (WCAG AA for normal text).
 VERDICT_COLOURS: dict[Verdict, str] = {
     Verdict.SUPPORTED: "#1a7f37",
     Verdict.WORKAROUND: "#9a6700",
-    Verdict.UNKNOWN: "#6e7781",
-    Verdict.NOT_APPLICABLE: "#8c959f",
+    Verdict.UNKNOWN: "#59636e",
+    Verdict.NOT_APPLICABLE: "#eaeef2",
     Verdict.BROKEN: "#cf222e",
     Verdict.ABSENT: "#82071e",
 }
+VERDICT_TEXT: dict[Verdict, str] = {verdict: "#ffffff" for verdict in Verdict} | {Verdict.NOT_APPLICABLE: "#1f2328"}
 
 _STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem;color:#1f2328;max-width:90rem}
@@ -30,6 +32,10 @@ th{background:#f6f8fa;text-align:left}
 pre{background:#f6f8fa;padding:.6rem;overflow:auto;max-height:28rem;font-size:12px}
 details{margin:.4rem 0 .8rem}summary{cursor:pointer;font-weight:600}
 code{font-size:12px}.muted{color:#57606a}
+.answer{border:2px solid #1f2328;border-radius:.5rem;padding:.4rem 1rem;margin:1rem 0;background:#f6f8fa}
+.answer h2{border:0;margin:.4rem 0;font-size:1.2rem}.answer p{margin:.4rem 0}
+nav.toc{margin:.6rem 0 1rem}nav.toc a{margin-right:1rem;white-space:nowrap}
+@media print{nav.toc{display:none}details{display:block}}
 """
 
 
@@ -38,9 +44,15 @@ def esc(text: object) -> str:
 
 
 def verdict_badge(verdict: Verdict, title: str = "") -> str:
-    colour = VERDICT_COLOURS[verdict]
+    colour, text = VERDICT_COLOURS[verdict], VERDICT_TEXT[verdict]
     hover = f' title="{esc(title)}"' if title else ""
-    return f'<span class="v" style="background:{colour}"{hover}>{esc(verdict.value)}</span>'
+    return f'<span class="v" style="background:{colour};color:{text}"{hover}>{esc(verdict.value)}</span>'
+
+
+def nav(links: list[tuple[str, str]]) -> str:
+    """The page's table of contents: (anchor id, title) pairs."""
+    items = " ".join(f'<a href="#{esc(anchor)}">{esc(title)}</a>' for anchor, title in links)
+    return f'<nav class="toc" aria-label="sections"><strong>On this page:</strong> {items}</nav>'
 
 
 def legend() -> str:

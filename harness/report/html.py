@@ -10,9 +10,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..matrix import CAPABILITY_TITLES, MODE_TITLES, PLATFORM_TITLES, Capability, Cell, Evidence, Matrix, Mode
-from ._html import esc, legend, page, verdict_badge
+from ._html import esc, legend, nav, page, verdict_badge
 from .benchmarks_html import benchmarks_section
 from .markdown import platform_differences, platforms_title
+from .summary import answers, headline
 
 
 def _short_url(url: str) -> str:
@@ -34,6 +35,9 @@ def _evidence(item: Evidence) -> str:
         parts.append(f"<p><strong>Simulated platform behaviour:</strong> {esc(item.simulated)}</p>")
     if item.error:
         parts.append(f"<p><strong>Error raised:</strong> <code>{esc(item.error)}</code></p>")
+    if item.sdk_warnings:
+        said = "".join(f"<li><code>{esc(line)}</code></li>" for line in item.sdk_warnings)
+        parts.append(f"<p>What the SDK warned or logged while the probe ran:</p><ul>{said}</ul>")
     if item.sdk_facts:
         facts = "".join(
             f"<li><code>{esc(fact.subject)}</code>: <code>{esc(fact.value)}</code>"
@@ -113,7 +117,8 @@ def _differences(matrix: Matrix) -> str:
         return ""
     found = platform_differences(matrix)
     intro = (
-        "<h2>Where the platforms differ</h2><p>The same SDK, probes and scenarios against each platform profile "
+        "<h2 id='differences'>Where the platforms differ</h2>"
+        "<p>The same SDK, probes and scenarios against each platform profile "
         "of the simulator; only the cells whose verdict differs.</p>"
     )
     if not found:
@@ -136,7 +141,8 @@ def _grammar(matrix: Matrix) -> str:
         for kind, transitions in sorted(matrix.grammar.items())
     )
     return (
-        "<h2>Stream grammar coverage</h2><p>Every stream checked against the cloud contract's event grammar "
+        "<h2 id='grammar'>Stream grammar coverage</h2>"
+        "<p>Every stream checked against the cloud contract's event grammar "
         "(CONTRACT.md); on another platform a violation is where that platform departs from it.</p>"
         f"<ul>{items}</ul>"
     )
@@ -146,7 +152,7 @@ def _crashes(matrix: Matrix) -> str:
     if not matrix.crashes:
         return ""
     parts = [
-        '<h2 class="regression">Probes that crashed</h2>',
+        '<h2 class="regression" id="crashes">Probes that crashed</h2>',
         "<p>Their cells are missing: this is a bug to fix, not a verdict.</p>",
     ]
     for crash in matrix.crashes:
@@ -158,7 +164,7 @@ def _crashes(matrix: Matrix) -> str:
     return "\n".join(parts)
 
 
-_OUTCOME_COLOURS = {"survives": "#1a7f37", "misreads": "#9a6700", "fails": "#cf222e", "not-run": "#6e7781"}
+_OUTCOME_COLOURS = {"survives": "#1a7f37", "misreads": "#9a6700", "fails": "#cf222e", "not-run": "#59636e"}
 
 
 def _framing(matrix: Matrix) -> str:
@@ -183,7 +189,8 @@ def _framing(matrix: Matrix) -> str:
         description = esc(next(iter(by_stream.values())).description)
         rows.append(f"<tr><th><code>{esc(variant)}</code></th><td>{description}</td>{''.join(cells)}</tr>")
     return (
-        "<h2>Framing robustness</h2><p>Spec-legal SSE framing variants the server may start sending, each read by "
+        "<h2 id='framing'>Framing robustness</h2>"
+        "<p>Spec-legal SSE framing variants the server may start sending, each read by "
         "this SDK. <em>survives</em>: the same events and text as the canonical framing; <em>fails</em>: the SDK "
         "raised; <em>misreads</em>: no error but different events or text. Findings about the SDK, not the "
         "platform.</p><table><tr><th>variant</th><th>what changes</th><th>chat stream</th><th>workflow stream</th>"
@@ -194,7 +201,7 @@ def _framing(matrix: Matrix) -> str:
 def _coverage(matrix: Matrix) -> str:
     if not matrix.coverage:
         return ""
-    parts = ["<h2>Coverage ceiling</h2><p>What the simulator models, and what it cannot show yet.</p>"]
+    parts = ['<h2 id="coverage">Coverage ceiling</h2><p>What the simulator models, and what it cannot show yet.</p>']
     for modelled, title in ((True, "Modelled"), (False, "Not modelled yet")):
         items = "".join(
             f"<li><strong>{esc(note.area)}</strong>: {esc(note.detail)}"
@@ -207,28 +214,52 @@ def _coverage(matrix: Matrix) -> str:
     return "\n".join(parts)
 
 
+def answer_section(matrix: Matrix) -> str:
+    """The answer first: one sentence per platform, computed from the cells (`harness.report.summary`)."""
+    lines = "".join(
+        f"<p><strong>{esc(answer.title)}</strong>: {esc(answer.sentence().removeprefix(answer.title + ': '))}</p>"
+        for answer in answers(matrix)
+    )
+    return f'<section class="answer" id="answer"><h2>{esc(headline(matrix))}</h2>{lines}</section>'
+
+
+def _platform_anchor(platform: str) -> str:
+    return f"on-{platform}"
+
+
 def render_html(matrix: Matrix, benchmarks: Path | None = None) -> str:
     label = f" ({matrix.sdk_label})" if matrix.sdk_label else ""
     title = f"Capability matrix: {matrix.sdk} {matrix.sdk_version}{label} on {platforms_title(matrix)}"
     several = len(matrix.platforms) > 1
     sections = [
-        (f"<h2>On {esc(PLATFORM_TITLES[p])}</h2>" if several else "") + _platform(matrix, p, 3 if several else 2)
+        (f'<h2 id="{_platform_anchor(p)}">On {esc(PLATFORM_TITLES[p])}</h2>' if several else "")
+        + _platform(matrix, p, 3 if several else 2)
         for p in matrix.platforms
     ]
+    bench = benchmarks_section(benchmarks) if benchmarks is not None else ""
+    links = [("crashes", "probes that crashed")] if matrix.crashes else []
+    links += [(_platform_anchor(p), f"on {PLATFORM_TITLES[p]}") for p in matrix.platforms] if several else []
+    links += [("differences", "where the platforms differ")] if several else []
+    links += [("grammar", "stream grammar")] if matrix.grammar else []
+    links += [("framing", "framing robustness")] if matrix.framing else []
+    links += [("coverage", "coverage ceiling")] if matrix.coverage else []
+    links.append(("evidence", "evidence"))
     body = "\n".join(
         [
             f"<h1>{esc(title)}</h1>",
+            answer_section(matrix),
+            nav(links),
             f'<p class="muted">Python {esc(matrix.python_version)}; wire contract {esc(matrix.contract_version)}; '
             f"schema {matrix.schema_version}; generated {esc(matrix.generated_at)}. Every verdict comes from a probe "
             "that ran the installed SDK against the simulator or read its surface.</p>",
             _crashes(matrix),
-            _differences(matrix),
             *sections,
+            _differences(matrix),
             _grammar(matrix),
             _framing(matrix),
-            benchmarks_section(benchmarks) if benchmarks is not None else "",
+            bench,
             _coverage(matrix),
-            "<h2>Evidence</h2>",
+            '<h2 id="evidence">Evidence</h2>',
             *(_evidence(item) for item in matrix.evidence.values()),
         ]
     )

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from simulators.coze import PlatformName
 
 from ..matrix import CAPABILITY_TITLES, MODE_TITLES, PLATFORM_TITLES, Capability, Cell, Evidence, Matrix, Mode
+from .summary import answers, headline
 
 _RAW_LINES = 40
 
@@ -30,6 +31,9 @@ def _evidence(item: Evidence) -> list[str]:
         out += ["", f"Simulated platform behaviour: {item.simulated}"]
     if item.error:
         out += ["", f"Error raised: `{item.error}`"]
+    if item.sdk_warnings:
+        out += ["", "What the SDK warned or logged while the probe ran:", ""]
+        out += [f"- `{line}`" for line in item.sdk_warnings]
     if item.sdk_facts:
         out += ["", "SDK facts (read from the installed package):", ""]
         out += [
@@ -122,6 +126,10 @@ def render_markdown(matrix: Matrix) -> str:
         f"Python {matrix.python_version}; wire contract {matrix.contract_version}; generated {matrix.generated_at}.",
         "Every verdict below comes from a probe that ran the installed SDK against the simulator or read its",
         "surface; the evidence ids link to what was sent, received and parsed.",
+        "",
+        f"## {headline(matrix)}",
+        "",
+        *(f"- {answer.sentence()}" for answer in answers(matrix)),
         "",
     ]
     lines += _differences(matrix)
