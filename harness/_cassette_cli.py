@@ -103,6 +103,9 @@ def _cmd_record(args: argparse.Namespace) -> int:
         _err(f"coze-harness record: the flow {flow.name} failed: cannot reach {where}: {reason}; nothing was written")
         return EXIT_CRASH
     except Exception as exc:
+        if type(exc).__name__ == "CozeAPIError":  # the server refused (a bad token, an unknown id): its words
+            _err(f"coze-harness record: the flow {flow.name} failed: {where} answered {exc}; nothing was written")
+            return EXIT_CRASH
         _err(f"coze-harness record: the flow {flow.name} failed: {type(exc).__name__}: {exc}; nothing was written")
         _err(traceback.format_exc())
         return EXIT_CRASH

@@ -123,3 +123,28 @@ def test_catalogue_through_head_in_a_shell() -> None:
     )
     assert result.stdout == "[\n"
     assert "BrokenPipeError" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_record_refused_by_the_server_is_one_line_exit_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from simulators.coze import create_app, running
+
+    monkeypatch.setenv("COZE_API_TOKEN", "not-the-token-it-accepts")
+    out = tmp_path / "never.yaml"
+    with running(create_app()) as sim:
+        command = [
+            "record",
+            "--flow",
+            "workflow-stream",
+            "--base-url",
+            sim.base_url,
+            "--workflow-id",
+            "7440000000000000001",
+        ]
+        assert main([*command, "--out", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("coze-harness record:")]
+    assert len(lines) == 1 and f"{sim.base_url} answered" in lines[0] and "4100" in lines[0]
+    assert "not-the-token-it-accepts" not in err and not out.exists()
