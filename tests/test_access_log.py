@@ -143,3 +143,33 @@ def test_both_commands_take_access_log(command: list[str], banner: str) -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_websocket_handshakes_are_logged_accepted_and_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+
+    import websockets
+
+    async def connect(url: str, headers: dict[str, str]) -> str:
+        try:
+            async with websockets.connect(url, additional_headers=headers) as socket:
+                return str(await socket.recv())
+        except websockets.InvalidStatus as refused:
+            return f"refused {refused.response.status_code}"
+
+    with running(create_app(), access_log=True) as sim:
+        base = sim.base_url.replace("http://", "ws://")
+        accepted = asyncio.run(
+            connect(
+                f"{base}/v1/chat?bot_id=7390000000000000001&token={SECRET}",
+                {"Authorization": f"Bearer {DEFAULT_TOKEN}"},
+            )
+        )
+        refused = asyncio.run(connect(f"{base}/v1/chat?bot_id=7390000000000000001", {}))
+    assert "chat.created" in accepted and refused == "refused 401"
+    err = capsys.readouterr().err
+    lines = _access_lines(err)
+    assert len(lines) == 2, err
+    assert '"WS /v1/chat?bot_id=7390000000000000001&token=REDACTED" 101 ' in lines[0]
+    assert '"WS /v1/chat?bot_id=7390000000000000001" 401 ' in lines[1]
+    assert SECRET not in err and DEFAULT_TOKEN not in err
