@@ -20,6 +20,7 @@ from simulators.coze import (
     DEFAULT_PLATFORM,
     DEFAULT_TOKEN,
     PLATFORMS,
+    FileLimits,
     SimConfig,
     StoreLimits,
     TokenGrant,
@@ -40,6 +41,7 @@ from ._server_cli import (
 
 _PROG = "coze-harness serve"
 _DEFAULT_STORE = StoreLimits()
+_DEFAULT_FILES = FileLimits()
 
 
 class GrantsFile(BaseModel):
@@ -110,6 +112,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             store=StoreLimits(max_records=args.max_records, max_age_seconds=args.record_max_age),
             allow_http_hosts=frozenset(args.allow_http_host),
             body_timeout_seconds=args.body_timeout,
+            files=FileLimits(max_file_bytes=args.max_file_bytes, max_total_bytes=args.max_file_store_bytes),
         )
     except ValueError as exc:  # pydantic's ValidationError is one too
         print(f"{_PROG}: {exc}", file=sys.stderr)
@@ -207,6 +210,22 @@ def add_serve_command(commands: Any) -> None:
         metavar="SECONDS",
         help="answer 408 to a request whose body has not fully arrived within SECONDS "
         f"(default {SimConfig().body_timeout_seconds:g})",
+    )
+    serve_cmd.add_argument(
+        "--max-file-bytes",
+        type=int,
+        default=_DEFAULT_FILES.max_file_bytes,
+        metavar="N",
+        help="largest upload /v1/files/upload accepts (4000, HTTP 413 beyond; the platform allows 512 MB) "
+        f"(default {_DEFAULT_FILES.max_file_bytes})",
+    )
+    serve_cmd.add_argument(
+        "--max-file-store-bytes",
+        type=int,
+        default=_DEFAULT_FILES.max_total_bytes,
+        metavar="N",
+        help="bytes of uploads kept in the temporary folder; past it the oldest are deleted "
+        f"(default {_DEFAULT_FILES.max_total_bytes})",
     )
     add_server_limit_options(serve_cmd)
     add_access_log_option(serve_cmd)

@@ -251,3 +251,5 @@ def test_studio_bots_with_cozepy() -> None:
             coze.bots.list(space_id=DEFAULT_SPACE_ID)  # a plain-text 404
         if "use_api_version" in sdk.method_parameters(coze.bots, "retrieve"):
             assert coze.bots.retrieve(bot_id=ECHO_BOT, use_api_version=2).name == "echo-bot"
+            with pytest.raises(Exception, match="api_info_list"):  # studio's {plugin_id, api_id, api_name}
+                coze.bots.retrieve(bot_id=WEATHER_BOT, use_api_version=2)

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -329,3 +333,83 @@ def test_studio_upload_with_cozepy(tmp_path: Path) -> None:
         else:
             uploaded = coze.files.upload(file=str(path))
             assert uploaded.file_name == "a.csv" and uploaded.bytes == 4 and uploaded.created_at is None
+
+
+# --- files as workflow parameters --------------------------------------------------------------------
+
+FILE_WORKFLOW = "7440000000000000040"
+
+
+def test_a_workflow_file_parameter_quotes_the_upload(coze: cozepy.Coze, csv_file: Path) -> None:
+    uploaded = coze.files.upload(file=str(csv_file))
+    reference = json.dumps({"file_id": uploaded.id})  # the documented form: a JSON string (workflow_run.md)
+    result = coze.workflows.runs.create(workflow_id=FILE_WORKFLOW, parameters={"document": reference})
+    data = TEXT.encode()
+    assert json.loads(result.data) == {
+        "name": "people.csv",
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "text": TEXT,
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "code", "words"),
+    [
+        ('{"file_id": "7000000000000000001"}', 4200, ["parameters.document.file_id", "7000000000000000001"]),
+        ('{"file_id": "x"}', 4000, ["parameters.document.file_id"]),
+        ('{"id": "1"}', 4000, ['{"file_id": "..."}']),
+        ("7000000000000000001", 4000, ["parameters.document", "file URL"]),
+    ],
+)
+def test_a_bad_file_parameter_names_it(coze: cozepy.Coze, value: str, code: int, words: list[str]) -> None:
+    with pytest.raises(cozepy.CozeAPIError) as caught:
+        coze.workflows.runs.create(workflow_id=FILE_WORKFLOW, parameters={"document": value})
+    assert caught.value.code == code
+    for word in words:
+        assert word in str(caught.value.msg)
+
+
+def test_a_file_url_parameter_is_quoted_as_its_url() -> None:
+    from simulators.coze.files import parameter_files
+
+    workflow = create_app().state.simulator.catalogue.workflows[FILE_WORKFLOW]
+    store = FileStore(FileLimits())
+    quotes = parameter_files(store, TokenGrant(token="t"), workflow, {"document": "https://example.com/a.png"})
+    assert quotes == {"document": {"url": "https://example.com/a.png"}}
+
+
+def test_serve_takes_the_file_limits_as_flags(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import harness._serve_cli as serve_cli
+    from harness.cli import main
+
+    seen: list[Any] = []
+    monkeypatch.setattr(serve_cli, "serve", lambda app, sock, **_: (seen.append(app), sock.close()))
+    assert main(["serve", "--max-file-bytes", "1234", "--max-file-store-bytes", "5678"]) == 0
+    assert seen[0].state.simulator.config.files == FileLimits(max_file_bytes=1234, max_total_bytes=5678)
+    assert main(["serve", "--max-file-bytes", "0"]) == 2
+    assert "max_file_bytes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_serve_removes_the_uploads_folder_when_stopped_by_a_signal(tmp_path: Path, stop: signal.Signals) -> None:
+    """uvicorn re-raises the signal it caught after shutting down; SIGTERM's default action would kill the
+    process before any cleanup, so `serve` exits instead and removes the folder (in $TMPDIR, here tmp_path)."""
+    command = [sys.executable, "-m", "harness.cli", "serve", "--port", "0"]
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        base_url = first.rsplit(" ", 1)[1].strip()
+        assert _upload(base_url, {"file": ("a.csv", b"1,2\n")}).json()["code"] == 0
+        assert len(list(tmp_path.glob("coze-sim-files-*/*"))) == 1
+        process.send_signal(stop)
+        process.wait(15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(5)
+    assert list(tmp_path.glob("coze-sim-files-*")) == []

@@ -49,12 +49,6 @@ def bars(document: dict[str, Any]) -> list[tuple[str, float, float, bool]]:
         if alone is not None:
             target = _number(transports.get("target_ratio")) or 1.5
             found.append((f"transport alone / respx, {label}", alone, target, False))
-    suite = benchmarks.get("plugin_suite", {})
-    for mode, ratio_value in suite.get("ratios", {}).items():
-        ratio = _number(ratio_value)
-        target = _number(suite.get("targets", {}).get(mode))
-        if ratio is not None and target is not None:
-            found.append((f"pytest plugin, {mode} / respx ({suite.get('tests', '?')} tests)", ratio, target, False))
     return found
 
 

@@ -6,6 +6,7 @@
 from .app import create_app
 from .auth import TokenGrant
 from .coverage import Coverage, CoverageItem, coverage
+from .files import FileLimits
 from .profiles import DEFAULT_PLATFORM, PLATFORMS, PlatformName, Profile, ProfileError, load_profile
 from .scenarios import BUILTIN_DIR, BotScenario, Catalogue, ScenarioFileError, WorkflowScenario
 from .server import RunningServer, ServerLimits, base_url_of, bind, running, serve
@@ -22,6 +23,7 @@ __all__ = [
     "Catalogue",
     "Coverage",
     "CoverageItem",
+    "FileLimits",
     "LocalTls",
     "PlatformName",
     "Profile",

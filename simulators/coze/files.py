@@ -32,6 +32,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from .auth import TokenGrant
 from .envelope import Code, CozeError, bad_request, not_found
 from .inputs import InputMessage, parse_json
+from .scenarios import WorkflowScenario
 
 MEBIBYTE = 1 << 20
 PLATFORM_MAX_FILE_BYTES = 512 * MEBIBYTE
@@ -511,4 +512,34 @@ def attachments(store: FileStore, grant: TokenGrant, messages: Sequence[InputMes
         quote = stored.quote(budget)
         budget -= len(quote["text"].encode("utf-8", errors="replace"))
         quotes.append(quote)
+    return quotes
+
+
+def parameter_files(
+    store: FileStore, grant: TokenGrant, workflow: WorkflowScenario, parameters: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """The quotes of a run's `file` parameters, by name, for `{{ file.NAME.* }}`. The platform takes a file
+    as the JSON string `{"file_id": "..."}` of an upload, or as a file URL (workflow_run.md, `parameters`);
+    a URL is quoted as `{"url": ...}` only, since the simulator fetches nothing."""
+    quotes: dict[str, dict[str, Any]] = {}
+    budget = QUOTE_BUDGET
+    for name, spec in workflow.parameters.items():
+        value = parameters.get(name)
+        if spec.type != "file" or not isinstance(value, str):
+            continue
+        where = f"parameters.{name}"
+        if value.startswith(("http://", "https://")):
+            quotes[name] = {"url": value}
+            continue
+        if not value.lstrip().startswith("{"):
+            raise bad_request(
+                f'{where} must be a JSON string {{"file_id": "..."}} naming an upload from /v1/files/upload, or a '
+                f"file URL; got {value[:60]!r}"
+            )
+        reference = parse_json(value, f"{where} (a JSON-encoded file reference)")
+        if not isinstance(reference, dict) or "file_id" not in reference:
+            raise bad_request(f'{where} must hold {{"file_id": "..."}}; got {value[:60]!r}')
+        quote = resolve(store, grant, reference["file_id"], f"{where}.file_id").quote(budget)
+        budget -= len(quote["text"].encode("utf-8", errors="replace"))
+        quotes[name] = quote
     return quotes

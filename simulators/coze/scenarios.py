@@ -184,12 +184,14 @@ def _check_bot_path(path: list[str], known_outputs: Iterable[str], where: str) -
 
 # --- workflows --------------------------------------------------------------------------------
 
-ParameterType = Literal["string", "integer", "number", "boolean", "object", "array"]
+ParameterType = Literal["string", "integer", "number", "boolean", "object", "array", "file"]
+"""`file`: a string holding `{"file_id": "..."}` of an upload (workflow_run.md) or a file URL; quoted as
+`{{ file.NAME.* }}` (files.parameter_files)."""
 
 
 def type_matches(kind: str, value: Any) -> bool:
     """Whether a JSON value has a declared parameter or form-field type (a bool is not a number)."""
-    if kind == "string":
+    if kind in ("string", "file"):
         return isinstance(value, str)
     if kind == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
@@ -416,6 +418,10 @@ class WorkflowScenario(_Strict):
         if head == "param" and rest:
             if rest[0] not in self.parameters:
                 raise ValueError(f"{where}: '{text}' names no declared parameter; add it under 'parameters'")
+            return
+        if head == "file" and len(rest) >= 2:
+            if rest[0] not in self.parameters or self.parameters[rest[0]].type != "file":
+                raise ValueError(f"{where}: '{text}' names no parameter of type file; declare it with 'type: file'")
             return
         if head in ("answer", "node") and rest:
             if saved.get(rest[0]) != head:

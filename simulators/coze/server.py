@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
 import ssl
 import threading
@@ -278,10 +279,28 @@ def serve(
 
     `access_log` writes one line per request to stderr (`accesslog.AccessLog`: no headers, query values
     other than decimal ids redacted)."""
+    previous = _exit_on_sigterm()
     try:
         uvicorn.Server(_config(app, tls, limits, access_log)).run(sockets=[sock])
+    except SystemExit:
+        pass  # our SIGTERM handler, re-raised by uvicorn after its graceful shutdown
     finally:
         _release(app)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm() -> Any:
+    """uvicorn re-raises the SIGTERM it caught once it has shut down; with the default action that kills the
+    process on the spot, before any `finally` or atexit hook (the uploads' folder would stay). A handler that
+    raises SystemExit lets `serve` release what it holds first. Signals belong to the main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def _exit(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    return signal.signal(signal.SIGTERM, _exit)
 
 
 def _release(app: FastAPI) -> None:

@@ -234,6 +234,7 @@ class ExecutionRecord:
     pending: PendingInterrupt | None = None
     resumed_events: set[str] = field(default_factory=set)
     node_runs: dict[str, NodeRun] = field(default_factory=dict)  # by node_execute_uuid; one per node run
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # file parameters' quotes, by name
 
     @property
     def finished(self) -> bool:

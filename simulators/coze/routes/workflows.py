@@ -30,6 +30,7 @@ from ..engines.flows import (
     settle_in_background,
 )
 from ..envelope import Code, CozeError, bad_request, logid_of, not_found, ok
+from ..files import parameter_files
 from ..inputs import Lenient, json_body, validate
 from ..profiles import Profile
 from ..scenarios import WorkflowScenario
@@ -104,10 +105,12 @@ async def _start(request: Request, *, stream: bool) -> tuple[WorkflowScenario, E
     workflow = runnable(sim, grant, req.workflow_id, "workflow")
     sim.check_request(workflow)
     parameters = sim.flows.check_parameters(workflow, req.parameters)
+    files = parameter_files(sim.files, grant, workflow, parameters)
     run_mode = RUN_MODE_STREAM if stream else RUN_MODE_ASYNC if req.is_async else RUN_MODE_SYNC
     execution = sim.flows.start(
         workflow, parameters=parameters, run_mode=run_mode, logid=logid_of(request), bot_id=req.bot_id, ext=req.ext
     )
+    execution.files = files  # before any node runs: the run has not been streamed or polled yet
     return workflow, execution, req
 
 
