@@ -41,6 +41,7 @@ FAILING_WORKFLOW = "7440000000000000004"
 ECHO_CHATFLOW = "7440000000000000006"
 UNPUBLISHED_WORKFLOW = "7440000000000000009"
 QUESTION_CHATFLOW = "7440000000000000017"
+LOCAL_PLUGIN_CHATFLOW = "7440000000000000034"
 UNKNOWN_ID = "7999999999999999999"
 
 
@@ -158,6 +159,24 @@ def async_run(client: Client) -> dict[str, str]:
     )
     assert response.status_code == 200, response.text
     return {"execute_id": response.json()["execute_id"]}
+
+
+def chatflow_question_paused(client: Client) -> dict[str, str]:
+    """The question chatflow paused at its question: the conversation to answer it on."""
+    events = _stream(
+        client, "/v1/workflows/chat", {"workflow_id": QUESTION_CHATFLOW, "additional_messages": _user("hi")}
+    )
+    chat = next(e.json() for e in events if e.event == "conversation.chat.requires_action")
+    return {"conversation_id": chat["conversation_id"]}
+
+
+def chatflow_tool_call(client: Client) -> dict[str, str]:
+    """The end-side plugin chatflow paused with its tool call (cloud): the chat's ids and the call id."""
+    body = {"workflow_id": LOCAL_PLUGIN_CHATFLOW, "additional_messages": _user("Paris")}
+    events = _stream(client, "/v1/workflows/chat", body)
+    chat = next(e.json() for e in events if e.event == "conversation.chat.requires_action")
+    call = chat["required_action"]["submit_tool_outputs"]["tool_calls"][0]["id"]
+    return {"conversation_id": chat["conversation_id"], "chat_id": chat["id"], "call0": call}
 
 
 def question_interrupt(client: Client) -> dict[str, str]:
@@ -333,6 +352,24 @@ CASES: list[SpecCase] = [
         code=4200,
         json={"conversation_id": UNKNOWN_ID, "chat_id": UNKNOWN_ID},
     ),
+    SpecCase(
+        "retrieve-by-post-unknown",
+        _RETRIEVE,
+        "POST",
+        "/v3/chat/retrieve",
+        status=404,
+        code=4200,
+        params={"conversation_id": UNKNOWN_ID, "chat_id": UNKNOWN_ID},
+    ),
+    SpecCase(
+        "message-list-by-post-unknown",
+        _MESSAGES,
+        "POST",
+        "/v3/chat/message/list",
+        status=404,
+        code=4200,
+        params={"conversation_id": UNKNOWN_ID, "chat_id": UNKNOWN_ID},
+    ),
     # workflows
     SpecCase("run", _RUN, "POST", "/v1/workflow/run", json={"workflow_id": JOKE_WORKFLOW, "parameters": {}}),
     SpecCase("run-async", _RUN, "POST", "/v1/workflow/run", json={"workflow_id": JOKE_WORKFLOW, "is_async": True}),
@@ -433,9 +470,51 @@ CASES: list[SpecCase] = [
         _CHATFLOW,
         "POST",
         "/v1/workflows/chat",
+        stream="chat",
+        json={"workflow_id": QUESTION_CHATFLOW, "parameters": {}, "additional_messages": _user("hi")},
+    ),
+    SpecCase(
+        "chatflow-question-answered",
+        _CHATFLOW,
+        "POST",
+        "/v1/workflows/chat",
+        stream="chat",
+        setup=chatflow_question_paused,
+        json={
+            "workflow_id": QUESTION_CHATFLOW,
+            "conversation_id": "{conversation_id}",
+            "parameters": {},
+            "additional_messages": _user("Paris"),
+        },
+    ),
+    SpecCase(
+        "chatflow-local-plugin",
+        _CHATFLOW,
+        "POST",
+        "/v1/workflows/chat",
+        stream="chat",
+        json={"workflow_id": LOCAL_PLUGIN_CHATFLOW, "parameters": {}, "additional_messages": _user("Paris")},
+    ),
+    SpecCase(
+        "submit-to-a-chatflow",
+        _SUBMIT,
+        "POST",
+        "/v3/chat/submit_tool_outputs",
+        stream="chat",
+        setup=chatflow_tool_call,
+        params={"conversation_id": "{conversation_id}", "chat_id": "{chat_id}"},
+        json={"stream": True, "tool_outputs": [{"tool_call_id": "{call0}", "output": "sunny"}]},
+    ),
+    SpecCase(
+        "submit-to-a-chatflow-nonstream",
+        _SUBMIT,
+        "POST",
+        "/v3/chat/submit_tool_outputs",
         status=400,
         code=4000,
-        json={"workflow_id": QUESTION_CHATFLOW, "parameters": {}, "additional_messages": _user("hi")},
+        setup=chatflow_tool_call,
+        params={"conversation_id": "{conversation_id}", "chat_id": "{chat_id}"},
+        json={"stream": False, "tool_outputs": [{"tool_call_id": "{call0}", "output": "sunny"}]},
     ),
     SpecCase(
         "chatflow-question-studio",
@@ -456,6 +535,31 @@ CASES: list[SpecCase] = [
         json={"workflow_id": JOKE_WORKFLOW, "parameters": {}, "additional_messages": _user("hi")},
     ),
 ]
+
+PENDING_OPERATIONS: dict[tuple[str, str], str] = {
+    # (method, route path as /openapi.json lists it) -> whose cases are on their way. The test fails once an
+    # entry has its cases (remove it then) or names an operation no longer served.
+    ("post", "/v1/conversation/create"): "conversations and messages (issue 20)",
+    ("get", "/v1/conversation/retrieve"): "conversations and messages (issue 20)",
+    ("get", "/v1/conversations"): "conversations and messages (issue 20)",
+    ("put", "/v1/conversations/{conversation_id}"): "conversations and messages (issue 20)",
+    ("delete", "/v1/conversations/{conversation_id}"): "conversations and messages (issue 20)",
+    ("post", "/v1/conversations/{conversation_id}/clear"): "conversations and messages (issue 20)",
+    ("post", "/v1/conversation/message/create"): "conversations and messages (issue 20)",
+    ("post", "/v1/conversation/message/list"): "conversations and messages (issue 20)",
+    ("get", "/v1/conversation/message/retrieve"): "conversations and messages (issue 20)",
+    ("post", "/v1/conversation/message/modify"): "conversations and messages (issue 20)",
+    ("post", "/v1/conversation/message/delete"): "conversations and messages (issue 20)",
+    ("post", "/v1/conversations/{conversation_id}/messages/{message_id}/feedback"): "conversations (issue 20)",
+    ("delete", "/v1/conversations/{conversation_id}/messages/{message_id}/feedback"): "conversations (issue 20)",
+    ("post", "/v1/files/upload"): "files and bots (issue 20)",
+    ("get", "/v1/files/retrieve"): "files and bots (issue 20)",
+    ("get", "/v1/bot/get_online_info"): "files and bots (issue 20)",
+    ("get", "/v1/bots"): "files and bots (issue 20)",
+    ("get", "/v1/bots/{bot_id}"): "files and bots (issue 20)",
+    ("get", "/v1/space/published_bots_list"): "files and bots (issue 20)",
+}
+"""Served operations whose spec cases their developers are adding; not a place to park a route for good."""
 
 _CHAT_EVENT = r"conversation\.chat\..*"
 _SPEC = "coze-openapi.yaml"
@@ -529,13 +633,39 @@ DEVIATIONS: list[Deviation] = [
         evidence='as chat-done-data, for the continuation stream: it ends with data:"[DONE]"',
     ),
     Deviation(
-        "run-history-error-code-integer",
-        _HISTORY,
-        ("data", 0, "error_code"),
-        "type",
-        "run-history",
-        "not a contradiction: the simulator's own error, fixed by issue 21 (the spec, api-markdown/workflow_history.md "
-        "and coze-py's recorded run history all have error_code as a string)",
+        "chatflow-pause-without-bot-id",
+        _CHATFLOW,
+        ("data-json",),
+        "required",
+        "chatflow-question",
+        "as chatflow-chat-without-bot-id, for the Chat of the pause's requires_action",
+    ),
+    Deviation(
+        "chatflow-answer-without-bot-id",
+        _CHATFLOW,
+        ("data-json",),
+        "required",
+        "chatflow-question-answered",
+        "as chatflow-chat-without-bot-id, for the turn that answers the question",
+    ),
+    Deviation(
+        "chatflow-plugin-without-bot-id",
+        _CHATFLOW,
+        ("data-json",),
+        "required",
+        "chatflow-local-plugin",
+        "as chatflow-chat-without-bot-id, for the Chat that carries the end-side plugin's tool call",
+    ),
+    Deviation(
+        "submit-error-event-data",
+        _SUBMIT,
+        ("data",),
+        "required",
+        "submit-to-a-chatflow",
+        event="error",
+        evidence=f"{_SPEC} types every stream event's data as ChatV3MessageDetail; an `error` event carries "
+        '{"code", "msg"} (api-markdown/streaming_chat_api.md, coze-py tests/testdata/chat_error_resp.txt), as '
+        "the refusal of a chatflow's tool outputs does (coze-dev/coze-py#303: raised as 'error event: ...')",
     ),
     Deviation(
         "chatflow-chat-without-bot-id",

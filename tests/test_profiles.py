@@ -189,13 +189,6 @@ def test_studio_chatflow_question_pauses_with_requires_action_and_the_next_messa
     assert '"content":"It is sunny in Oslo."' in second
 
 
-def test_cloud_refuses_a_chatflow_with_a_question_node_before_streaming(sim: RunningServer) -> None:
-    body = {"workflow_id": QUESTION_CHATFLOW, "additional_messages": [{"role": "user", "content": "hi"}]}
-    response = httpx.post(f"{sim.base_url}/v1/workflows/chat", headers=AUTH, json=body, timeout=10)
-    envelope = response.json()
-    assert envelope["code"] == 4000 and "serve --profile studio" in envelope["msg"]
-
-
 def test_studio_has_no_websocket_chat() -> None:
     import ssl
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -34,11 +35,10 @@ import yaml
 from openapi_schema_validator import OAS30Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
-from starlette.routing import Route
 
 from simulators.coze import SimConfig, create_app
 from tests.asgi_driver import Sim
-from tests.spec_cases import CASES, DEVIATIONS, Deviation, SpecCase, sse_events
+from tests.spec_cases import CASES, DEVIATIONS, PENDING_OPERATIONS, Deviation, SpecCase, sse_events
 
 SPEC_ENV = "COZE_OPENAPI_SPEC"
 _SPEC_URI = "urn:coze-openapi"
@@ -235,23 +235,26 @@ def test_every_case_names_an_operation_of_the_spec(spec: dict[str, Any]) -> None
 
 
 def _served_operations(profile: str = "cloud") -> set[tuple[str, str]]:
-    """(method, path) of every HTTP route the simulator serves and documents in its /openapi.json."""
-    app = create_app(config=SimConfig(profile=profile))  # type: ignore[arg-type]
-    served = set()
-    for route in app.routes:
-        if isinstance(route, Route) and route.include_in_schema:
-            served.update((m.lower(), route.path) for m in route.methods or () if m != "HEAD")
-    return served
+    """(method, path) of every HTTP operation the simulator serves, as its own /openapi.json lists them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # FastAPI warns about the operation ids of routes with two methods
+        paths = create_app(config=SimConfig(profile=profile)).openapi()["paths"]  # type: ignore[arg-type]
+    return {(method, path) for path, item in paths.items() for method in item}
 
 
 def test_every_served_operation_is_driven_on_its_success_and_error_paths() -> None:
-    """A new route needs a success case and an error case in tests/spec_cases.py."""
+    """A new route needs a success case and an error case in tests/spec_cases.py (or, until its cases land,
+    an entry in PENDING_OPERATIONS, which must not outlive them)."""
     success = {(c.method.lower(), _template(c.path)) for c in CASES if c.status == 200 and c.code == 0}
     failure = {(c.method.lower(), _template(c.path)) for c in CASES if c.code != 0}
-    missing_ok = sorted(op for op in _served_operations() if not any(_same(op, s) for s in success))
-    missing_err = sorted(op for op in _served_operations() if not any(_same(op, s) for s in failure))
-    assert not missing_ok, f"served operations without a success case in tests/spec_cases.py: {missing_ok}"
-    assert not missing_err, f"served operations without an error case in tests/spec_cases.py: {missing_err}"
+    served = _served_operations()
+    covered = {op for op in served if any(_same(op, s) for s in success) and any(_same(op, s) for s in failure)}
+    missing = sorted(served - covered - set(PENDING_OPERATIONS))
+    assert not missing, f"served operations without a success and an error case in tests/spec_cases.py: {missing}"
+    done = sorted(set(PENDING_OPERATIONS) & covered)
+    assert not done, f"these now have their cases: remove them from PENDING_OPERATIONS: {done}"
+    gone = sorted(set(PENDING_OPERATIONS) - served)
+    assert not gone, f"PENDING_OPERATIONS lists operations the simulator does not serve: {gone}"
 
 
 def _template(path: str) -> str:

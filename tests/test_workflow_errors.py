@@ -191,7 +191,7 @@ def test_sync_run_reaching_an_interrupt_is_6039(http: httpx.Client) -> None:
     body = _error(http.post("/v1/workflow/run", json={"workflow_id": QUESTION}), 6039, "stream_run", "Question")
     execute_id = re.search(r"execute_id=(\d+)", body["debug_url"]).group(1)  # type: ignore[union-attr]
     history = http.get(f"/v1/workflows/{QUESTION}/run_histories/{execute_id}").json()["data"][0]
-    assert (history["execute_status"], history["error_code"], history["run_mode"]) == ("Fail", 6039, 0)
+    assert (history["execute_status"], history["error_code"], history["run_mode"]) == ("Fail", "6039", 0)
 
 
 def test_async_run_reaching_an_interrupt_fails_with_6039(http: httpx.Client) -> None:
@@ -202,7 +202,7 @@ def test_async_run_reaching_an_interrupt_fails_with_6039(http: httpx.Client) -> 
         if history["execute_status"] != "Running":
             break
         threading.Event().wait(0.02)
-    assert (history["execute_status"], history["error_code"]) == ("Fail", 6039)
+    assert (history["execute_status"], history["error_code"]) == ("Fail", "6039")
 
 
 def test_sync_run_past_its_time_limit_is_6023(http: httpx.Client) -> None:

@@ -45,11 +45,12 @@ HISTORY_TYPES = {
     "create_time": int,
     "update_time": int,
     "output": str,
-    "error_code": int,
+    "error_code": str,  # "" on success: the spec, workflow_history.md, coze-py's recorded history
     "error_message": str,
     "debug_url": str,
     "is_output_trimmed": bool,
     "usage": dict,
+    "node_execute_status": dict,
 }
 
 
@@ -340,6 +341,8 @@ def test_async_run_envelope_and_history_shape(sim: RunningServer) -> None:
     assert statuses[0] == "Running" and statuses[-1] == "Success"
     assert history["run_mode"] == 2 and history["debug_url"] == started["debug_url"]
     assert history["logid"] and history["is_output_trimmed"] is False
+    assert history["error_code"] == ""
+    assert {status["node_id"] for status in history["node_execute_status"].values()} == {"100002", "900001"}
 
 
 def test_old_and_odd_request_forms_are_accepted(sim: RunningServer) -> None:
@@ -381,7 +384,7 @@ def test_closing_a_stream_early_fails_the_execution(sim: RunningServer) -> None:
             if history["execute_status"] != "Running" or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
-    assert history["execute_status"] == "Fail" and history["error_code"] == 5000
+    assert history["execute_status"] == "Fail" and history["error_code"] == "5000"
     assert "closed the stream" in history["error_message"]
 
 

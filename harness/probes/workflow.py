@@ -28,6 +28,7 @@ _TOOL_CAPABILITIES = (
     Capability.TOOL_ERRORS,
     Capability.LOCAL_CODE,
 )
+_CHATFLOW_CAPABILITIES = (*_TOOL_CAPABILITIES, Capability.INTERRUPT_RESUME)
 SIMULATED = (
     "the tool-call-shaped events (a requires_action-like event, Interrupt types 1 and 6 with a tool call in "
     "interrupt_data.data) are injected by the simulator; no Coze server is known to send them on a workflow stream"
@@ -241,43 +242,177 @@ def probe_workflow_run(ctx: ProbeContext) -> ProbeResult:
     return ProbeResult(cells=cells_for(Mode.WORKFLOW_RUN, evidence.id, verdicts), evidence=[evidence])
 
 
-def probe_chatflow(ctx: ProbeContext) -> ProbeResult:
-    """workflows.chat.stream: chat framing; whether it can pause for a local plugin is not documented."""
+CHATFLOW_SOURCES = (
+    "cloud chatflow behaviour modelled from reference/coze-openapi/api-markdown/workflow_chat.md (question and "
+    "input nodes pause with conversation.chat.requires_action, the next /v1/workflows/chat call continues; "
+    '"对话流中不支持提交端插件结果": no local-plugin results in a chatflow) and coze-dev/coze-py#303 (a cloud '
+    "chatflow's end-side plugin gave requires_action, and submit_tool_outputs then an error event)"
+)
+_TOOL_OUTPUT = "sunny and 21 degrees"
+
+
+class _ChatflowTurn:
+    """What the SDK made of one workflows.chat.stream (or submit_tool_outputs) call."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.error: str | None = None
+        self.paused: Any = None  # the Chat of a requires_action event
+        self.answer = ""
+
+    def read(self, stream: Any) -> _ChatflowTurn:
+        try:
+            for event in stream:
+                name = event_name(event)
+                self.names.append(name)
+                if name == "conversation.chat.requires_action":
+                    self.paused = event.chat
+                message: Any = getattr(event, "message", None)
+                kind = getattr(message, "type", None)
+                if name == "conversation.message.completed" and "answer" in str(getattr(kind, "value", kind)):
+                    self.answer += str(message.content)
+        except Exception as exc:
+            self.error = describe_error(exc)
+        return self
+
+    def tool_calls(self) -> list[Any]:
+        action = getattr(self.paused, "required_action", None)
+        outputs = getattr(action, "submit_tool_outputs", None)
+        return list(getattr(outputs, "tool_calls", None) or [])
+
+    def summary(self, label: str) -> str:
+        text = f"{label}: SDK yielded {self.names}"
+        if self.error:
+            text += f", then raised {self.error}"
+        return text
+
+
+def _chatflow_turn(client: Any, workflow_id: str, text: str, conversation_id: str | None = None) -> _ChatflowTurn:
     import cozepy
 
+    message = cozepy.Message(role="user", type="question", content=text, content_type="text")
+    turn = _ChatflowTurn()
+    try:
+        kwargs: dict[str, Any] = {"conversation_id": conversation_id} if conversation_id else {}
+        stream = client.stream(workflow_id=workflow_id, additional_messages=[message], **kwargs)
+    except Exception as exc:
+        turn.error = describe_error(exc)
+        return turn
+    return turn.read(stream)
+
+
+def _chatflow_tools(coze: Any, ctx: ProbeContext, outcomes: list[str]) -> dict[Capability, tuple[Verdict, str]]:
+    """The end-side plugin chatflow: a tool call counts only if its outputs can be submitted and reach the answer."""
+    import cozepy
+
+    first = _chatflow_turn(coze.workflows.chat, ctx.scenario_ids["local-plugin-chatflow"], "Paris")
+    outcomes.append(first.summary("local-plugin-chatflow"))
+    calls = first.tool_calls()
+    if first.error and "4000" in first.error and not first.names:
+        reason = (
+            f"this platform has no /v3/chat/submit_tool_outputs, so no chatflow tool call can be answered; how it "
+            f"surfaces an end-side plugin in a chatflow is not modelled ({first.error}). Evidence that would "
+            "settle the event cells: a recording of a chatflow with an end-side plugin run on this platform"
+        )
+        unknown = (Verdict.UNKNOWN, reason)
+        absent = (Verdict.ABSENT, reason)
+        return {
+            Capability.TOOL_CALL_EVENT: unknown,
+            Capability.TOOL_CALL_FIELDS: unknown,
+            **{
+                c: absent
+                for c in _TOOL_CAPABILITIES
+                if c not in (Capability.TOOL_CALL_EVENT, Capability.TOOL_CALL_FIELDS)
+            },
+        }
+    if not calls:
+        why = (
+            first.error
+            or f"requires_action {'arrived without' if first.paused is not None else 'never arrived with'} tool calls"
+        )
+        verdict = Verdict.BROKEN if first.error else Verdict.ABSENT
+        return {c: (verdict, f"the end-side plugin chatflow: {why}.") for c in _TOOL_CAPABILITIES}
+    call = calls[0]
+    seen = f"requires_action carried {call.function.name}({call.function.arguments}) id {call.id}"
+    submitted = _ChatflowTurn()
+    try:
+        stream = coze.chat.submit_tool_outputs(
+            conversation_id=first.paused.conversation_id,
+            chat_id=first.paused.id,
+            tool_outputs=[cozepy.ToolOutput(tool_call_id=c.id, output=_TOOL_OUTPUT) for c in calls],
+            stream=True,
+        )
+        submitted.read(stream)
+    except Exception as exc:
+        submitted.error = describe_error(exc)
+    outcomes.append(submitted.summary("chat.submit_tool_outputs on that chat"))
+    if _TOOL_OUTPUT in submitted.answer:
+        supported = f"{seen}; the submitted output came back in the answer."
+        return {c: (Verdict.SUPPORTED, supported) for c in _TOOL_CAPABILITIES}
+    refused = (
+        f"{seen}, but it is not a usable tool call: submitting its output ended with "
+        f"{submitted.error or submitted.names} and the output never reached an answer. A chatflow does not "
+        "accept local-plugin results (workflow_chat.md; coze-py#303)"
+    )
+    verdicts = {c: (Verdict.ABSENT, refused + ".") for c in _TOOL_CAPABILITIES}
+    verdicts[Capability.LOCAL_CODE] = (Verdict.ABSENT, refused + "; use the HTTP bridge (workflow-bridge).")
+    return verdicts
+
+
+def _chatflow_resume(coze: Any, ctx: ProbeContext, outcomes: list[str]) -> tuple[Verdict, str]:
+    """The question chatflow: a pause (no tool call) answered by the next message on the conversation."""
+    workflow_id = ctx.scenario_ids["question-chatflow"]
+    first = _chatflow_turn(coze.workflows.chat, workflow_id, "weather please")
+    outcomes.append(first.summary("question-chatflow"))
+    if first.paused is None:
+        return (Verdict.BROKEN, f"question-chatflow did not pause where the SDK could see it: {first.summary('it')}.")
+    note = (
+        "its requires_action carried no tool call (a question is not a tool call)"
+        if not first.tool_calls()
+        else ("its requires_action carried a tool call")
+    )
+    second = _chatflow_turn(coze.workflows.chat, workflow_id, "Paris", str(first.paused.conversation_id))
+    outcomes.append(second.summary("question-chatflow, the answer on the same conversation"))
+    if "Paris" in second.answer and "conversation.chat.completed" in second.names:
+        return (
+            Verdict.SUPPORTED,
+            f"the chatflow paused at its question ({note}) and the next message continued it: {second.answer!r}.",
+        )
+    return (
+        Verdict.BROKEN,
+        f"the chatflow paused ({note}) but the next message did not complete it: {second.summary('it')}.",
+    )
+
+
+def probe_chatflow(ctx: ProbeContext) -> ProbeResult:
+    """workflows.chat.stream: a plain chatflow, a question pause and its continuation, and an end-side plugin
+    whose tool call the SDK reads but whose outputs the platform refuses."""
     coze, transport = ctx.coze()
     facts = chatflow_facts()
     chat_client = getattr(coze.workflows, "chat", None)
     if chat_client is None:
         evidence = Evidence(id="chatflow", probe="chatflow", summary="no chatflow client in this SDK", sdk_facts=facts)
-        verdicts = {c: (Verdict.ABSENT, "this cozepy has no workflows.chat.stream.") for c in Capability}
+        verdicts = {c: (Verdict.ABSENT, "this cozepy has no workflows.chat.stream.") for c in _CHATFLOW_CAPABILITIES}
         return ProbeResult(cells=cells_for(Mode.CHATFLOW, evidence.id, verdicts), evidence=[evidence])
-    names: list[str] = []
-    error = None
-    message = cozepy.Message(role="user", type="question", content="hello", content_type="text")
-    try:
-        for event in chat_client.stream(workflow_id=ctx.scenario_ids["echo-chatflow"], additional_messages=[message]):
-            names.append(event_name(event))
-    except Exception as exc:
-        error = describe_error(exc)
-    ran = "conversation.chat.completed" in names
+    outcomes: list[str] = []
+    echo = _chatflow_turn(chat_client, ctx.scenario_ids["echo-chatflow"], "hello")
+    outcomes.append(echo.summary("echo-chatflow"))
+    ran = "conversation.chat.completed" in echo.names
+    verdicts = _chatflow_tools(coze, ctx, outcomes)
+    verdicts[Capability.INTERRUPT_RESUME] = _chatflow_resume(coze, ctx, outcomes)
+    if not ran:
+        reason = f"a plain chatflow did not complete: {echo.summary('echo-chatflow')}."
+        verdicts = {c: (Verdict.BROKEN, reason) for c in _CHATFLOW_CAPABILITIES}
     evidence = Evidence(
         id="chatflow",
         probe="chatflow",
-        summary="echo-chatflow through workflows.chat.stream",
+        summary="echo-chatflow, question-chatflow (pause and continue), local-plugin-chatflow (tool call, refused)",
         exchanges=list(transport.exchanges),
-        sdk_events=names,
+        sdk_events=outcomes,
         sdk_facts=facts,
-        error=error,
-        simulated="the simulator never emits requires_action on a chatflow: cloud behaviour is not documented.",
+        error=None if ran else echo.error,
+        simulated=CHATFLOW_SOURCES,
     )
-    reason = ("the chatflow ran" if ran else f"the chatflow did not complete ({error})") + (
-        "; whether cloud Coze pauses a chatflow for a local plugin is not documented, "
-        "and the simulator does not invent it."
-    )
-    verdicts = {capability: (Verdict.UNKNOWN, reason) for capability in Capability}
-    if not ran:
-        verdicts[Capability.LOCAL_CODE] = (Verdict.BROKEN, reason)
     return ProbeResult(
         cells=cells_for(Mode.CHATFLOW, evidence.id, verdicts),
         evidence=[evidence],

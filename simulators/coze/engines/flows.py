@@ -43,7 +43,7 @@ from ..scenarios import (
     WorkflowScenario,
     type_matches,
 )
-from ..store import ExecutionRecord, PendingInterrupt, Store
+from ..store import ExecutionRecord, NodeRun, PendingInterrupt, Store
 from .templates import TemplateError, render, render_value
 
 T = TypeVar("T")
@@ -295,6 +295,7 @@ class FlowEngine:
             assert isinstance(node, QuestionNode | InputNode | ToolInterruptNode)
             answer = self._answer(node, resume_data) if isinstance(node, InputNode) else resume_data
             execution.answers[node.save_as] = answer
+            self._node_ran(execution, workflow, pending.node_index, dumps({node.save_as: answer}), finished=True)
             execution.resumed_events.add(event_id)
             execution.pending = None
             execution.next_node = pending.node_index + 1
@@ -345,13 +346,21 @@ class FlowEngine:
                 with self._store.lock:
                     index = execution.next_node
                 node = workflow.nodes[index]
+                said: list[str] = []
                 try:
                     if deadline is not None and loop.time() >= deadline:
                         raise _TimedOut
                     async with aclosing(self._node(workflow, execution, index, node, deadline)) as steps:
                         async for event in steps:
+                            if isinstance(event, NodeMessage):
+                                said.append(event.content)
                             if isinstance(event, Interrupted | Finished):
                                 settled = True  # the node settled the execution before this event
+                                with self._store.lock:
+                                    output = execution.output if isinstance(event, Finished) else ""
+                                    self._node_ran(
+                                        execution, workflow, index, output, finished=isinstance(event, Finished)
+                                    )
                             yield event
                 except _NodeFailure as failure:
                     settled = True
@@ -367,6 +376,11 @@ class FlowEngine:
                 if settled:
                     return
                 with self._store.lock:
+                    saved = getattr(node, "save_as", None)
+                    result = execution.node_outputs.get(saved) if saved else None
+                    self._node_ran(
+                        execution, workflow, index, dumps({"output": "".join(said)} if said else result or {})
+                    )
                     execution.next_node = index + 1
                     execution.update_time = self._clock.now()
         finally:
@@ -401,13 +415,27 @@ class FlowEngine:
 
     def history(self, workflow_id: str, execute_id: str) -> dict[str, Any]:
         with self._store.lock:
-            execution = self._store.executions.get(execute_id)
-            if execution is None or execution.workflow_id != workflow_id:
+            return wire.run_history(self._execution(workflow_id, execute_id))
+
+    def node_history(self, workflow_id: str, execute_id: str, node_execute_uuid: str) -> dict[str, Any]:
+        """One node run of an execution (`/execute_nodes/{uuid}`); 4200 naming where to find the uuid."""
+        with self._store.lock:
+            run = self._execution(workflow_id, execute_id).node_runs.get(node_execute_uuid)
+            if run is None:
                 raise not_found(
-                    f"execution {execute_id} of workflow {workflow_id} does not exist; use the execute_id "
-                    "that /v1/workflow/run returned"
+                    f"node execution {node_execute_uuid} of execution {execute_id} does not exist; use a "
+                    "node_execute_uuid from the run history's node_execute_status"
                 )
-            return wire.run_history(execution)
+            return wire.node_execute_history(run)
+
+    def _execution(self, workflow_id: str, execute_id: str) -> ExecutionRecord:
+        execution = self._store.executions.get(execute_id)
+        if execution is None or execution.workflow_id != workflow_id:
+            raise not_found(
+                f"execution {execute_id} of workflow {workflow_id} does not exist; use the execute_id "
+                "that /v1/workflow/run returned"
+            )
+        return execution
 
     # -- nodes ---------------------------------------------------------------------------------
 
@@ -418,7 +446,6 @@ class FlowEngine:
                 "answer": dict(execution.answers),
                 "node": dict(execution.node_outputs),
                 "user": execution.user_message,
-                "file": dict(execution.files),
             }
 
     def _render(self, node: Node, template: str, context: dict[str, Any], code: int = NODE_FAILED) -> str:
@@ -516,6 +543,23 @@ class FlowEngine:
             last = seq == len(pieces) - 1
             yield NodeMessage(node.title, node_id, _NODE_TYPES["end"], seq, piece, last, usage if last else None)
         yield Finished(result)
+
+    def _node_ran(
+        self, execution: ExecutionRecord, workflow: WorkflowScenario, index: int, output: str, *, finished: bool = True
+    ) -> None:
+        """Record one run of a node (store lock held): the run history's node_execute_status shows it and
+        /execute_nodes/{uuid} answers with its output. A node run again (a question re-asked) gets a new
+        uuid; the map stays bounded by the workflow's nodes and its resumes."""
+        node_id = workflow.node_id(index)
+        for uuid, run in list(execution.node_runs.items()):
+            if run.node_id == node_id and not run.is_finish:  # the pause a resume now finishes
+                execution.node_runs[uuid] = NodeRun(
+                    node_id, run.node_title, uuid, finished, self._clock.now(), output or run.output
+                )
+                return
+        uuid = self._ids.new_id()
+        title = workflow.nodes[index].title
+        execution.node_runs[uuid] = NodeRun(node_id, title, uuid, finished, self._clock.now(), output)
 
     def _interrupt(self, execution: ExecutionRecord, index: int, kind: int, data: str, title: str) -> Interrupted:
         event_id = f"{execution.id}/{self._ids.new_id()}"

@@ -21,6 +21,7 @@ from ..scenarios import BotScenario
 from ..simulator import Simulator, simulator_of
 from ..sse import chat_end, chat_frame, paced
 from ..store import ChatRecord
+from .chatflow_pause import handle_tool_outputs
 from .conversations import open_conversation, save_chat_history, save_inputs
 
 router = APIRouter()
@@ -199,7 +200,12 @@ async def cancel_chat(request: Request) -> Response:
 
 @router.post("/v3/chat/submit_tool_outputs")
 async def submit_tool_outputs(request: Request) -> Response:
-    sim, chat, body = await _authorized_chat(request)
+    sim, grant = _authenticated(request)
+    body = await json_body(request)
+    refused = handle_tool_outputs(request, sim, grant, body)  # a chatflow's end-side plugin (coze-py#303)
+    if refused is not None:
+        return refused
+    chat = _chat(sim, grant, required_id(request, body, "conversation_id"), required_id(request, body, "chat_id"))
     req = validate(SubmitRequest, body)
     bot = sim.catalogue.bots.get(chat.bot_id)
     if bot is None:  # the catalogue changed under the chat (a runtime scenario was replaced)

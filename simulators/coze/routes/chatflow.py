@@ -8,7 +8,7 @@ message on the conversation answers it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
@@ -34,6 +34,7 @@ from ..scenarios import InputNode, WorkflowScenario
 from ..simulator import Simulator, simulator_of
 from ..sse import framed
 from ..store import BoundInterrupt, ChatflowChat, Conversation, ExecutionRecord
+from .chatflow_pause import pause_frames, refusal, resumable
 from .conversations import new_message, open_conversation, save_inputs
 from .workflows import RUN_MODE_STREAM, runnable
 
@@ -133,7 +134,7 @@ async def _chatflow_frames(
                     "conversation.chat.completed", wire.chatflow_chat(chat, sim.profile, "completed", usage())
                 )
             elif isinstance(event, Interrupted):
-                async for frame in _chatflow_pause(sim, execution, chat, conversation, event, emit, completed):
+                async for frame in pause_frames(sim, execution, chat, conversation, event, emit, completed):
                     yield frame
             else:
                 chat.failed_at = sim.clock.now()
@@ -141,29 +142,6 @@ async def _chatflow_frames(
                 yield await emit("conversation.chat.failed", wire.chatflow_chat(chat, sim.profile, "failed", usage()))
             break
     yield await emit("done", {"debug_url": execution.debug_url})
-
-
-async def _chatflow_pause(
-    sim: Simulator,
-    execution: ExecutionRecord,
-    chat: ChatflowChat,
-    conversation: Conversation,
-    event: Interrupted,
-    emit: Callable[[str, dict[str, Any]], Awaitable[bytes]],
-    completed: Callable[[str, str, str], dict[str, Any]],
-) -> AsyncIterator[bytes]:
-    """A question or input node in a chatflow, as studio answers it: the node's prompt as an answer (a
-    question node has just streamed its own), `conversation.chat.requires_action` with no
-    `required_action` object, and the interrupt bound to the conversation for the next user message."""
-    if event.type == INTERRUPT_INPUT:
-        message_id = sim.ids.new_id()
-        yield await emit("conversation.message.delta", _message(chat, message_id, "answer", event.data, None))
-        yield await emit("conversation.message.completed", completed(message_id, "answer", event.data))
-    with sim.store.lock:
-        assert execution.pending is not None  # the engine set it with the Interrupted event
-        node = execution.pending.node_index
-        conversation.paused_chatflow = BoundInterrupt(execution.workflow_id, event.event_id, event.type, node)
-    yield await emit("conversation.chat.requires_action", wire.chatflow_paused(chat, execution.id))
 
 
 def _chatflow_answer(workflow: WorkflowScenario, paused: BoundInterrupt, text: str) -> str:
@@ -199,11 +177,9 @@ async def chatflow(request: Request) -> Response:
     req = validate(ChatflowRequest, body)
     conversation_id = optional_id(request, body, "conversation_id")
     workflow = runnable(sim, grant, req.workflow_id, "chatflow")
-    if workflow.asks and sim.profile.chatflow.interrupts == "refused":
-        raise bad_request(
-            f"chatflow {workflow.id} ({workflow.name}) has a question or input node, and how {sim.profile.title} "
-            "surfaces one in a chatflow is not documented; run it with `serve --profile studio`"
-        )
+    refused = refusal(sim.profile, workflow)
+    if refused is not None:
+        raise bad_request(refused)
     sim.check_request(workflow)
     parameters = sim.flows.check_parameters(workflow, req.parameters)
     messages = req.additional_messages or []
@@ -212,7 +188,7 @@ async def chatflow(request: Request) -> Response:
         conversation = open_conversation(sim, grant, conversation_id, workflow_id=workflow.id)
         paused, conversation.paused_chatflow = conversation.paused_chatflow, None
         save_inputs(sim, conversation, messages)
-    if paused is not None and paused.workflow_id == workflow.id:
+    if paused is not None and paused.workflow_id == workflow.id and resumable(paused):
         try:
             answer = _chatflow_answer(workflow, paused, text)
             execution = sim.flows.claim_resume(workflow, paused.event_id, paused.type, answer)
