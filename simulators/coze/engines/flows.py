@@ -446,6 +446,7 @@ class FlowEngine:
                 "answer": dict(execution.answers),
                 "node": dict(execution.node_outputs),
                 "user": execution.user_message,
+                "file": dict(execution.files),
             }
 
     def _render(self, node: Node, template: str, context: dict[str, Any], code: int = NODE_FAILED) -> str:
