@@ -10,10 +10,20 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
-from simulators.coze import DEFAULT_TOKEN, PLATFORMS, Catalogue, SimConfig, TokenGrant, create_app, running
+from simulators.coze import (
+    DEFAULT_TOKEN,
+    PLATFORMS,
+    Catalogue,
+    SimConfig,
+    TokenGrant,
+    create_app,
+    local_tls,
+    running,
+)
 from simulators.coze.framing import VARIANTS, combined
 
 from .drivers import FLOWS, DriverUnavailable, FlowRequest, Observation, ToolCallSeen, coze_js
@@ -29,6 +39,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "workflow-resume": {"workflow": "question-workflow", "resume_data": ["Paris"]},
     "chatflow": {"workflow": "echo-chatflow", "message": "Paris"},
     "workflow-bridge": {"workflow": "http-bridge-workflow"},
+    "websocket-chat": {"bot": "weather-bot", "message": "Paris"},
 }
 
 
@@ -62,7 +73,9 @@ def add_drive_command(commands: Any) -> None:
     drive.set_defaults(func=_cmd_drive)
 
 
-def _request(args: argparse.Namespace, base_url: str, bridge_url: str | None) -> FlowRequest:
+def _request(
+    args: argparse.Namespace, base_url: str, bridge_url: str | None, ws_base_url: str | None = None
+) -> FlowRequest:
     defaults = _DEFAULTS[args.flow]
     ids = {entry["name"]: entry["id"] for entry in Catalogue.builtin().entries()}
     parameters: dict[str, Any] = dict(defaults.get("parameters", {}))
@@ -73,10 +86,11 @@ def _request(args: argparse.Namespace, base_url: str, bridge_url: str | None) ->
         if not isinstance(loaded, dict):
             raise ValueError("--parameters must be a JSON object")
         parameters = loaded
-    chat = args.flow.startswith("chat-")
+    chat = args.flow in ("chat-stream", "chat-poll", "websocket-chat")
     return FlowRequest(
         flow=args.flow,
         base_url=base_url,
+        ws_base_url=ws_base_url,
         token=DEFAULT_TOKEN,
         bot_id=(args.bot or ids[defaults["bot"]]) if chat else None,
         workflow_id=None if chat else (args.workflow or ids[defaults["workflow"]]),
@@ -87,14 +101,15 @@ def _request(args: argparse.Namespace, base_url: str, bridge_url: str | None) ->
     )
 
 
-def _driver(spec: str, install: bool) -> coze_js.CozeJsDriver:
+def _sdk_folder(spec: str, install: bool) -> tuple[coze_js.NodeTools, Path]:
+    """Node, and the folder of the release `spec` names (installed first, if asked and missing)."""
     if spec == "cozepy" or spec.startswith("cozepy@"):
         raise ValueError("drive runs coze-js for now (the cozepy driver is today's probe code, not yet moved)")
     version = coze_js.parse_sdk(spec)
     if version is not None and install and coze_js.cached(version) is None:
         print(f"installing @coze/api {version} into {coze_js.cache_root()} with npm...", file=sys.stderr, flush=True)
         coze_js.install(version)
-    return coze_js.CozeJsDriver.for_version(version)
+    return coze_js.find_node(), coze_js.locate(version)
 
 
 @contextmanager
@@ -120,7 +135,7 @@ def _local_tool(call: ToolCallSeen) -> str:
 def _cmd_drive(args: argparse.Namespace) -> int:
     try:
         framing = combined(args.framing) if args.framing else None
-        driver = _driver(args.sdk, install=not args.no_install)
+        tools, prefix = _sdk_folder(args.sdk, install=not args.no_install)
     except ValueError as exc:
         print(f"coze-harness drive: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -130,12 +145,16 @@ def _cmd_drive(args: argparse.Namespace) -> int:
     config = SimConfig(tokens=[TokenGrant(token=DEFAULT_TOKEN)], profile=args.platform, framing=framing)
     app = create_app(Catalogue.builtin(), config)
     try:
-        with (
-            running(app) as sim,
-            _bridge(args.flow == "workflow-bridge") as bridge_url,
-            driver,
-        ):
-            request = _request(args, sim.base_url, bridge_url)
+        with ExitStack() as stack:
+            sim = stack.enter_context(running(app))
+            ws_base_url, ca_file = None, None
+            if args.flow == "websocket-chat":  # the simulator serves websockets over TLS only
+                tls = stack.enter_context(local_tls())
+                secure = stack.enter_context(running(app, tls=tls))
+                ws_base_url, ca_file = "wss://" + secure.base_url.removeprefix("https://"), Path(tls.ca_file)
+            bridge_url = stack.enter_context(_bridge(args.flow == "workflow-bridge"))
+            driver = stack.enter_context(coze_js.CozeJsDriver(prefix, tools, extra_ca_file=ca_file))
+            request = _request(args, sim.base_url, bridge_url, ws_base_url)
             observation = driver.run(request, tools=_local_tool)
     except ValueError as exc:
         print(f"coze-harness drive: {exc}", file=sys.stderr)

@@ -19,7 +19,7 @@ import pytest
 from harness import _drive_cli
 from harness.drivers import DriverUnavailable, FlowRequest, Observation, ToolCallSeen, coze_js
 from harness.probes import demo_tools
-from simulators.coze import DEFAULT_TOKEN, Catalogue, SimConfig, create_app, running
+from simulators.coze import DEFAULT_TOKEN, Catalogue, SimConfig, create_app, local_tls, running
 
 LATEST = os.environ.get("COZE_JS_LATEST", "1.3.9")
 OLD = os.environ.get("COZE_JS_OLD", "1.0.4")
@@ -382,3 +382,38 @@ def test_errors_on_streamed_calls(latest: coze_js.CozeJsDriver, old: coze_js.Coz
     assert [(call.method, call.returned, call.events) for call in old_seen.calls] == [
         ("workflows.runs.stream", "stream", 0)
     ]
+
+
+MIDDLE = os.environ.get("COZE_JS_MIDDLE", "1.1.0")  # websockets.chat.create(botId), before create({bot_id})
+
+
+@pytest.fixture(scope="module")
+def secure() -> Iterator[tuple[str, Path]]:
+    """The simulator's websocket listener (TLS only) and the authority Node must trust for it."""
+    with local_tls() as tls, running(create_app(Catalogue.builtin(), SimConfig()), tls=tls) as server:
+        yield "wss://" + server.base_url.removeprefix("https://"), Path(tls.ca_file)
+
+
+@pytest.mark.parametrize(
+    ("version", "create"),
+    [(LATEST, "websockets.chat.create({bot_id})"), (MIDDLE, "websockets.chat.create(botId)")],
+)
+def test_websocket_chat_answers_tool_calls_under_node(
+    version: str, create: str, secure: tuple[str, Path], cloud: str
+) -> None:
+    ws_base_url, ca_file = secure
+    with coze_js.CozeJsDriver(_sdk(version), extra_ca_file=ca_file) as driver:
+        request = _request("websocket-chat", cloud, ws_base_url=ws_base_url, bot_id=IDS["research-bot"], message="coze")
+        seen = _ok(driver.run(request, tools=_local))
+    assert [(call.method, call.returned) for call in seen.calls] == [(create, "stream")]
+    assert seen.event_names()[0] == "chat.created"
+    assert seen.event_names().count("conversation.chat.requires_action") == 2
+    assert [[call.name for call in calls] for calls in seen.tool_rounds] == [["search_files"], ["read_file"]]
+    assert seen.result["status"] == "completed"
+    assert demo_tools.read_file(demo_tools.search_files("coze")) in seen.answer
+
+
+def test_websocket_chat_is_absent_from_the_old_release(old: coze_js.CozeJsDriver, cloud: str) -> None:
+    assert old.methods["websockets.chat.create"] == "absent"
+    seen = _ok(old.run(_request("websocket-chat", cloud, ws_base_url="wss://127.0.0.1:9", bot_id=IDS["weather-bot"])))
+    assert seen.calls == [] and seen.result["absent"] == "websockets.chat.create"

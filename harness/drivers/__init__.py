@@ -25,6 +25,7 @@ FlowName = Literal[
     "workflow-resume",
     "chatflow",
     "workflow-bridge",
+    "websocket-chat",
 ]
 FLOWS: tuple[FlowName, ...] = (
     "chat-stream",
@@ -34,6 +35,7 @@ FLOWS: tuple[FlowName, ...] = (
     "workflow-resume",
     "chatflow",
     "workflow-bridge",
+    "websocket-chat",
 )
 
 MethodKind = Literal["absent", "function", "async-function", "async-generator", "generator"]
@@ -55,6 +57,7 @@ class FlowRequest(BaseModel):
 
     flow: FlowName
     base_url: str
+    ws_base_url: str | None = Field(None, description="the websocket base URL (wss://...) of websocket-chat")
     token: str
     bot_id: str | None = Field(None, description="the bot of a chat flow")
     workflow_id: str | None = Field(None, description="the workflow or chatflow of a workflow flow")

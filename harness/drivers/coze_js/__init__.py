@@ -187,8 +187,17 @@ class CozeJsDriver:
 
     sdk = SDK_NAME
 
-    def __init__(self, prefix: Path, tools: NodeTools | None = None, grace_seconds: float = GRACE_SECONDS) -> None:
+    def __init__(
+        self,
+        prefix: Path,
+        tools: NodeTools | None = None,
+        grace_seconds: float = GRACE_SECONDS,
+        extra_ca_file: Path | None = None,
+    ) -> None:
+        """`extra_ca_file`: a certificate authority Node trusts besides its own (NODE_EXTRA_CA_CERTS), such as
+        the simulator's throwaway one for wss:// on loopback."""
         self.prefix = prefix
+        self.extra_ca_file = extra_ca_file
         self.grace_seconds = grace_seconds
         self.tools = tools or find_node()
         self.methods: dict[str, MethodKind] = {}
@@ -224,8 +233,12 @@ class CozeJsDriver:
     def _start(self) -> None:
         self.close()
         self._lines = queue.Queue()
+        env = dict(os.environ)
+        if self.extra_ca_file is not None:
+            env["NODE_EXTRA_CA_CERTS"] = str(self.extra_ca_file)
         proc = subprocess.Popen(
             [self.tools.node, str(RUNNER), str(self.prefix)],
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -410,6 +410,80 @@ const FLOWS = {
 // The bridge flow is a workflow stream whose http node calls the bridge named in its parameters.
 FLOWS['workflow-bridge'] = FLOWS['workflow-stream'];
 
+// Bot chat over a websocket (websockets.chat.create, Node's `ws` underneath): send the user's
+// message, answer conversation.chat.requires_action with conversation.chat.submit_tool_outputs on the
+// same socket, until the chat completes or fails (or an error event arrives); then close.
+FLOWS['websocket-chat'] = async (client, request, observer) => {
+  const create = client.websockets && client.websockets.chat && client.websockets.chat.create;
+  if (typeof create !== 'function') {
+    observer.result = { answer: '', absent: 'websockets.chat.create' };
+    return;
+  }
+  // The signature changed: create(botId) up to 1.1.x, create({ bot_id, ... }) from 1.2.0; read which
+  // one this release declares (its first parameter's name) and call it that way.
+  const positional = /^[^(]*\(\s*botId\b/.test(Function.prototype.toString.call(create));
+  const index = observer.call(positional ? 'websockets.chat.create(botId)' : 'websockets.chat.create({bot_id})');
+  const inbox = [];
+  let wake = null;
+  let closed = null;
+  let socket;
+  try {
+    socket = await (positional
+      ? client.websockets.chat.create(request.bot_id)
+      : client.websockets.chat.create({ bot_id: request.bot_id }));
+  } catch (error) {
+    observer.settle(index, 'raised');
+    throw error;
+  }
+  socket.onmessage = (message) => {
+    inbox.push(message);
+    if (wake) wake();
+  };
+  socket.onclose = (event) => {
+    closed = { code: event && event.code, reason: event && event.reason ? String(event.reason) : '' };
+    inbox.push(null);
+    if (wake) wake();
+  };
+  // the SDK reports a failed connection as an error message of its own shape ({event_type: 'error', ...})
+  socket.onerror = (error) => {
+    inbox.push(error && error.event_type ? error : { event_type: 'error', data: jsonSafe(error) });
+    if (wake) wake();
+  };
+  const next = async () => {
+    while (!inbox.length) await new Promise((resolve) => (wake = resolve));
+    wake = null;
+    return inbox.shift();
+  };
+  const send = (event_type, data) => socket.send({ id: String(observer.calls.length), event_type, data });
+  const events = [];
+  let rounds = 0;
+  let status = null;
+  try {
+    for (;;) {
+      const message = await next();
+      if (message === null) break;
+      observer.event(index, message.event_type, message.data, message.id);
+      events.push({ event: message.event_type, data: message.data });
+      const name = message.event_type;
+      if (name === 'chat.created') {
+        send('conversation.message.create', { role: 'user', content_type: 'text', content: request.message });
+      } else if (name === 'conversation.chat.requires_action' && rounds < request.max_rounds) {
+        const { seen, outputs } = await outputsFor(request, toolCallsOf(message.data), rounds);
+        observer.toolRounds.push(seen);
+        rounds += 1;
+        send('conversation.chat.submit_tool_outputs', { chat_id: message.data.id, tool_outputs: outputs });
+      } else if (['conversation.chat.completed', 'conversation.chat.failed', 'error'].includes(name)) {
+        status = message.data && message.data.status ? message.data.status : name;
+        break;
+      }
+    }
+  } finally {
+    socket.close();
+  }
+  observer.settle(index, 'stream');
+  observer.result = { status, answer: answerOfChatEvents(events), closed_by_server: jsonSafe(closed) };
+};
+
 function workflowAnswer(events) {
   return events
     .filter((e) => e.event === 'Message' && e.data)
@@ -424,7 +498,9 @@ async function runFlow(sdk, pkg, request) {
   let timer;
   try {
     if (!flow) throw new Error(`unknown flow ${request.flow}; choose from ${Object.keys(FLOWS).join(', ')}`);
-    const client = new sdk.CozeAPI({ token: request.token, baseURL: request.base_url });
+    const config = { token: request.token, baseURL: request.base_url };
+    if (request.ws_base_url) config.baseWsURL = request.ws_base_url;
+    const client = new sdk.CozeAPI(config);
     const limit = new Promise((_, reject) => {
       timer = setTimeout(() => reject(new TimedOut(`the flow did not end within ${request.timeout_seconds} s`)), request.timeout_seconds * 1000);
     });
