@@ -26,18 +26,22 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 from pydantic import BaseModel, Field
 
-from simulators.coze import DEFAULT_TOKEN, Catalogue, SimConfig, create_app, running
-
 from ..streams import SseEvent, parse_sse
 from .flows import FLOWS
 from .model import Cassette, CassetteError, Interaction, RecordedResponse, load
 from .redaction import PSEUDONYM
+
+if TYPE_CHECKING:
+    from simulators.coze import Catalogue
+
+# The simulator is imported where it is used, not here: `harness.cassettes` is imported by every test in
+# cassette mode, which replays with no simulator, and the simulator's import is most of that import.
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 _MISSING = object()
@@ -287,6 +291,8 @@ def rewrite_request(interaction: Interaction, ids: dict[str, str]) -> tuple[str,
     parsed = _parse(request.body) if request.body else _MISSING
     if parsed is not _MISSING and _swap(parsed, ids) != parsed:
         body = json.dumps(_swap(parsed, ids), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    from simulators.coze import DEFAULT_TOKEN
+
     headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
     content_type = request.headers.get("content-type")
     if content_type:
@@ -311,6 +317,8 @@ def _flow_ids(cassette: Cassette) -> dict[str, str]:
 
 def verify_cassette(cassette: Cassette, name: str = "<cassette>", catalogue: Catalogue | None = None) -> Verification:
     """Send every recorded request to a fresh simulator and compare each answer's shape."""
+    from simulators.coze import SimConfig, create_app, running
+
     info = cassette.coze_harness
     config = SimConfig() if info.simulator_seed is None else SimConfig(seed=info.simulator_seed)
     result = Verification(cassette=name, interactions=len(cassette.interactions))

@@ -17,11 +17,32 @@ from .modes import client_timeout, config_of, sim_of, token_of
 from .network import BASE_ENV, TOKEN_ENV
 
 if TYPE_CHECKING:
-    from harness.cassettes import CassetteRecorder, CassetteTransport
+    from harness.cassettes import Cassette, CassetteRecorder, CassetteTransport
 
 __all__ = ["RECORD_MODES", "CozeCassette", "cassette_for"]
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
+
+
+_LOADED: dict[tuple[str, int, int], Cassette] = {}
+_LOADED_MAX = 64
+
+
+def _loaded(path: Path) -> Cassette:
+    """The cassette at `path`, parsed once per session while the file stays as it is (replaying reads it and
+    never changes it; a playback's state lives in its transport): a suite whose tests replay one cassette
+    parses it once, not once per test."""
+    from harness.cassettes import load
+
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    cassette = _LOADED.get(key)
+    if cassette is None:
+        cassette = load(path)
+        if len(_LOADED) >= _LOADED_MAX:
+            _LOADED.clear()
+        _LOADED[key] = cassette
+    return cassette
 
 
 def _marker_kwargs(request: pytest.FixtureRequest, name: str) -> dict[str, Any]:
@@ -155,7 +176,7 @@ def cassette_for(request: pytest.FixtureRequest, coze_mode: str) -> Iterator[Coz
     is written when the test passed."""
     if coze_mode != "cassette":
         pytest.fail("coze_cassette needs @pytest.mark.coze(mode='cassette', cassette=PATH)", pytrace=False)
-    from harness.cassettes import CassetteError, CassetteTransport, load
+    from harness.cassettes import CassetteError, CassetteTransport
 
     record = str(request.config.getoption("coze_record", default="none"))
     path = _cassette_path(request)
@@ -178,7 +199,7 @@ def cassette_for(request: pytest.FixtureRequest, coze_mode: str) -> Iterator[Coz
                 pytrace=False,
             )
         try:
-            recorded = load(path)
+            recorded = _loaded(path)
         except CassetteError as exc:
             pytest.fail(f"cannot replay {path}: {exc}", pytrace=False)
         cassette.base_url = recorded.coze_harness.base_url or _REPLAY_BASE_URL

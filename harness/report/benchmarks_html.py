@@ -49,6 +49,12 @@ def bars(document: dict[str, Any]) -> list[tuple[str, float, float, bool]]:
         if alone is not None:
             target = _number(transports.get("target_ratio")) or 1.5
             found.append((f"transport alone / respx, {label}", alone, target, False))
+    suite = benchmarks.get("plugin_suite", {})
+    for mode, ratio_value in suite.get("ratios", {}).items():
+        ratio = _number(ratio_value)
+        goal = _number(suite.get("targets", {}).get(mode))
+        if ratio is not None and goal is not None:
+            found.append((f"pytest plugin, {mode} / respx ({suite.get('tests', '?')} tests)", ratio, goal, False))
     return found
 
 
