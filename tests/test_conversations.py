@@ -302,7 +302,7 @@ def test_message_create_retrieve_modify_delete(sim: Sim) -> None:
     assert (message["role"], message["content"], message["type"], message["meta_data"]) == (
         "user",
         "hi",
-        "",
+        "question",  # the spec's enum has no "" (the docs' example shows one)
         {"k": "v"},
     )
     ids = {**params, "message_id": message["id"]}

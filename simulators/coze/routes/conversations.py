@@ -33,7 +33,7 @@ MAX_META_VALUE = 512
 MAX_NAME = 100
 MAX_CREATE_MESSAGES = 16  # the spec's `messages`: "校验最多16个"
 MAX_PAGE_SIZE = 50
-HISTORY_TYPES = frozenset({"question", "answer", ""})
+HISTORY_TYPES = frozenset({"question", "answer"})
 """The message types a conversation keeps: the docs' message list holds what clients wrote, the users'
 queries and the bots' answers, never function_call, tool_response, follow_up or verbose messages."""
 
@@ -127,7 +127,7 @@ def new_message(
     )
 
 
-def _default_type(role: str, kind: str | None) -> str:
+def default_type(role: str, kind: str | None) -> str:
     """EnterMessage's `type` defaults to question, which only a user may send: an assistant's is an answer."""
     if kind:
         return kind
@@ -139,7 +139,7 @@ def save_inputs(
 ) -> None:
     """Append the messages a client sent with a chat (or a context message) to the history. Hold the lock."""
     for message in messages:
-        kind = _default_type(message.role, message.type)
+        kind = default_type(message.role, message.type)
         if kind not in HISTORY_TYPES:
             continue
         conversation.messages.append(
