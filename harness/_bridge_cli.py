@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
-import math
 import os
 import secrets
 import sys
@@ -25,10 +24,16 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 
-from simulators.coze import bind, serve
-from simulators.coze.server import base_url_of
+from simulators.coze import base_url_of, bind, serve
 
-from ._server_cli import add_access_log_option, add_server_limit_options, server_limits_of
+from ._server_cli import (
+    add_access_log_option,
+    add_server_limit_options,
+    positive_bytes,
+    positive_int,
+    positive_seconds,
+    server_limits_of,
+)
 from .bridge import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_LOOP_STALL_SECONDS,
@@ -68,43 +73,11 @@ def _load(args: argparse.Namespace) -> ToolRegistry | None:
         return None
 
 
-def _positive_int(text: str) -> int:
-    """An argparse type: a whole number above zero (argparse turns the error into a usage message)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"wants a whole number of bytes above 0, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"wants a whole number of bytes above 0, got {text!r}")
-    return value
-
-
-def _whole_above_zero(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"wants a whole number above 0, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"wants a whole number above 0, got {text!r}")
-    return value
-
-
 def _public_url(text: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise argparse.ArgumentTypeError(f"wants an http:// or https:// URL such as https://x.example, got {text!r}")
     return text.rstrip("/")
-
-
-def _positive_seconds(text: str) -> float:
-    """An argparse type: a finite number of seconds above zero."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"wants a number of seconds above 0, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"wants a finite number of seconds above 0, got {text!r}")
-    return value
 
 
 class _Refused(Exception):
@@ -175,7 +148,7 @@ def build_serve_app(args: argparse.Namespace, token: str | None = None) -> FastA
     for item in args.slow_tool:
         name, _, seconds = item.partition("=")
         try:
-            slow[name] = _positive_seconds(seconds)
+            slow[name] = positive_seconds(seconds)
         except argparse.ArgumentTypeError:
             print(f"coze-harness bridge: --slow-tool wants NAME=SECONDS (above 0), got {item!r}", file=sys.stderr)
             return None
@@ -325,7 +298,7 @@ def add_bridge_command(commands: Any) -> None:
     )
     serve_cmd.add_argument(
         "--max-body-bytes",
-        type=_positive_int,
+        type=positive_bytes,
         default=DEFAULT_MAX_BODY_BYTES,
         metavar="N",
         help="refuse a tool call whose body is over N bytes (413, error_code too_large) before parsing it, so "
@@ -334,7 +307,7 @@ def add_bridge_command(commands: Any) -> None:
     )
     serve_cmd.add_argument(
         "--body-timeout",
-        type=_positive_seconds,
+        type=positive_seconds,
         default=DEFAULT_BODY_TIMEOUT,
         metavar="SECONDS",
         help="refuse a tool call whose body has not fully arrived within SECONDS (408, error_code "
@@ -343,7 +316,7 @@ def add_bridge_command(commands: Any) -> None:
     )
     serve_cmd.add_argument(
         "--max-concurrent-tools",
-        type=_whole_above_zero,
+        type=positive_int,
         default=DEFAULT_MAX_CONCURRENT_TOOLS,
         metavar="N",
         help="tool calls running at once, counting ones that overran --tool-timeout and still run; one more "
@@ -351,7 +324,7 @@ def add_bridge_command(commands: Any) -> None:
     )
     serve_cmd.add_argument(
         "--loop-stall-warning",
-        type=_positive_seconds,
+        type=positive_seconds,
         default=DEFAULT_LOOP_STALL_SECONDS,
         metavar="SECONDS",
         help="warn (stderr) when an async tool blocks the event loop this long "

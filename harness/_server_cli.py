@@ -8,13 +8,15 @@ that trickles its headers or opens sockets and sends nothing holds them for as l
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import math
 
 from simulators.coze import ServerLimits
 
+from .bridge import is_loopback_host
+
+__all__ = ["add_server_limit_options", "is_loopback_host", "positive_bytes", "positive_int", "positive_seconds"]
+
 _DEFAULTS = ServerLimits()
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def positive_seconds(text: str) -> float:
@@ -28,25 +30,24 @@ def positive_seconds(text: str) -> float:
     return value
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number above zero."""
+def _whole_above_zero(text: str, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"wants a whole number above 0, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"wants {what} above 0, got {text!r}") from None
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"wants a whole number above 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"wants {what} above 0, got {text!r}")
     return value
 
 
-def is_loopback_host(host: str) -> bool:
-    """Whether `--host` keeps the server on this machine: a loopback address or `localhost`."""
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number above zero."""
+    return _whole_above_zero(text, "a whole number")
+
+
+def positive_bytes(text: str) -> int:
+    """An argparse type: a whole number of bytes above zero."""
+    return _whole_above_zero(text, "a whole number of bytes")
 
 
 def add_server_limit_options(parser: argparse.ArgumentParser) -> None:
