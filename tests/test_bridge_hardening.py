@@ -433,8 +433,10 @@ def test_the_cli_flags_for_the_pool_and_the_server_limits(greet_module: str, mon
     )
     seen: dict[str, Any] = {}
 
-    def fake_serve(app: Any, sock: Any, tls: Any = None, limits: ServerLimits | None = None) -> None:
-        seen.update(app=app, limits=limits)
+    def fake_serve(
+        app: Any, sock: Any, tls: Any = None, limits: ServerLimits | None = None, access_log: bool = False
+    ) -> None:
+        seen.update(app=app, limits=limits, access_log=access_log)
         sock.close()
 
     monkeypatch.setattr("harness._bridge_cli.serve", fake_serve)
@@ -442,6 +444,7 @@ def test_the_cli_flags_for_the_pool_and_the_server_limits(greet_module: str, mon
     assert main(["bridge", "serve", "--module", greet_module, "--token", TOKEN, *flags]) == 0
     assert seen["limits"] == ServerLimits(header_timeout=3, idle_timeout=4, max_connections=9)
     assert seen["app"].state.tool_slots.limit == 2
+    assert seen["access_log"] is False, "the access log is off unless asked for"
 
 
 # --- 4. exception text stays local -----------------------------------------------------------------
