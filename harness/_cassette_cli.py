@@ -103,8 +103,11 @@ def _cmd_record(args: argparse.Namespace) -> int:
         _err(f"coze-harness record: the flow {flow.name} failed: cannot reach {where}: {reason}; nothing was written")
         return EXIT_CRASH
     except Exception as exc:
-        if type(exc).__name__ == "CozeAPIError":  # the server refused (a bad token, an unknown id): its words
-            _err(f"coze-harness record: the flow {flow.name} failed: {where} answered {exc}; nothing was written")
+        if _sdk_error(exc):  # the server refused (a bad token, an unknown id), as the SDK read it: its words
+            _err(
+                f"coze-harness record: the flow {flow.name} failed against {where}: cozepy raised "
+                f"{type(exc).__name__}: {exc}; nothing was written"
+            )
             return EXIT_CRASH
         _err(f"coze-harness record: the flow {flow.name} failed: {type(exc).__name__}: {exc}; nothing was written")
         _err(traceback.format_exc())
@@ -123,6 +126,13 @@ def _cmd_record(args: argparse.Namespace) -> int:
         flush=True,
     )
     return EXIT_OK
+
+
+def _sdk_error(exc: Exception) -> bool:
+    """Whether the SDK raised it reading what the server said, not a bug here: cozepy's own errors
+    (`CozeAPIError`; before 0.6 a refused stream request is a `CozeEventError`) and httpx's (cozepy 0.6
+    reads an error answer to a stream request without reading the body first: `ResponseNotRead`)."""
+    return type(exc).__module__.split(".")[0] in ("cozepy", "httpx")
 
 
 def _catalogue(args: argparse.Namespace) -> Catalogue | None:
