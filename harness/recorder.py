@@ -158,12 +158,18 @@ def default_transport() -> httpx.HTTPTransport:
     once per process and per `SSL_CERT_FILE` / `SSL_CERT_DIR` in force (httpx reads both when it makes
     one, and `harness.trust` sets the first around a run).
     """
+    return httpx.HTTPTransport(verify=shared_ssl_context())
+
+
+def shared_ssl_context() -> ssl.SSLContext:
+    """The SSL context httpx would make by default, made once per process and per `SSL_CERT_FILE` /
+    `SSL_CERT_DIR` in force (see `default_transport`)."""
     key = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
     with _TLS_LOCK:
         context = _TLS_CONTEXTS.get(key)
         if context is None:
             context = _TLS_CONTEXTS[key] = httpx.create_ssl_context()
-    return httpx.HTTPTransport(verify=context)
+    return context
 
 
 class RecordingTransport(httpx.BaseTransport):

@@ -107,9 +107,15 @@ def sim_of(request: pytest.FixtureRequest) -> CozeSim:
 
 def _socket_sync(request: pytest.FixtureRequest) -> tuple[Any, Callable[[], None]]:
     from harness._client import coze_client_and_http
+    from harness.recorder import default_transport
 
     sim = sim_of(request)
-    coze, http = coze_client_and_http(None, base_url=sim.base_url, token=token_of(request), timeout=client_timeout())
+    # httpx's own transport, with the process's one default SSL context: a new one per test loads the
+    # certificate bundle (tens of milliseconds), though the simulator speaks plain HTTP
+    transport = default_transport()
+    coze, http = coze_client_and_http(
+        transport, base_url=sim.base_url, token=token_of(request), timeout=client_timeout()
+    )
     return coze, http.close
 
 
@@ -117,14 +123,14 @@ def _socket_async(request: pytest.FixtureRequest) -> Any:
     import httpx
 
     from harness._client import async_coze_client
+    from harness.recorder import shared_ssl_context
 
     sim = sim_of(request)
     # No kept-alive connections: a pooled socket would belong to the test's event loop and outlive
     # it, and this fixture is sync, so it cannot `aclose` the client on that loop afterwards.
     limits = httpx.Limits(max_keepalive_connections=0)
-    return async_coze_client(
-        None, base_url=sim.base_url, token=token_of(request), timeout=client_timeout(), limits=limits
-    )
+    transport = httpx.AsyncHTTPTransport(verify=shared_ssl_context(), limits=limits)
+    return async_coze_client(transport, base_url=sim.base_url, token=token_of(request), timeout=client_timeout())
 
 
 def _inprocess_sync(request: pytest.FixtureRequest) -> tuple[Any, Callable[[], None]]:
