@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import sdk
 from simulators.coze import RunningServer
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -23,6 +24,10 @@ def _python_block(containing: str) -> str:
     return matching[0]
 
 
+@pytest.mark.skipif(
+    not sdk.workflow_resume_sends_event_id(),
+    reason=f"cozepy {sdk.version()} sends resume's event id as 'id' (coze-py#196): resume cannot work with it",
+)
 def test_stream_then_resume_snippet_runs_against_the_simulator(sim: RunningServer) -> None:
     code = _python_block("coze.workflows.runs.resume(")
     assert "http://127.0.0.1:PORT" in code
