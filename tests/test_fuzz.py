@@ -235,6 +235,7 @@ NAMES = (
     *("page_size", "sort_order", "feedback_type", "reason_types", "comment", "connector_id", "auto_save_history"),
     "message ",
     *("file", "multipart", "space_id", "workspace_id", "page_", "publish_status", "is_published"),
+    *("workflow_mode", "include_input_output", "node_execute"),
 )
 """What a 4000 refusal may name: a field, the body, the route, or the chat or workflow it is about."""
 
@@ -361,6 +362,48 @@ def test_run_histories(sim: Sim, pending: dict[str, Any], data: st.DataObject, a
     execute = data.draw(st.just(pending["execute_id"]) | path_part)
     response = sim.request("GET", f"/v1/workflows/{workflow}/run_histories/{execute}", headers=auth)
     assert_answer(response)
+
+
+@FUZZ
+@given(data=st.data(), auth=headers)
+def test_resume(sim: Sim, pending: dict[str, Any], data: st.DataObject, auth: dict[str, str]) -> None:
+    payload = data.draw(resume_body(pending["event_ids"]))
+    send(sim, "POST", "/v1/workflows/resume", payload, auth, {})
+
+
+@FUZZ
+@given(data=st.data(), auth=headers)
+def test_node_executions(sim: Sim, pending: dict[str, Any], data: st.DataObject, auth: dict[str, str]) -> None:
+    workflow = data.draw(st.sampled_from([JOKE, QUESTION, CHATFLOW]) | path_part)
+    execute = data.draw(st.just(pending["execute_id"]) | path_part)
+    node = data.draw(digits | path_part)
+    path = f"/v1/workflows/{workflow}/run_histories/{execute}/execute_nodes/{node}"
+    assert_answer(sim.request("GET", path, headers=auth))
+
+
+workflow_query = st.fixed_dictionaries(
+    {},
+    optional={
+        "workspace_id": st.just("7439000000000000001") | texts,
+        "page_num": st.integers(-2, 5).map(str) | texts,
+        "page_size": st.integers(-2, 200).map(str) | texts,
+        "workflow_mode": st.sampled_from(["workflow", "chatflow"]) | texts,
+        "app_id": st.just("0") | texts,
+        "publish_status": st.sampled_from(["all", "published_online", "unpublished_draft"]) | texts,
+        "page_token": texts,
+        "include_input_output": st.sampled_from(["true", "false"]) | texts,
+    },
+)
+
+
+@FUZZ
+@given(data=st.data(), auth=headers, query=workflow_query)
+def test_workflow_lookups(sim: Sim, data: st.DataObject, auth: dict[str, str], query: dict[str, Any]) -> None:
+    workflow = data.draw(st.sampled_from([JOKE, QUESTION, CHATFLOW]) | path_part)
+    path = data.draw(
+        st.sampled_from(["/v1/workflows", f"/v1/workflows/{workflow}", f"/v1/workflows/{workflow}/versions"])
+    )
+    send(sim, "GET", path, None, auth, query)
 
 
 @FUZZ
@@ -570,6 +613,11 @@ def test_every_route_is_fuzzed(sim: Sim) -> None:
         "/v1/workflow/stream_run",
         "/v1/workflow/stream_resume",
         "/v1/workflows/{workflow_id}/run_histories/{execute_id}",
+        "/v1/workflows/{workflow_id}/run_histories/{execute_id}/execute_nodes/{node_execute_uuid}",
+        "/v1/workflows/resume",
+        "/v1/workflows",
+        "/v1/workflows/{workflow_id}",
+        "/v1/workflows/{workflow_id}/versions",
         "/v1/workflows/chat",
         "/v1/chat",
         "/v1/conversation/create",

@@ -7,6 +7,7 @@ Nothing else serialises these objects, so a field changes here or nowhere.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from .profiles import Profile
@@ -199,6 +200,48 @@ def node_execute_history(run: NodeRun) -> dict[str, Any]:
     return {"is_finish": run.is_finish, "node_output": run.output}
 
 
+WORKFLOW_CREATOR = {"id": "7390000000000000001", "name": "coze-harness"}
+"""Who created every catalogue workflow, as the list, retrieve and versions endpoints show it."""
+
+
+def workflow_basic(workflow: WorkflowScenario, created_at: int) -> dict[str, Any]:
+    """`OpenAPIWorkflowBasic` as api-markdown/get_workflow_list.md's example has it: timestamps as decimal
+    strings, `app_id` "0" for a workflow outside an app (cozepy reads the strings into its int fields)."""
+    return {
+        "workflow_id": workflow.id,
+        "workflow_name": workflow.name,
+        "description": workflow.description,
+        "icon_url": "",
+        "app_id": "0",
+        "created_at": str(created_at),
+        "updated_at": str(created_at),
+        "creator": dict(WORKFLOW_CREATOR),
+    }
+
+
+def workflow_parameters(workflow: WorkflowScenario) -> dict[str, Any]:
+    """The start node's inputs as `OpenAPIParameter`s (get_workflow_info's `input.parameters`)."""
+    params: dict[str, Any] = {}
+    for name, spec in workflow.parameters.items():
+        item: dict[str, Any] = {"type": spec.type, "required": spec.required, "description": spec.description}
+        if spec.default is not None:
+            item["default_value"] = spec.default if isinstance(spec.default, str) else json.dumps(spec.default)
+        params[name] = item
+    return params
+
+
+def workflow_version(workflow: WorkflowScenario, version: str, created_at: int) -> dict[str, Any]:
+    """`OpenAPIVersionMetaInfo` with what cozepy's WorkflowVersionInfo requires (description, creator)."""
+    return {
+        "version": version,
+        "description": workflow.description,
+        "created_at": str(created_at),
+        "updated_at": str(created_at),
+        "workflow_id": workflow.id,
+        "creator": dict(WORKFLOW_CREATOR),
+    }
+
+
 def message_object(message: MessageRecord) -> dict[str, Any]:
     """A stored message as the conversation and message endpoints answer it (`OpenMessageApi`), keys in the
     spec's order (coze-openapi.yaml `x-coze-order`: id ... type), then `section_id`. `bot_id` and `chat_id`
@@ -245,7 +288,7 @@ def section(conversation: Conversation) -> dict[str, Any]:
 
 if TYPE_CHECKING:
     from .files import StoredFile
-    from .scenarios import BotScenario, ToolDeclaration
+    from .scenarios import BotScenario, ToolDeclaration, WorkflowScenario
 
 
 def file(stored: StoredFile, profile: Profile) -> dict[str, Any]:

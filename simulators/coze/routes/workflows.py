@@ -1,4 +1,4 @@
-"""Workflows: run, stream_run, stream_resume and run histories.
+"""Workflows: run, stream_run, stream_resume, resume, run histories and node runs, list, retrieve, versions.
 
 Everything a client can get wrong (token, body, workflow id, parameters, resume) is checked before a
 stream starts, so it is answered with a JSON envelope, which clients branch on by content type.
@@ -18,6 +18,7 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .. import wire
 from ..auth import TokenGrant
 from ..engines.flows import (
     Failed,
@@ -222,3 +223,108 @@ async def run_history(request: Request, workflow_id: str, execute_id: str) -> Re
     grant = sim.auth.authenticate(request)
     workflow = _workflow(sim, grant, workflow_id)
     return ok(request, [sim.flows.history(workflow.id, execute_id)])
+
+
+@router.post("/v1/workflows/resume")
+async def resume_workflow(request: Request) -> Response:
+    """The non-stream resume (api-markdown/resume_workflow.md): the same body as stream_resume, answered like
+    /v1/workflow/run: the output (sync), the execute_id (a run started async), or `interrupt_data` with the
+    execute_id when the run pauses again."""
+    sim = simulator_of(request)
+    grant = sim.auth.authenticate(request)
+    req = validate(ResumeRequest, await json_body(request))
+    workflow = _workflow(sim, grant, req.workflow_id)
+    sim.check_request(workflow)
+    execution = sim.flows.claim_resume(workflow, req.event_id, req.interrupt_type, req.resume_data)
+    if execution.run_mode == RUN_MODE_ASYNC:
+        sim.flows.spawn(settle_in_background(sim.flows, workflow, execution))
+        return ok(request, execute_id=execution.id, debug_url=execution.debug_url)
+    outcome = await sim.flows.outcome(workflow, execution)
+    if isinstance(outcome, Finished):
+        return ok(request, outcome.output, debug_url=execution.debug_url, usage=execution.usage.wire())
+    if isinstance(outcome, Interrupted):
+        interrupt = {"event_id": outcome.event_id, "type": outcome.type, "data": outcome.data}
+        return ok(request, execute_id=execution.id, debug_url=execution.debug_url, interrupt_data=interrupt)
+    raise CozeError(outcome.code, outcome.message, debug_url=execution.debug_url)
+
+
+@router.get("/v1/workflows/{workflow_id}/run_histories/{execute_id}/execute_nodes/{node_execute_uuid}")
+async def node_execute_history(request: Request, workflow_id: str, execute_id: str, node_execute_uuid: str) -> Response:
+    """One node's run (cozepy 0.17+ `run_histories.execute_nodes.retrieve`); uuids come from the run
+    history's `node_execute_status`."""
+    sim = simulator_of(request)
+    grant = sim.auth.authenticate(request)
+    workflow = _workflow(sim, grant, workflow_id)
+    return ok(request, sim.flows.node_history(workflow.id, execute_id, node_execute_uuid))
+
+
+class _ListQuery(Lenient):
+    workspace_id: str | None = None
+    page_num: int = Field(1, ge=1)
+    page_size: int = Field(10, ge=1, le=100)
+    workflow_mode: Literal["workflow", "chatflow"] | None = None
+    app_id: str | None = None
+    publish_status: Literal["all", "published_online", "published_draft", "unpublished_draft"] | None = None
+
+
+def _published(workflow: WorkflowScenario, status: str | None) -> bool:
+    """Whether a workflow shows under a publish_status filter (published_online when none is given)."""
+    if status in (None, "published_online", "published_draft"):
+        return workflow.published
+    return status == "all" or not workflow.published
+
+
+@router.get("/v1/workflows")
+async def list_workflows(request: Request) -> Response:
+    """The catalogue's workflows and chatflows the token may use (api-markdown/get_workflow_list.md),
+    paged by page_num/page_size with has_more; workflows outside an app only (app_id "0")."""
+    sim = simulator_of(request)
+    grant = sim.auth.authenticate(request)
+    query = validate(_ListQuery, dict(request.query_params))
+    found = [
+        w
+        for _, w in sorted(sim.catalogue.workflows.items())
+        if grant.may_use_workflow(w.id)
+        and (query.workflow_mode is None or w.kind == query.workflow_mode)
+        and _published(w, query.publish_status)
+        and query.app_id in (None, "", "0")
+    ]
+    start = (query.page_num - 1) * query.page_size
+    page = found[start : start + query.page_size]
+    items = [wire.workflow_basic(w, sim.config.clock_start) for w in page]
+    return ok(request, {"items": items, "has_more": start + query.page_size < len(found)})
+
+
+@router.get("/v1/workflows/{workflow_id}")
+async def retrieve_workflow(request: Request, workflow_id: str) -> Response:
+    """One workflow (api-markdown/get_workflow_info.md); `include_input_output=true` adds its start node's
+    parameters and its output."""
+    sim = simulator_of(request)
+    grant = sim.auth.authenticate(request)
+    workflow = _workflow(sim, grant, workflow_id)
+    info: dict[str, Any] = {"workflow_detail": wire.workflow_basic(workflow, sim.config.clock_start)}
+    if request.query_params.get("include_input_output") == "true":
+        info["input"] = {"parameters": wire.workflow_parameters(workflow)}
+        info["output"] = {"parameters": {}}
+    return ok(request, info)
+
+
+class _VersionsQuery(Lenient):
+    publish_status: Literal["all", "published_online", "unpublished_draft"] | None = None
+    page_size: int = Field(10, ge=1, le=30)
+    page_token: str | None = None
+
+
+@router.get("/v1/workflows/{workflow_id}/versions")
+async def list_versions(request: Request, workflow_id: str) -> Response:
+    """A workflow's versions (cozepy 0.20 `workflows.versions.list`): a published workflow has one, v0.0.1;
+    the catalogue keeps no history, so there is never a next page."""
+    sim = simulator_of(request)
+    grant = sim.auth.authenticate(request)
+    workflow = _workflow(sim, grant, workflow_id)
+    query = validate(_VersionsQuery, dict(request.query_params))
+    if query.page_token not in (None, ""):
+        raise bad_request(f"page_token {query.page_token!r} is not one this server gave; omit it for the first page")
+    shown = workflow.published if query.publish_status in (None, "published_online", "all") else False
+    items = [wire.workflow_version(workflow, "v0.0.1", sim.config.clock_start)] if shown else []
+    return ok(request, {"items": items, "has_more": False, "next_page_token": ""})
