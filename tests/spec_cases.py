@@ -91,6 +91,8 @@ class SpecCase:
     """The stream framing expected: chat (`event:`/`data:`) or workflow (`id:`/`event:`/`data:`)."""
     setup: Callable[[Client], dict[str, str]] | None = None
     profile: str = "cloud"
+    files: dict[str, tuple[str, bytes, str]] | None = None
+    """A multipart upload (`/v1/files/upload`): httpx's `files=`, sent instead of a JSON body."""
 
 
 @dataclass(frozen=True)
@@ -238,6 +240,67 @@ _MESSAGE_RETRIEVE = ("get", "/v1/conversation/message/retrieve")
 _MESSAGE_MODIFY = ("post", "/v1/conversation/message/modify")
 _MESSAGE_DELETE = ("post", "/v1/conversation/message/delete")
 _FEEDBACK = ("delete", "/v1/conversations/{conversation_id}/messages/{message_id}/feedback")
+
+# --- files and bots (routes/files.py, routes/bots.py) ----------------------------------------------
+
+SPACE = "7439000000000000001"
+_UPLOAD = ("post", "/v1/files/upload")
+_RETRIEVE_FILE = ("get", "/v1/files/retrieve")
+_ONLINE_INFO = ("get", "/v1/bot/get_online_info")
+_BOT = ("get", "/v1/bots/{bot_id}")
+_BOTS = ("get", "/v1/bots")
+_PUBLISHED = ("get", "/v1/space/published_bots_list")
+
+
+def uploaded_file(client: Client) -> dict[str, str]:
+    response = client.request("POST", "/v1/files/upload", headers=AUTH, files={"file": ("a.csv", b"1,2\n", "text/csv")})
+    return {"file_id": response.json()["data"]["id"]}
+
+
+FILE_AND_BOT_CASES = [
+    SpecCase("file-upload", _UPLOAD, "POST", "/v1/files/upload", files={"file": ("a.csv", b"1,2\n", "text/csv")}),
+    SpecCase("file-upload-not-multipart", _UPLOAD, "POST", "/v1/files/upload", status=400, code=4000, json={}),
+    SpecCase(
+        "file-retrieve",
+        _RETRIEVE_FILE,
+        "GET",
+        "/v1/files/retrieve",
+        params={"file_id": "{file_id}"},
+        setup=uploaded_file,
+    ),
+    SpecCase(
+        "file-retrieve-unknown",
+        _RETRIEVE_FILE,
+        "GET",
+        "/v1/files/retrieve",
+        status=404,
+        code=4200,
+        params={"file_id": UNKNOWN_ID},
+    ),
+    SpecCase("bot-online-info", _ONLINE_INFO, "GET", "/v1/bot/get_online_info", params={"bot_id": WEATHER_BOT}),
+    SpecCase(
+        "bot-online-info-unknown",
+        _ONLINE_INFO,
+        "GET",
+        "/v1/bot/get_online_info",
+        status=404,
+        code=4200,
+        params={"bot_id": UNKNOWN_ID},
+    ),
+    SpecCase("bot-retrieve", _BOT, "GET", f"/v1/bots/{WEATHER_BOT}", params={"is_published": "true"}),
+    SpecCase("bot-retrieve-unknown", _BOT, "GET", f"/v1/bots/{UNKNOWN_ID}", status=404, code=4200),
+    SpecCase("bots-list", _BOTS, "GET", "/v1/bots", params={"workspace_id": SPACE, "page_num": "1", "page_size": "2"}),
+    SpecCase("bots-list-no-workspace", _BOTS, "GET", "/v1/bots", status=400, code=4000),
+    SpecCase(
+        "published-bots-list",
+        _PUBLISHED,
+        "GET",
+        "/v1/space/published_bots_list",
+        params={"space_id": SPACE, "page_index": "1", "page_size": "20"},
+    ),
+    SpecCase("published-bots-list-no-space", _PUBLISHED, "GET", "/v1/space/published_bots_list", status=400, code=4000),
+]
+
 
 CASES: list[SpecCase] = [
     # chat v3
@@ -865,17 +928,12 @@ CASES: list[SpecCase] = [
         code=4200,
         setup=conversation_with_history,
     ),
+    *FILE_AND_BOT_CASES,
 ]
 
 PENDING_OPERATIONS: dict[tuple[str, str], str] = {
     # (method, route path as /openapi.json lists it) -> whose cases are on their way. The test fails once an
     # entry has its cases (remove it then) or names an operation no longer served.
-    ("post", "/v1/files/upload"): "files and bots (issue 20)",
-    ("get", "/v1/files/retrieve"): "files and bots (issue 20)",
-    ("get", "/v1/bot/get_online_info"): "files and bots (issue 20)",
-    ("get", "/v1/bots"): "files and bots (issue 20)",
-    ("get", "/v1/bots/{bot_id}"): "files and bots (issue 20)",
-    ("get", "/v1/space/published_bots_list"): "files and bots (issue 20)",
 }
 """Served operations whose spec cases their developers are adding; not a place to park a route for good."""
 
@@ -994,5 +1052,22 @@ DEVIATIONS: list[Deviation] = [
         f"{_SPEC}'s ChatV3ChatDetail requires bot_id; a chatflow run without bot_id has none in the "
         "platform's capture (coze-py tests/testdata/workflows_chat_stream_resp.txt: no bot_id in chat.* events), "
         "and cozepy accepts that from 0.9, its first release with chatflows",
+    ),
+    *(
+        Deviation(
+            f"{name}-error-without-data",
+            operation,
+            (),
+            "required",
+            witness,
+            f"{_SPEC} requires `data` in every answer of {operation[1]}, refusals included; a refusal carries no "
+            "data: cozepy treats any body with a non-zero code and a msg as an error and reads nothing else (coze-py "
+            'tests/test_request.py mocks errors as {"code": 100, "msg": "request failed"}), and the simulator\'s '
+            "other refusals are {code, msg, detail} too",
+        )
+        for name, operation, witness in (
+            ("online-info", _ONLINE_INFO, "bot-online-info-unknown"),
+            ("published-bots", _PUBLISHED, "published-bots-list-no-space"),
+        )
     ),
 ]

@@ -196,7 +196,12 @@ def _run(case: SpecCase) -> tuple[int, str, str, dict[str, Any] | None]:
         ids = case.setup(sim) if case.setup else {}
         body = _fill(case.json, ids)
         response = sim.request(
-            case.method, _fill(case.path, ids), json=body, params=_fill(case.params, ids), headers=case.headers
+            case.method,
+            _fill(case.path, ids),
+            json=body,
+            params=_fill(case.params, ids),
+            headers=case.headers,
+            files=case.files,
         )
         return response.status_code, response.headers.get("content-type", ""), response.text, body
     finally:
