@@ -20,7 +20,16 @@ import pytest
 from asgi_driver import Sim
 
 from harness import sdk
-from simulators.coze import DEFAULT_TOKEN, RunningServer, SimConfig, TokenGrant, create_app, running
+from simulators.coze import (
+    BUILTIN_DIR,
+    DEFAULT_TOKEN,
+    Catalogue,
+    RunningServer,
+    SimConfig,
+    TokenGrant,
+    create_app,
+    running,
+)
 from simulators.coze.files import FileLimits, FileStore
 
 pytestmark = pytest.mark.e2e
@@ -413,3 +422,27 @@ def test_serve_removes_the_uploads_folder_when_stopped_by_a_signal(tmp_path: Pat
             process.kill()
             process.wait(5)
     assert list(tmp_path.glob("coze-sim-files-*")) == []
+
+
+def test_a_chatflow_file_parameter_is_quoted_in_its_answer(tmp_path: Path) -> None:
+    (tmp_path / "file_chatflow.yaml").write_text(
+        "kind: chatflow\nid: '7449000000000000001'\nname: file-chatflow\ndescription: quotes a file\n"
+        "parameters:\n  doc: {type: file}\n"
+        "nodes:\n  - kind: end\n    answer: '{{ user }}: {{ file.doc.name }} has {{ file.doc.size }} bytes'\n",
+        encoding="utf-8",
+    )
+    app = create_app(Catalogue.load(BUILTIN_DIR, tmp_path))
+    with running(app) as sim:
+        file_id = _upload(sim.base_url, {"file": ("a.csv", b"1,2\n")}).json()["data"]["id"]
+        body = {
+            "workflow_id": "7449000000000000001",
+            "additional_messages": [{"role": "user", "content": "size?", "content_type": "text"}],
+            "parameters": {"doc": json.dumps({"file_id": file_id})},
+        }
+        response = httpx.post(f"{sim.base_url}/v1/workflows/chat", json=body, headers=AUTH, timeout=10)
+        completed = [
+            json.loads(line[5:])
+            for line in response.text.splitlines()
+            if line.startswith("data:{") and '"type":"answer"' in line and '"created_at"' in line
+        ]
+        assert completed and completed[-1]["content"] == "size?: a.csv has 4 bytes", response.text[:800]

@@ -29,6 +29,7 @@ from ..engines.flows import (
     RawEvent,
 )
 from ..envelope import CozeError, bad_request, dumps, logid_of
+from ..files import parameter_files
 from ..inputs import InputMessage, Lenient, NotJson, json_body, optional_id, parse_json, user_text, validate
 from ..scenarios import InputNode, WorkflowScenario
 from ..simulator import Simulator, simulator_of
@@ -182,6 +183,7 @@ async def chatflow(request: Request) -> Response:
         raise bad_request(refused)
     sim.check_request(workflow)
     parameters = sim.flows.check_parameters(workflow, req.parameters)
+    files = parameter_files(sim.files, grant, workflow, parameters)
     messages = req.additional_messages or []
     text = user_text(messages)
     with sim.store.lock:
@@ -206,6 +208,7 @@ async def chatflow(request: Request) -> Response:
             ext=req.ext,
             user_message=text,
         )
+        execution.files = files  # before any node runs
     chat = ChatflowChat(
         id=sim.ids.new_id(),
         conversation_id=conversation.id,
