@@ -446,3 +446,8 @@ def test_a_chatflow_file_parameter_is_quoted_in_its_answer(tmp_path: Path) -> No
             if line.startswith("data:{") and '"type":"answer"' in line and '"created_at"' in line
         ]
         assert completed and completed[-1]["content"] == "size?: a.csv has 4 bytes", response.text[:800]
+
+
+def test_a_file_limit_larger_than_the_store_is_refused() -> None:
+    with pytest.raises(ValueError, match="must fit in the store"):
+        FileLimits(max_file_bytes=2000, max_total_bytes=1000)

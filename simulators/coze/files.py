@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
@@ -122,6 +122,15 @@ class FileLimits(BaseModel):
     upload_timeout_seconds: float = Field(
         60.0, gt=0, le=3600, allow_inf_nan=False, description="time a client has to send a whole upload (408 after)"
     )
+
+    @model_validator(mode="after")
+    def _one_file_fits(self) -> FileLimits:
+        if self.max_file_bytes > self.max_total_bytes:
+            raise ValueError(
+                f"max_file_bytes ({self.max_file_bytes}) is more than max_total_bytes ({self.max_total_bytes}): "
+                "the largest upload must fit in the store"
+            )
+        return self
 
 
 @dataclass(frozen=True)
