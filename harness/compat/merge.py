@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulators.coze import PLATFORMS, PlatformName
+from simulators.coze import DEFAULT_PLATFORM, PLATFORMS, PlatformName
 
 from ..matrix import VERDICT_RANK, Capability, FramingOutcome, FramingResult, Mode, Verdict
 from .contracts import diff_contracts, rejections, shapes
@@ -114,7 +114,17 @@ def _findings(loaded: list[Loaded]) -> list[Finding]:
             for crash in item.matrix.crashes:
                 detail = f"probe {crash.probe} crashed on {crash.platform} (its cells have no verdict): {crash.error}"
                 findings.append(Finding(kind="probe-crashed", version=item.version, detail=detail))
+            first = item.matrix.platforms[0] if item.matrix.platforms else DEFAULT_PLATFORM
+            for evidence in item.matrix.evidence.values():
+                if evidence.id in _READ_BACK and evidence.platform == first and evidence.error:
+                    detail = f"{evidence.summary}: {evidence.error} (evidence {evidence.id}, {evidence.platform})"
+                    findings.append(Finding(kind="response-unreadable", version=item.version, detail=detail))
     return findings
+
+
+_READ_BACK = ("workflow-run-history",)
+"""Evidence of a probe reading an answer back (probes/workflow.py RUN_HISTORY_EVIDENCE): a release that
+raised while parsing it cannot read that answer at all, which no cell shows, so it is a finding."""
 
 
 def merge(loaded: list[Loaded]) -> Compatibility:

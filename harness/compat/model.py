@@ -172,7 +172,7 @@ class Rejection(BaseModel):
 
 
 class Finding(BaseModel):
-    kind: Literal["release-failed", "probe-crashed", "request-rejected"]
+    kind: Literal["release-failed", "probe-crashed", "request-rejected", "response-unreadable"]
     version: str
     detail: str
 

@@ -10,10 +10,11 @@ platform behaviour: the open-source engine never produces them, and cloud Coze i
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from ..matrix import Capability, Evidence, Mode, SdkFact, Verdict
-from ..sdk import event_name
+from ..sdk import enum_value, event_name
 from ._base import ProbeContext, ProbeResult, cells_for, check_streams, describe_error
 from .surface import chatflow_facts, model_fields, workflow_facts
 
@@ -239,7 +240,52 @@ def probe_workflow_run(ctx: ProbeContext) -> ProbeResult:
         if code == 6039
         else (Verdict.BROKEN, f"expected CozeAPIError 6039, saw: {outcomes[-1]}.")
     )
-    return ProbeResult(cells=cells_for(Mode.WORKFLOW_RUN, evidence.id, verdicts), evidence=[evidence])
+    history = _read_run_history(ctx)
+    return ProbeResult(cells=cells_for(Mode.WORKFLOW_RUN, evidence.id, verdicts), evidence=[evidence, history])
+
+
+RUN_HISTORY_EVIDENCE = "workflow-run-history"
+"""The evidence id of an async run read back; `coze-harness compat` lists a release that failed to as a finding."""
+
+
+def _read_run_history(ctx: ProbeContext) -> Evidence:
+    """An async run read back with run_histories.retrieve (polled, bounded): whether this release can read
+    the run history the platform sends (error_code "" on success, as recorded), not only whether it asks."""
+    from ..sdk import has_run_histories, workflow_run_has_is_async
+
+    coze, transport = ctx.coze()
+    outcomes: list[str] = []
+    error = None
+    if not (has_run_histories() and workflow_run_has_is_async()):
+        outcomes.append("this cozepy cannot start an async run and read its run history (0.7.0+)")
+    else:
+        workflow_id = ctx.scenario_ids["joke-workflow"]
+        try:
+            started = coze.workflows.runs.create(workflow_id=workflow_id, is_async=True)
+            for _ in range(100):  # 100 polls of 20 ms at most
+                history = coze.workflows.runs.run_histories.retrieve(
+                    workflow_id=workflow_id, execute_id=started.execute_id
+                )
+                if enum_value(history.execute_status) != "Running":
+                    break
+                time.sleep(0.02)
+            outcomes.append(
+                f"read back: execute_status {enum_value(history.execute_status)}, error_code "
+                f"{history.error_code!r}, output {history.output!r}"
+            )
+        except Exception as exc:
+            error = describe_error(exc)
+            outcomes.append(f"run_histories.retrieve raised {error}")
+    return Evidence(
+        id=RUN_HISTORY_EVIDENCE,
+        probe="workflow-run",
+        summary="an async run of joke-workflow read back with runs.run_histories.retrieve",
+        exchanges=list(transport.exchanges),
+        sdk_events=outcomes,
+        error=error,
+        simulated="the run history's shape follows the spec, workflow_history.md and a recorded history "
+        '(coze-py tests/test_workflow_run_history.py): error_code is a string, "" on success',
+    )
 
 
 CHATFLOW_SOURCES = (
