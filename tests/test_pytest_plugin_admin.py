@@ -180,3 +180,33 @@ def test_second(coze_client):
 """
     )
     _run(run).assert_outcomes(passed=2)
+
+
+def test_clients_share_the_sessions_transports(run: pytest.Pytester) -> None:
+    """No connection made and no event-loop thread started per test: the clients borrow the session's."""
+    run.makepyfile(
+        _HEAD
+        + """
+import threading
+
+CLIENTS = []
+
+def loops():
+    return sum(1 for thread in threading.enumerate() if thread.name == "coze-harness in-process app")
+
+@pytest.mark.parametrize("round", range(3))
+def test_socket(coze_client, coze_sim, round):
+    ask(coze_client)
+    CLIENTS.append(coze_sim.journal()[0]["client"])
+
+def test_one_connection():
+    assert len(CLIENTS) == 3 and len(set(CLIENTS)) == 1, CLIENTS
+
+@pytest.mark.parametrize("round", range(3))
+@pytest.mark.coze(mode="inprocess")
+def test_inprocess(coze_client, round):
+    ask(coze_client)
+    assert loops() == 1
+"""
+    )
+    _run(run).assert_outcomes(passed=7)

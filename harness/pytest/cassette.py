@@ -24,24 +24,25 @@ __all__ = ["RECORD_MODES", "CozeCassette", "cassette_for"]
 RECORD_MODES = ("none", "once", "new_episodes", "all")
 
 
-_LOADED: dict[tuple[str, int, int], Cassette] = {}
+_LOADED = pytest.StashKey[dict[tuple[str, int, int], "Cassette"]]()
 _LOADED_MAX = 64
 
 
-def _loaded(path: Path) -> Cassette:
+def _loaded(config: pytest.Config, path: Path) -> Cassette:
     """The cassette at `path`, parsed once per session while the file stays as it is (replaying reads it and
     never changes it; a playback's state lives in its transport): a suite whose tests replay one cassette
-    parses it once, not once per test."""
+    parses it once, not once per test. Kept on the session's config, so no parsed cassette outlives it."""
     from harness.cassettes import load
 
     stat = path.stat()
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-    cassette = _LOADED.get(key)
+    loaded = config.stash.setdefault(_LOADED, {})
+    cassette = loaded.get(key)
     if cassette is None:
         cassette = load(path)
-        if len(_LOADED) >= _LOADED_MAX:
-            _LOADED.clear()
-        _LOADED[key] = cassette
+        if len(loaded) >= _LOADED_MAX:
+            loaded.clear()
+        loaded[key] = cassette
     return cassette
 
 
@@ -199,7 +200,7 @@ def cassette_for(request: pytest.FixtureRequest, coze_mode: str) -> Iterator[Coz
                 pytrace=False,
             )
         try:
-            recorded = _loaded(path)
+            recorded = _loaded(request.config, path)
         except CassetteError as exc:
             pytest.fail(f"cannot replay {path}: {exc}", pytrace=False)
         cassette.base_url = recorded.coze_harness.base_url or _REPLAY_BASE_URL

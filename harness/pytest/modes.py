@@ -107,12 +107,11 @@ def sim_of(request: pytest.FixtureRequest) -> CozeSim:
 
 def _socket_sync(request: pytest.FixtureRequest) -> tuple[Any, Callable[[], None]]:
     from harness._client import coze_client_and_http
-    from harness.recorder import default_transport
 
     sim = sim_of(request)
-    # httpx's own transport, with the process's one default SSL context: a new one per test loads the
-    # certificate bundle (tens of milliseconds), though the simulator speaks plain HTTP
-    transport = default_transport()
+    # the session's socket transport, lent: its pool keeps connections between tests, and a new
+    # transport per test would load the certificate bundle (tens of milliseconds) for plain HTTP
+    transport = sim.socket_transport
     coze, http = coze_client_and_http(
         transport, base_url=sim.base_url, token=token_of(request), timeout=client_timeout()
     )
@@ -135,9 +134,10 @@ def _socket_async(request: pytest.FixtureRequest) -> Any:
 
 def _inprocess_sync(request: pytest.FixtureRequest) -> tuple[Any, Callable[[], None]]:
     from harness._client import coze_client_and_http
-    from harness.inprocess import INPROCESS_BASE_URL, InProcessTransport
+    from harness.inprocess import INPROCESS_BASE_URL
 
-    transport = InProcessTransport(sim_of(request).app)
+    # the session's transport to this app, lent: no event loop thread started and stopped per test
+    transport = sim_of(request).transport
     coze, http = coze_client_and_http(
         transport, base_url=INPROCESS_BASE_URL, token=token_of(request), timeout=client_timeout()
     )

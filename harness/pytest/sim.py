@@ -44,18 +44,42 @@ class SimHost:
         self.app = app
         self.token = token
         self._admin: httpx.Client | None = None
+        self._transport: httpx.BaseTransport | None = None
+        self._socket_transport: httpx.BaseTransport | None = None
         self._serving: AbstractContextManager[RunningServer] | None = None
         self._server: RunningServer | None = None
+
+    @property
+    def transport(self) -> httpx.BaseTransport:
+        """The session's in-process transport to the app (one event loop thread, started once), lent to
+        every in-process client: closing a client leaves it open; `close()` stops it."""
+        from ._lent import LentTransport
+
+        if self._transport is None:
+            from harness.inprocess import InProcessTransport
+
+            self._transport = InProcessTransport(self.app)
+        return LentTransport(self._transport)
+
+    @property
+    def socket_transport(self) -> httpx.BaseTransport:
+        """httpx's socket transport for the session (its connection pool kept between tests, the process's
+        one default SSL context), lent to every socket-mode client: no connection made per test."""
+        from ._lent import LentTransport
+
+        if self._socket_transport is None:
+            from harness.recorder import default_transport
+
+            self._socket_transport = default_transport()
+        return LentTransport(self._socket_transport)
 
     @property
     def admin(self) -> httpx.Client:
         if self._admin is None:
             import httpx
 
-            from harness.inprocess import InProcessTransport
-
             self._admin = httpx.Client(
-                transport=InProcessTransport(self.app),
+                transport=self.transport,
                 base_url=ADMIN_BASE_URL,
                 headers={"Authorization": f"Bearer {self.token}"},
                 timeout=httpx.Timeout(30.0),
@@ -91,6 +115,10 @@ class SimHost:
         if self._admin is not None:
             self._admin.close()
             self._admin = None
+        for transport in (self._transport, self._socket_transport):
+            if transport is not None:
+                transport.close()
+        self._transport = self._socket_transport = None
         serving, self._serving, self._server = self._serving, None, None
         if serving is not None:
             serving.__exit__(None, None, None)
@@ -161,6 +189,18 @@ class CozeSim:
     def base_url(self) -> str:
         """Where the simulator listens on 127.0.0.1 (started on first use, kept for the session)."""
         return self._host.base_url
+
+    @property
+    def transport(self) -> httpx.BaseTransport:
+        """An httpx transport to the simulator with no socket (`harness.inprocess`, kept for the session;
+        closing a client over it leaves it open)."""
+        return self._host.transport
+
+    @property
+    def socket_transport(self) -> httpx.BaseTransport:
+        """httpx's socket transport, for clients of `base_url` (its connection pool kept for the session;
+        closing a client over it leaves it open)."""
+        return self._host.socket_transport
 
     # --- verification -----------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .admin import ResetEndpoint
 from .admin import router as admin_router
 from .envelope import LOGID_DETAIL_KEY, LOGID_HEADER, Code, CozeError, error, logid_of
 from .faults import StreamAborted, quiet_deliberate_resets
@@ -145,6 +146,7 @@ def create_app(catalogue: Catalogue | None = None, config: SimConfig | None = No
     app.add_exception_handler(Exception, _unexpected)
     if simulator.profile.absent_endpoints:  # one ASGI layer less on every message of every stream otherwise
         app.add_middleware(_AbsentEndpoints, simulator=simulator)
+    app.add_middleware(ResetEndpoint)  # POST /_sim/reset, before the routing (a test suite calls it per test)
     app.add_middleware(_LogIdMiddleware, app_state=app.state)
     app.add_middleware(RequestLogMiddleware, log=simulator.requests)  # kept across resets, like the journal
     app.add_middleware(JournalMiddleware, journal=simulator.journal)
