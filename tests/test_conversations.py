@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_driver import Sim
+from asgi_driver import Sim, SocketRun
 
 from simulators.coze import DEFAULT_TOKEN, SimConfig, TokenGrant, create_app
 
@@ -252,6 +252,30 @@ def test_a_chat_without_auto_save_history_leaves_the_conversation_alone(sim: Sim
     refused(sim.request("POST", "/v3/chat", headers=AUTH, json=body), 4000, "auto_save_history")
 
 
+@pytest.mark.parametrize("save", [True, False])
+def test_websocket_chat_shares_the_conversation_and_its_auto_save_history(sim: Sim, save: bool) -> None:
+    made = create(sim, bot_id=HISTORY_BOT, messages=[{"role": "user", "content": "before"}])
+    socket = SocketRun(sim, f"bot_id={HISTORY_BOT}", AUTH)
+    assert socket.next()["type"] == "websocket.accept"
+    assert socket.event()["event_type"] == "chat.created"
+    config = {"conversation_id": made["id"], "auto_save_history": save}
+    socket.send_text(json.dumps({"id": "1", "event_type": "chat.update", "data": {"chat_config": config}}))
+    assert socket.event()["event_type"] == "chat.updated"
+    message = {"role": "user", "content": "over the socket", "content_type": "text"}
+    socket.send_text(json.dumps({"id": "2", "event_type": "conversation.message.create", "data": message}))
+    answers = []
+    for _ in range(50):
+        event = socket.event()
+        if event["event_type"] == "conversation.message.completed" and event["data"]["type"] == "answer":
+            answers.append(event["data"]["content"])
+        if event["event_type"] == "conversation.chat.completed":
+            break
+    socket.finish()
+    assert answers and answers[0].startswith("I see 1 earlier message(s)")
+    contents = [m["content"] for m in listed(sim, made["id"], order="asc")["data"]]
+    assert contents == (["before", "over the socket", answers[0]] if save else ["before"])
+
+
 def test_tool_round_answers_join_the_history_after_submit(sim: Sim) -> None:
     made = create(sim, bot_id=WEATHER_BOT)
     body = {"bot_id": WEATHER_BOT, "user_id": "u", "additional_messages": [{"role": "user", "content": "Paris"}]}
@@ -404,6 +428,25 @@ def test_message_list_pages_with_cursors_in_either_order(sim: Sim) -> None:
     ]:
         response = sim.request("POST", "/v1/conversation/message/list", headers=AUTH, params=params, json=body)
         refused(response, 4000, word)
+
+
+def test_deleting_an_answer_removes_it_and_its_intermediates_from_the_chat_too(sim: Sim) -> None:
+    """delete_message.md: deleted messages are gone from list_chat_messages too, an answer with its chat's
+    function_call, tool_response and verbose messages."""
+    made = create(sim, bot_id=WEATHER_BOT)
+    body = {"bot_id": WEATHER_BOT, "user_id": "u", "additional_messages": [{"role": "user", "content": "Paris"}]}
+    started = data(sim.request("POST", "/v3/chat", headers=AUTH, params={"conversation_id": made["id"]}, json=body))
+    ids = {"conversation_id": made["id"], "chat_id": started["id"]}
+    calls = data(sim.request("POST", "/v3/chat/retrieve", headers=AUTH, params=ids))["required_action"]
+    outputs = [{"tool_call_id": c["id"], "output": "sunny"} for c in calls["submit_tool_outputs"]["tool_calls"]]
+    sim.request("POST", "/v3/chat/submit_tool_outputs", headers=AUTH, params=ids, json={"tool_outputs": outputs})
+    chat_types = [m["type"] for m in data(sim.request("GET", "/v3/chat/message/list", headers=AUTH, params=ids))]
+    assert {"function_call", "tool_response", "answer", "verbose"} <= set(chat_types)
+    answer, question = listed(sim, made["id"])["data"]
+    params = {"conversation_id": made["id"], "message_id": answer["id"]}
+    data(sim.request("POST", "/v1/conversation/message/delete", headers=AUTH, params=params))
+    assert data(sim.request("GET", "/v3/chat/message/list", headers=AUTH, params=ids)) == []
+    assert [m["id"] for m in listed(sim, made["id"])["data"]] == [question["id"]]
 
 
 def test_message_list_filters_by_chat(sim: Sim) -> None:

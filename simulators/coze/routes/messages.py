@@ -7,7 +7,7 @@ route names the conversation too, and a message of another conversation answers 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import Field
@@ -19,7 +19,7 @@ from ..auth import TokenGrant
 from ..envelope import bad_request, not_found, ok
 from ..inputs import Lenient, json_body, optional_id, required_id, validate
 from ..simulator import Simulator
-from ..store import Conversation, MessageRecord
+from ..store import ChatRecord, Conversation, MessageRecord
 from .conversations import (
     MAX_PAGE_SIZE,
     authenticated,
@@ -185,13 +185,34 @@ async def modify_message(request: Request) -> Response:
 
 @router.post("/v1/conversation/message/delete")
 async def delete_message(request: Request) -> Response:
-    """Answers with the deleted message; it is gone from the list, from retrieve and from the context."""
+    """Answers with the deleted message; it is gone from the list, from retrieve and from the context, and
+    from its chat's /v3/chat/message/list too, with the chat's intermediate messages when it is an answer
+    (delete_message.md: deleting a type=answer message deletes its verbose, function_call... messages)."""
     sim, grant, conversation_id, message_id = await _located(request)
     with sim.store.lock:
         conversation = find_conversation(sim, grant, conversation_id)
         message = _message(conversation, message_id)
         conversation.messages.remove(message)
+        chat = sim.store.chats.get(message.chat_id) if message.chat_id else None
+        if chat is not None:
+            _forget_in_chat(chat, message)
         return ok(request, wire.message_object(message))
+
+
+INTERMEDIATE_TYPES = frozenset({"function_call", "tool_response", "tool_output", "verbose", "follow_up"})
+
+
+def _forget_in_chat(chat: ChatRecord, message: MessageRecord) -> None:
+    """Drop the message (and, for an answer, the chat's intermediate messages) from the chat's own list,
+    keeping `chat.saved` pointing past the same messages it did."""
+
+    def gone(item: dict[str, Any]) -> bool:
+        return item.get("id") == message.id or (message.type == "answer" and item.get("type") in INTERMEDIATE_TYPES)
+
+    kept_before = [item for item in chat.messages[: chat.saved] if not gone(item)]
+    kept_after = [item for item in chat.messages[chat.saved :] if not gone(item)]
+    chat.messages[:] = kept_before + kept_after
+    chat.saved = len(kept_before)
 
 
 def _feedback_target(sim: Simulator, grant: TokenGrant, conversation_id: str, message_id: str) -> MessageRecord:

@@ -219,6 +219,8 @@ class _Session:
             [message],
             self.config.custom_variables,
             self.config.parameters,
+            meta_data=self.config.meta_data,
+            auto_save_history=self.config.auto_save_history is not False,
         )
         self.chat = chat
         self.conversation_id = chat.conversation_id
