@@ -329,8 +329,8 @@ def test_studio_uploads_in_its_own_shape_and_has_no_retrieve() -> None:
 
 
 def test_studio_upload_with_cozepy(tmp_path: Path) -> None:
-    """What a cozepy user meets on coze-studio: before 0.10 `File.created_at` is required, and studio
-    spells it `CreatedAt`, so the upload fails to parse; from 0.10 it is optional and the upload works."""
+    """What a cozepy user meets on coze-studio: before 0.5 `File.created_at` is required, and studio
+    spells it `CreatedAt`, so the upload fails to parse; from 0.5 it is optional and the upload works."""
     path = tmp_path / "a.csv"
     path.write_bytes(b"1,2\n")
     with running(create_app(config=SimConfig(profile="studio"))) as sim:
