@@ -1053,21 +1053,4 @@ DEVIATIONS: list[Deviation] = [
         "platform's capture (coze-py tests/testdata/workflows_chat_stream_resp.txt: no bot_id in chat.* events), "
         "and cozepy accepts that from 0.9, its first release with chatflows",
     ),
-    *(
-        Deviation(
-            f"{name}-error-without-data",
-            operation,
-            (),
-            "required",
-            witness,
-            f"{_SPEC} requires `data` in every answer of {operation[1]}, refusals included; a refusal carries no "
-            "data: cozepy treats any body with a non-zero code and a msg as an error and reads nothing else (coze-py "
-            'tests/test_request.py mocks errors as {"code": 100, "msg": "request failed"}), and the simulator\'s '
-            "other refusals are {code, msg, detail} too",
-        )
-        for name, operation, witness in (
-            ("online-info", _ONLINE_INFO, "bot-online-info-unknown"),
-            ("published-bots", _PUBLISHED, "published-bots-list-no-space"),
-        )
-    ),
 ]
