@@ -19,6 +19,7 @@ from .envelope import LOGID_DETAIL_KEY, LOGID_HEADER, Code, CozeError, error, lo
 from .faults import StreamAborted, quiet_deliberate_resets
 from .ids import IdSource
 from .journal import ADMIN_PREFIX, JournalMiddleware
+from .openapi_doc import describe
 from .requestlog import RequestLogMiddleware
 from .routes import ROUTERS
 from .scenarios import Catalogue
@@ -140,6 +141,7 @@ def create_app(catalogue: Catalogue | None = None, config: SimConfig | None = No
     app.state.simulator = simulator
     for router in ROUTERS:
         app.include_router(router)
+    describe(app)  # /openapi.json: the routes' documented schemas, a generic envelope for the rest
     app.include_router(admin_router)  # reset, the requests received, runtime scenarios (under /_sim/)
     app.add_exception_handler(CozeError, _coze_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -10,12 +10,14 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .. import openapi_doc as doc
 from .. import wire
 from ..auth import TokenGrant
 from ..engines.bots import Event
 from ..envelope import bad_request, not_found, ok
 from ..files import attachments
 from ..inputs import InputMessage, Lenient, json_body, optional_id, required_id, user_text, validate
+from ..openapi_doc import documented
 from ..profiles import ChatEnd
 from ..scenarios import BotScenario
 from ..simulator import Simulator, simulator_of
@@ -133,7 +135,12 @@ async def _authorized_chat(
     return sim, chat, body
 
 
-@router.post("/v3/chat")
+@router.post(
+    "/v3/chat",
+    **documented(
+        "chat with a bot", request=ChatRequest, data=doc.Chat, stream_event=doc.ChatEventData, source="chat_v3.md"
+    ),
+)
 async def create_chat(request: Request) -> Response:
     sim, grant = _authenticated(request)
     body = await json_body(request)
@@ -174,14 +181,20 @@ def _snapshot(sim: Simulator, chat: ChatRecord, events: list[Event]) -> dict[str
     raise AssertionError("a chat step always passes through in_progress")
 
 
-@router.api_route("/v3/chat/retrieve", methods=["GET", "POST"])
+@router.api_route(
+    "/v3/chat/retrieve", methods=["GET", "POST"], **documented("a chat", data=doc.Chat, source="retrieve_chat.md")
+)
 async def retrieve_chat(request: Request) -> Response:
     sim, chat, _ = await _authorized_chat(request)
     with sim.store.lock:
         return ok(request, wire.chat(chat, sim.profile))
 
 
-@router.api_route("/v3/chat/message/list", methods=["GET", "POST"])
+@router.api_route(
+    "/v3/chat/message/list",
+    methods=["GET", "POST"],
+    **documented("a chat's messages", data=list[doc.Message], source="list_chat_messages.md"),
+)
 async def list_messages(request: Request) -> Response:
     sim, chat, _ = await _authorized_chat(request)
     with sim.store.lock:
@@ -190,7 +203,7 @@ async def list_messages(request: Request) -> Response:
     return ok(request, messages) if key == "data" else ok(request, **{key: messages})
 
 
-@router.post("/v3/chat/cancel")
+@router.post("/v3/chat/cancel", **documented("cancel a chat", data=doc.Chat, source="chat_cancel.md"))
 async def cancel_chat(request: Request) -> Response:
     sim, chat, _ = await _authorized_chat(request)
     with sim.store.lock:
@@ -198,7 +211,16 @@ async def cancel_chat(request: Request) -> Response:
         return ok(request, wire.chat(chat, sim.profile))
 
 
-@router.post("/v3/chat/submit_tool_outputs")
+@router.post(
+    "/v3/chat/submit_tool_outputs",
+    **documented(
+        "submit tool outputs",
+        request=SubmitRequest,
+        data=doc.Chat,
+        stream_event=doc.ChatEventData,
+        source="chat_submit_tool_outputs.md",
+    ),
+)
 async def submit_tool_outputs(request: Request) -> Response:
     sim, grant = _authenticated(request)
     body = await json_body(request)

@@ -17,6 +17,7 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .. import openapi_doc as doc
 from .. import wire
 from ..engines.bots import VERBOSE_FINISH
 from ..engines.flows import (
@@ -31,6 +32,7 @@ from ..engines.flows import (
 from ..envelope import CozeError, bad_request, dumps, logid_of
 from ..files import parameter_files
 from ..inputs import InputMessage, Lenient, NotJson, json_body, optional_id, parse_json, user_text, validate
+from ..openapi_doc import documented
 from ..scenarios import InputNode, WorkflowScenario
 from ..simulator import Simulator, simulator_of
 from ..sse import framed
@@ -170,7 +172,10 @@ def _typed(value: str, kind: str) -> Any:
         return value
 
 
-@router.post("/v1/workflows/chat")
+@router.post(
+    "/v1/workflows/chat",
+    **documented("run a chatflow", request=ChatflowRequest, stream_event=doc.ChatEventData, source="workflow_chat.md"),
+)
 async def chatflow(request: Request) -> Response:
     sim = simulator_of(request)
     grant = sim.auth.authenticate(request)

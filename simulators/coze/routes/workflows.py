@@ -18,6 +18,7 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .. import openapi_doc as doc
 from .. import wire
 from ..auth import TokenGrant
 from ..engines.flows import (
@@ -33,6 +34,7 @@ from ..engines.flows import (
 from ..envelope import Code, CozeError, bad_request, logid_of, not_found, ok
 from ..files import parameter_files
 from ..inputs import Lenient, json_body, validate
+from ..openapi_doc import documented
 from ..profiles import Profile
 from ..scenarios import WorkflowScenario
 from ..simulator import Simulator, simulator_of
@@ -166,7 +168,10 @@ async def _workflow_frames(
 # --- routes -----------------------------------------------------------------------------------
 
 
-@router.post("/v1/workflow/run")
+@router.post(
+    "/v1/workflow/run",
+    **documented("run a workflow", request=RunRequest, top_level=doc.WorkflowRunResult, source="workflow_run.md"),
+)
 async def run_workflow(request: Request) -> Response:
     sim = simulator_of(request)
     workflow, execution, req = await _start(request, stream=False)
@@ -183,7 +188,15 @@ async def run_workflow(request: Request) -> Response:
     raise CozeError(outcome.code, outcome.message, debug_url=execution.debug_url)
 
 
-@router.post("/v1/workflow/stream_run")
+@router.post(
+    "/v1/workflow/stream_run",
+    **documented(
+        "run a workflow, streamed",
+        request=RunRequest,
+        stream_event=doc.WorkflowEventData,
+        source="workflow_stream_run.md",
+    ),
+)
 async def stream_run(request: Request) -> Response:
     sim = simulator_of(request)
     workflow, execution, _ = await _start(request, stream=True)
@@ -200,7 +213,15 @@ def _workflow_stream(
     )
 
 
-@router.post("/v1/workflow/stream_resume")
+@router.post(
+    "/v1/workflow/stream_resume",
+    **documented(
+        "resume an interrupted workflow, streamed",
+        request=ResumeRequest,
+        stream_event=doc.WorkflowEventData,
+        source="workflow_resume.md",
+    ),
+)
 async def stream_resume(request: Request) -> Response:
     sim = simulator_of(request)
     grant = sim.auth.authenticate(request)
@@ -217,7 +238,10 @@ async def stream_resume(request: Request) -> Response:
     return _workflow_stream(request, sim, workflow, execution)
 
 
-@router.get("/v1/workflows/{workflow_id}/run_histories/{execute_id}")
+@router.get(
+    "/v1/workflows/{workflow_id}/run_histories/{execute_id}",
+    **documented("an execution's run history", data=list[doc.RunHistory], source="workflow_history.md"),
+)
 async def run_history(request: Request, workflow_id: str, execute_id: str) -> Response:
     sim = simulator_of(request)
     grant = sim.auth.authenticate(request)
@@ -225,7 +249,15 @@ async def run_history(request: Request, workflow_id: str, execute_id: str) -> Re
     return ok(request, [sim.flows.history(workflow.id, execute_id)])
 
 
-@router.post("/v1/workflows/resume")
+@router.post(
+    "/v1/workflows/resume",
+    **documented(
+        "resume an interrupted workflow",
+        request=ResumeRequest,
+        top_level=doc.WorkflowRunResult,
+        source="resume_workflow.md",
+    ),
+)
 async def resume_workflow(request: Request) -> Response:
     """The non-stream resume (api-markdown/resume_workflow.md): the same body as stream_resume, answered like
     /v1/workflow/run: the output (sync), the execute_id (a run started async), or `interrupt_data` with the
@@ -248,7 +280,10 @@ async def resume_workflow(request: Request) -> Response:
     raise CozeError(outcome.code, outcome.message, debug_url=execution.debug_url)
 
 
-@router.get("/v1/workflows/{workflow_id}/run_histories/{execute_id}/execute_nodes/{node_execute_uuid}")
+@router.get(
+    "/v1/workflows/{workflow_id}/run_histories/{execute_id}/execute_nodes/{node_execute_uuid}",
+    **documented("one node run of an execution", data=doc.NodeExecuteHistory),
+)
 async def node_execute_history(request: Request, workflow_id: str, execute_id: str, node_execute_uuid: str) -> Response:
     """One node's run (cozepy 0.17+ `run_histories.execute_nodes.retrieve`); uuids come from the run
     history's `node_execute_status`."""
@@ -274,7 +309,7 @@ def _published(workflow: WorkflowScenario, status: str | None) -> bool:
     return status == "all" or not workflow.published
 
 
-@router.get("/v1/workflows")
+@router.get("/v1/workflows", **documented("the workflows", data=doc.WorkflowList, source="get_workflow_list.md"))
 async def list_workflows(request: Request) -> Response:
     """The catalogue's workflows and chatflows the token may use (api-markdown/get_workflow_list.md),
     paged by page_num/page_size with has_more; workflows outside an app only (app_id "0")."""
@@ -295,7 +330,9 @@ async def list_workflows(request: Request) -> Response:
     return ok(request, {"items": items, "has_more": start + query.page_size < len(found)})
 
 
-@router.get("/v1/workflows/{workflow_id}")
+@router.get(
+    "/v1/workflows/{workflow_id}", **documented("one workflow", data=doc.WorkflowInfo, source="get_workflow_info.md")
+)
 async def retrieve_workflow(request: Request, workflow_id: str) -> Response:
     """One workflow (api-markdown/get_workflow_info.md); `include_input_output=true` adds its start node's
     parameters and its output."""
@@ -315,7 +352,7 @@ class _VersionsQuery(Lenient):
     page_token: str | None = None
 
 
-@router.get("/v1/workflows/{workflow_id}/versions")
+@router.get("/v1/workflows/{workflow_id}/versions", **documented("a workflow's versions", data=doc.WorkflowVersionList))
 async def list_versions(request: Request, workflow_id: str) -> Response:
     """A workflow's versions (cozepy 0.20 `workflows.versions.list`): a published workflow has one, v0.0.1;
     the catalogue keeps no history, so there is never a next page."""
