@@ -274,7 +274,8 @@ def _read_run_history(ctx: ProbeContext) -> Evidence:
                 f"{history.error_code!r}, output {history.output!r}"
             )
         except Exception as exc:
-            error = describe_error(exc)
+            detail = " ".join(line.strip() for line in str(exc).splitlines()[1:3])  # pydantic: the field and why
+            error = describe_error(exc) + (f": {detail}" if detail else "")
             outcomes.append(f"run_histories.retrieve raised {error}")
     return Evidence(
         id=RUN_HISTORY_EVIDENCE,
