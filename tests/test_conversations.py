@@ -581,3 +581,38 @@ def test_studio_serves_conversations_but_not_the_message_endpoints() -> None:
             assert (response.status_code, response.text) == (404, "404 page not found"), path
     finally:
         studio.close()
+
+
+def test_studio_answers_in_coze_studios_own_shapes() -> None:
+    """conversation.ConversationData / message.OpenMessageApi struct tags, as each studio handler fills them."""
+    studio = Sim(create_app(config=SimConfig(profile="studio")))
+    try:
+        created = studio.request(
+            "POST", "/v1/conversation/create", headers=AUTH, json={"bot_id": ECHO_BOT, "messages": [_text("ignored")]}
+        ).json()
+        made = created["data"]
+        assert list(made) == ["id", "created_at", "meta_data", "connector_id", "last_section_id"]
+        assert made["meta_data"] is None and "BaseResp" not in created  # parseExt's nil map; no BaseResp field
+        params = {"conversation_id": made["id"]}
+        retrieved = studio.request("GET", "/v1/conversation/retrieve", headers=AUTH, params=params).json()
+        assert "data" not in retrieved and retrieved["BaseResp"] is None
+        assert list(retrieved["ConversationData"]) == [
+            *("id", "created_at", "meta_data", "creator_d", "connector_id", "last_section_id", "name"),
+        ]
+        empty = studio.request("POST", "/v1/conversation/message/list", headers=AUTH, params=params, json={}).json()
+        assert empty == {"code": 0, "msg": "", "has_more": False, "first_id": "0", "last_id": "0"}  # no `data`
+        chat(studio, made["id"], "hi", bot=ECHO_BOT)
+        items = studio.request("POST", "/v1/conversation/message/list", headers=AUTH, params=params, json={}).json()
+        assert [m["content"] for m in items["data"]][1] == "hi"  # the create's messages were never saved
+        assert items["data"][0]["reasoning_content"] == "" and items["first_id"] == items["data"][0]["id"]
+        listing = studio.request("GET", "/v1/conversations", headers=AUTH, params={"bot_id": ECHO_BOT}).json()
+        assert list(listing["data"]) == ["conversations", "has_more"] and listing["BaseResp"] is None
+        assert listing["data"]["conversations"][0]["name"] == ""
+        renamed = studio.request("PUT", f"/v1/conversations/{made['id']}", headers=AUTH, json={"name": "n"}).json()
+        assert renamed["data"]["name"] == "n" and renamed["data"]["meta_data"] is None
+        cleared = studio.request("POST", f"/v1/conversations/{made['id']}/clear", headers=AUTH).json()
+        assert cleared["BaseResp"] is None and cleared["data"]["conversation_id"] == made["id"]
+        deleted = studio.request("DELETE", f"/v1/conversations/{made['id']}", headers=AUTH).json()
+        assert deleted == {"code": 0, "msg": "", "BaseResp": None}
+    finally:
+        studio.close()

@@ -13,7 +13,7 @@ import cozepy
 import pytest
 
 from harness import sdk
-from simulators.coze import DEFAULT_TOKEN, RunningServer, create_app, running
+from simulators.coze import DEFAULT_TOKEN, RunningServer, SimConfig, create_app, running
 
 ECHO_BOT, HISTORY_BOT = "7390000000000000001", "7390000000000000020"
 
@@ -228,3 +228,19 @@ async def test_async_client_conversations_and_messages(server: RunningServer) ->
         await coze.conversations.delete(conversation_id=conversation.id)
         with pytest.raises(cozepy.CozeAPIError):
             await coze.conversations.retrieve(conversation_id=conversation.id)
+
+
+def test_against_the_studio_profile_cozepy_reads_create_only_with_meta_data_and_never_retrieve() -> None:
+    """What coze-studio's shapes do to cozepy (every release: `Conversation.meta_data` is a required dict): a
+    create without meta_data answers `meta_data: null`, which the client refuses; retrieve answers under
+    `ConversationData`, so the client finds no conversation in it."""
+    with running(create_app(config=SimConfig(profile="studio"))) as studio:
+        coze = cozepy.Coze(auth=cozepy.TokenAuth(DEFAULT_TOKEN), base_url=studio.base_url)
+        with pytest.raises(Exception) as refused:
+            coze.conversations.create()
+        assert type(refused.value).__name__ == "ValidationError" and "meta_data" in str(refused.value)
+        conversation = coze.conversations.create(meta_data={"k": "v"})
+        assert conversation.meta_data == {"k": "v"}
+        with pytest.raises(Exception) as unread:
+            coze.conversations.retrieve(conversation_id=conversation.id)
+        assert type(unread.value).__name__ == "ValidationError"

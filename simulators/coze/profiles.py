@@ -125,6 +125,18 @@ class BotRules(_Data):
     )
 
 
+class ConversationRules(_Data):
+    """How the platform shows conversations and their messages (`wire.conversation_object`, `message_object`)."""
+
+    shape: Literal["spec", "studio"] = Field(
+        "spec",
+        description="spec: ConversationData and OpenMessageApi as the official spec has them; studio: coze-studio's "
+        "struct tags as each handler fills them (meta_data null when unset, no updated_at, name not on create, "
+        'retrieve under `ConversationData`, `BaseResp: null`, ids "0" for none, an empty message list without '
+        "`data`), and create ignores `messages`",
+    )
+
+
 class Profile(_Data):
     name: PlatformName
     title: str
@@ -140,6 +152,7 @@ class Profile(_Data):
     chatflow: ChatflowRules
     files: FileRules = Field(default_factory=FileRules)
     bots: BotRules = Field(default_factory=BotRules)
+    conversations: ConversationRules = Field(default_factory=ConversationRules)
 
     def status(self, canonical: str) -> str:
         """A chat status as this platform spells it."""

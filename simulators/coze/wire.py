@@ -8,7 +8,7 @@ Nothing else serialises these objects, so a field changes here or nowhere.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .profiles import Profile
 from .store import (
@@ -242,10 +242,27 @@ def workflow_version(workflow: WorkflowScenario, version: str, created_at: int) 
     }
 
 
-def message_object(message: MessageRecord) -> dict[str, Any]:
+def message_object(message: MessageRecord, profile: Profile | None = None) -> dict[str, Any]:
     """A stored message as the conversation and message endpoints answer it (`OpenMessageApi`), keys in the
     spec's order (coze-openapi.yaml `x-coze-order`: id ... type), then `section_id`. `bot_id` and `chat_id`
-    are `""` for a message a client wrote (the docs' create_message and list_message examples)."""
+    are `""` for a message a client wrote (the docs' create_message and list_message examples). Studio: its
+    OpenMessageApi's struct tags in their order, int64 ids as strings ("0" for none), `reasoning_content`."""
+    if profile is not None and profile.conversations.shape == "studio":
+        return {
+            "id": message.id,
+            "bot_id": message.bot_id or "0",
+            "role": message.role,
+            "content": message.content,
+            "conversation_id": message.conversation_id,
+            "meta_data": dict(message.meta_data),
+            "created_at": message.created_at,
+            "updated_at": message.updated_at,
+            "chat_id": message.chat_id or "0",
+            "content_type": message.content_type,
+            "type": message.type,
+            "section_id": message.section_id,
+            "reasoning_content": "",
+        }
     return {
         "id": message.id,
         "conversation_id": message.conversation_id,
@@ -262,9 +279,28 @@ def message_object(message: MessageRecord) -> dict[str, Any]:
     }
 
 
-def conversation_object(conversation: Conversation) -> dict[str, Any]:
+ConversationView = Literal["create", "retrieve", "list", "update"]
+
+
+def conversation_object(
+    conversation: Conversation, profile: Profile | None = None, view: ConversationView = "retrieve"
+) -> dict[str, Any]:
     """A Conversation (`ConversationData`), keys in the spec's order. cozepy requires `meta_data` (an object,
-    never null) and, from 0.12, `last_section_id`; `creator_id` is sent when the conversation has one."""
+    never null) and, from 0.8, `last_section_id`; `creator_id` is sent when the conversation has one.
+
+    Studio: conversation.ConversationData's struct tags as each handler fills them (`view`): `meta_data` null
+    when there is none (parseExt's nil map; update fills none at all), `creator_d` (sic) on retrieve only,
+    `name` everywhere but create, no `updated_at`."""
+    if profile is not None and profile.conversations.shape == "studio":
+        meta = dict(conversation.meta_data) if conversation.meta_data and view != "update" else None
+        studio: dict[str, Any] = {"id": conversation.id, "created_at": conversation.created_at, "meta_data": meta}
+        if view == "retrieve" and conversation.creator_id is not None:
+            studio["creator_d"] = conversation.creator_id
+        studio["connector_id"] = conversation.connector_id
+        studio["last_section_id"] = conversation.section_id
+        if view != "create":
+            studio["name"] = conversation.name
+        return studio
     body: dict[str, Any] = {
         "id": conversation.id,
         "name": conversation.name,

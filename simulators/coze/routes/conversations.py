@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import Field, ValidationInfo, field_validator
@@ -244,6 +244,18 @@ def authenticated(request: Request) -> tuple[Simulator, TokenGrant]:
     return sim, sim.auth.authenticate(request)
 
 
+def studio_shapes(sim: Simulator) -> bool:
+    """Whether answers take coze-studio's shapes (the profile's `conversations.shape`)."""
+    return sim.profile.conversations.shape == "studio"
+
+
+def answer(request: Request, sim: Simulator, data: Any = None, **top_level: Any) -> Response:
+    """`ok()`, plus the `BaseResp: null` that coze-studio's response structs carry (nil, not omitempty)."""
+    if studio_shapes(sim):
+        top_level["BaseResp"] = None
+    return ok(request, data, **top_level)
+
+
 def path_id(value: str, name: str) -> str:
     if not value.isdigit() or len(value) > 25:
         raise bad_request(f"{name} must be a decimal id string, got {value[:40]!r}")
@@ -279,10 +291,11 @@ async def create_conversation(request: Request) -> Response:
             connector_id=req.connector_id or CONNECTOR_ID_API,
             creator_id=creator_of(grant),
         )
-        save_inputs(sim, conversation, messages)
+        if not studio_shapes(sim):  # coze-studio's CreateConversation never reads `messages`
+            save_inputs(sim, conversation, messages)
         conversation.updated_at = conversation.created_at  # created with its messages, not updated since
         sim.store.conversations[conversation.id] = conversation
-        return ok(request, wire.conversation_object(conversation))
+        return ok(request, wire.conversation_object(conversation, sim.profile, "create"))
 
 
 @router.get("/v1/conversation/retrieve")
@@ -290,7 +303,10 @@ async def retrieve_conversation(request: Request) -> Response:
     sim, grant = authenticated(request)
     conversation_id = required_id(request, {}, "conversation_id")
     with sim.store.lock:
-        return ok(request, wire.conversation_object(find_conversation(sim, grant, conversation_id)))
+        found = wire.conversation_object(find_conversation(sim, grant, conversation_id), sim.profile, "retrieve")
+    if studio_shapes(sim):  # RetrieveConversationApiResponse's json tag is "ConversationData", not "data"
+        return answer(request, sim, ConversationData=found)
+    return ok(request, found)
 
 
 def _int_query(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -332,9 +348,11 @@ async def list_conversations(request: Request) -> Response:
         page = found[start : start + page_size]
         body = {
             "has_more": len(found) > start + page_size,
-            "conversations": [wire.conversation_object(c) for c in page],
+            "conversations": [wire.conversation_object(c, sim.profile, "list") for c in page],
         }
-    return ok(request, body)
+    if studio_shapes(sim):
+        body = {"conversations": body["conversations"], "has_more": body["has_more"]}  # its struct's order
+    return answer(request, sim, body)
 
 
 @router.put("/v1/conversations/{conversation_id}")
@@ -346,7 +364,7 @@ async def update_conversation(request: Request, conversation_id: str) -> Respons
         conversation = find_conversation(sim, grant, conversation_id)
         conversation.name = req.name
         conversation.updated_at = sim.clock.now()
-        return ok(request, wire.conversation_object(conversation))
+        return answer(request, sim, wire.conversation_object(conversation, sim.profile, "update"))
 
 
 @router.delete("/v1/conversations/{conversation_id}")
@@ -359,7 +377,7 @@ async def delete_conversation(request: Request, conversation_id: str) -> Respons
         del sim.store.conversations[conversation_id]
         for chat_id in [key for key, chat in sim.store.chats.items() if chat.conversation_id == conversation_id]:
             del sim.store.chats[chat_id]
-    return ok(request)
+    return answer(request, sim)
 
 
 @router.post("/v1/conversations/{conversation_id}/clear")
@@ -371,4 +389,4 @@ async def clear_conversation(request: Request, conversation_id: str) -> Response
         conversation = find_conversation(sim, grant, conversation_id)
         conversation.section_id = sim.ids.new_id()
         conversation.updated_at = sim.clock.now()
-        return ok(request, wire.section(conversation))
+        return answer(request, sim, wire.section(conversation))

@@ -29,6 +29,7 @@ from .conversations import (
     find_conversation,
     new_message,
     path_id,
+    studio_shapes,
 )
 
 router = APIRouter()
@@ -146,7 +147,10 @@ async def list_messages(request: Request) -> Response:
                     f"{' and chat ' + str(req.chat_id) if req.chat_id else ''}; use a first_id or last_id of a page"
                 )
         items, has_more = page(messages, req.order or "desc", before_id, after_id, req.limit or MAX_PAGE_SIZE)
-        data = [wire.message_object(m) for m in items]
+        data = [wire.message_object(m, sim.profile) for m in items]
+    if studio_shapes(sim):  # ListMessageApiResponse: `data` omitempty, the cursors int64 ("0" for none)
+        first, last = (items[0].id, items[-1].id) if items else ("0", "0")
+        return ok(request, data or None, has_more=has_more, first_id=first, last_id=last)
     first_id = items[0].id if items else ""
     last_id = items[-1].id if items else ""
     return ok(request, data, has_more=has_more, first_id=first_id, last_id=last_id)
