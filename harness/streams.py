@@ -89,16 +89,16 @@ def _chat(name: str, first: str) -> Grammar:
     terminal = frozenset(
         {"conversation.chat.completed", "conversation.chat.failed", "conversation.chat.requires_action"}
     )
-    body = frozenset({delta, completed}) | terminal
+    body = frozenset({delta, completed, "error"}) | terminal
     edges: dict[str, frozenset[str]] = {
-        START: frozenset({first}),
-        created: frozenset({progress}),
+        START: frozenset({first, "error"}),  # `error`: a stream-level failure (CONTRACT.md), its last event
+        created: frozenset({progress, "error"}),
         progress: body,
         delta: body,
         completed: body,
         **{t: frozenset({"done"}) for t in terminal},
     }
-    return Grammar(name, edges, frozenset({"done"}))
+    return Grammar(name, edges, frozenset({"done", "error"}))
 
 
 CHAT = _chat("chat", "conversation.chat.created")
