@@ -113,7 +113,7 @@ class Conversation:
 
     `section_id` is the current context section (`last_section_id` on the wire): a clear starts a new one,
     and a chat sees only the messages of the section it runs in. `creator_id` is who created it through
-    /v1/conversation/create (a pseudonym of the token), so a scoped token may use a conversation it made."""
+    /v1/conversation/create (an id standing for the token), so a scoped token may use a conversation it made."""
 
     id: str
     section_id: str

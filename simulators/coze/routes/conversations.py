@@ -9,7 +9,6 @@ api-markdown/{create,retrieve,list,edit,delete}_conversation.md, clear_conversat
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -38,18 +37,23 @@ HISTORY_TYPES = frozenset({"question", "answer"})
 queries and the bots' answers, never function_call, tool_response, follow_up or verbose messages."""
 
 
-def creator_of(grant: TokenGrant) -> str:
-    """A stable 19-digit pseudonym of the token (the `creator_id` a conversation reports), never the token."""
-    digest = int.from_bytes(hashlib.sha256(grant.token.encode()).digest()[:8], "big")
-    return str(10**18 + digest % (9 * 10**18))
+CREATOR_ID_BASE = 7_410_000_000_000_000_000
 
 
-def may_use(grant: TokenGrant, conversation: Conversation) -> bool:
+def creator_of(sim: Simulator, grant: TokenGrant) -> str:
+    """The `creator_id` a token's conversations report: a 19-digit id from the token's place among the
+    simulator's tokens, so it is stable across runs and says nothing about the token itself."""
+    index = next((i for i, known in enumerate(sim.config.tokens) if known.token == grant.token), 0)
+    return str(CREATOR_ID_BASE + index)
+
+
+def may_use(grant: TokenGrant, conversation: Conversation, creator_id: str | None = None) -> bool:
     """Whether a token may read or extend a conversation: any token, unless it is scoped, when the
-    conversation must have been started by a bot or workflow of its grant, or created by the token itself."""
+    conversation must have been started by a bot or workflow of its grant, or created by the token itself
+    (`creator_id`: the token's, `creator_of`)."""
     if grant.unrestricted:
         return True
-    if conversation.creator_id is not None and conversation.creator_id == creator_of(grant):
+    if conversation.creator_id is not None and conversation.creator_id == creator_id:
         return True
     if conversation.bot_id is not None and grant.bots is not None:
         return conversation.bot_id in grant.bots
@@ -80,7 +84,7 @@ def open_conversation(
         sim.store.conversations[conversation.id] = conversation
         return conversation
     found = sim.store.conversations.get(conversation_id)
-    if found is None or not may_use(grant, found):
+    if found is None or not may_use(grant, found, creator_of(sim, grant)):
         raise not_found(f"conversation {conversation_id} does not exist; omit it to start a new one")
     return found
 
@@ -88,7 +92,7 @@ def open_conversation(
 def find_conversation(sim: Simulator, grant: TokenGrant, conversation_id: str) -> Conversation:
     """A conversation the token may use (hold the store lock); an unknown id and another bot's answer alike."""
     found = sim.store.conversations.get(conversation_id)
-    if found is None or not may_use(grant, found):
+    if found is None or not may_use(grant, found, creator_of(sim, grant)):
         raise not_found(f"conversation {conversation_id} does not exist; check conversation_id")
     return found
 
@@ -289,7 +293,7 @@ async def create_conversation(request: Request) -> Response:
             name=req.name or "",
             meta_data=dict(meta_data or {}),
             connector_id=req.connector_id or CONNECTOR_ID_API,
-            creator_id=creator_of(grant),
+            creator_id=creator_of(sim, grant),
         )
         if not studio_shapes(sim):  # coze-studio's CreateConversation never reads `messages`
             save_inputs(sim, conversation, messages)
@@ -336,11 +340,12 @@ async def list_conversations(request: Request) -> Response:
     sim.auth.require_bot(grant, bot_id)
     if bot_id not in sim.catalogue.bots:
         raise not_found(f"bot {bot_id} does not exist or is not published; check bot_id")
+    creator = creator_of(sim, grant)
     with sim.store.lock:
         found = [
             c
             for c in sim.store.conversations.values()
-            if c.bot_id == bot_id and c.connector_id == connector_id and may_use(grant, c)
+            if c.bot_id == bot_id and c.connector_id == connector_id and may_use(grant, c, creator)
         ]
         if order.upper() == "DESC":
             found.reverse()  # the store keeps creation order
