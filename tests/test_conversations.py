@@ -276,6 +276,34 @@ def test_websocket_chat_shares_the_conversation_and_its_auto_save_history(sim: S
     assert contents == (["before", "over the socket", answers[0]] if save else ["before"])
 
 
+def test_websocket_clear_starts_a_new_section_of_the_same_conversation(sim: Sim) -> None:
+    """cozepy's ConversationClear: "会在当前 conversation 下新增一个 section" (a new section, same conversation)."""
+    socket = SocketRun(sim, f"bot_id={HISTORY_BOT}", AUTH)
+    assert socket.next()["type"] == "websocket.accept"
+    assert socket.event()["event_type"] == "chat.created"
+
+    def ask(text: str) -> dict[str, Any]:
+        message = {"role": "user", "content": text, "content_type": "text"}
+        socket.send_text(json.dumps({"id": text, "event_type": "conversation.message.create", "data": message}))
+        for _ in range(50):
+            event = socket.event()
+            if event["event_type"] == "conversation.message.completed" and event["data"]["type"] == "answer":
+                answer: dict[str, Any] = event["data"]
+            if event["event_type"] == "conversation.chat.completed":
+                return answer
+        raise AssertionError("no conversation.chat.completed")
+
+    first = ask("one")
+    assert ask("two")["content"].startswith("I see 2 earlier message(s)")
+    socket.send_text(json.dumps({"id": "c", "event_type": "conversation.clear"}))
+    assert socket.event()["event_type"] == "conversation.cleared"
+    third = ask("three")
+    socket.finish()
+    assert third["content"].startswith("I see 0 earlier message(s)")
+    assert third["conversation_id"] == first["conversation_id"] and third["section_id"] != first["section_id"]
+    assert len(listed(sim, first["conversation_id"])["data"]) == 6
+
+
 def test_tool_round_answers_join_the_history_after_submit(sim: Sim) -> None:
     made = create(sim, bot_id=WEATHER_BOT)
     body = {"bot_id": WEATHER_BOT, "user_id": "u", "additional_messages": [{"role": "user", "content": "Paris"}]}

@@ -181,9 +181,7 @@ class _Session:
         elif event_type == "conversation.chat.cancel":
             await self.cancel()
         elif event_type == "conversation.clear":
-            with self.sim.store.lock:
-                self.conversation_id = None
-                self.chat = None
+            self.clear()
             await self.send("conversation.cleared")
         elif event_type in AUDIO_EVENTS:
             raise bad_request(f"{event_type}: audio is not modelled by the simulator; send text messages")
@@ -192,6 +190,17 @@ class _Session:
                 f"unknown event_type {event_type!r}; send chat.update, conversation.message.create, "
                 "conversation.chat.submit_tool_outputs, conversation.chat.cancel or conversation.clear"
             )
+
+    def clear(self) -> None:
+        """A new context section in the connection's conversation, which stays the same (cozepy's
+        ConversationClear: "会在当前 conversation 下新增一个 section"); the next chat sees no earlier message."""
+        with self.sim.store.lock:
+            self.chat = None
+            if self.conversation_id is None:
+                return
+            conversation = open_conversation(self.sim, self.grant, self.conversation_id)
+            conversation.section_id = self.sim.ids.new_id()
+            conversation.updated_at = self.sim.clock.now()
 
     async def update(self, update: ChatUpdateData, raw: dict[str, Any]) -> None:
         if update.chat_config is not None:
