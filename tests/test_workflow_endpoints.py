@@ -131,3 +131,15 @@ def test_node_runs_of_a_paused_run_show_the_pause(sim: RunningServer) -> None:
     assert history["execute_status"] == "Running"
     assert [status["is_finish"] for status in history["node_execute_status"].values()] == [False]
     assert missing.status_code == 404 and "node_execute_status" in missing.json()["msg"]
+
+
+def test_a_run_names_a_bot_or_an_app_never_both(sim: RunningServer) -> None:
+    app, bot = "7442086830000000001", "7390000000000000001"
+    with httpx.Client(base_url=sim.base_url, headers=AUTH, timeout=10) as http:
+        in_app = http.post("/v1/workflow/run", json={"workflow_id": JOKE, "app_id": app}).json()
+        both = http.post("/v1/workflow/run", json={"workflow_id": JOKE, "app_id": app, "bot_id": bot}).json()
+        chat = {"workflow_id": ECHO_CHATFLOW, "app_id": app, "bot_id": bot, "additional_messages": []}
+        chatflow = http.post("/v1/workflows/chat", json=chat).json()
+    assert in_app["code"] == 0
+    assert both["code"] == 4000 and "bot_id and app_id" in both["msg"]
+    assert chatflow["code"] == 4000 and "bot_id and app_id" in chatflow["msg"]

@@ -39,7 +39,7 @@ from ..sse import framed
 from ..store import BoundInterrupt, ChatflowChat, Conversation, ExecutionRecord
 from .chatflow_pause import pause_frames, refusal, resumable
 from .conversations import new_message, open_conversation, save_inputs
-from .workflows import RUN_MODE_STREAM, runnable
+from .workflows import RUN_MODE_STREAM, one_owner, runnable
 
 router = APIRouter()
 
@@ -182,6 +182,7 @@ async def chatflow(request: Request) -> Response:
     body = await json_body(request)
     req = validate(ChatflowRequest, body)
     conversation_id = optional_id(request, body, "conversation_id")
+    one_owner(req.bot_id, req.app_id)
     workflow = runnable(sim, grant, req.workflow_id, "chatflow")
     refused = refusal(sim.profile, workflow)
     if refused is not None:

@@ -80,6 +80,16 @@ def _workflow(sim: Simulator, grant: TokenGrant, workflow_id: str) -> WorkflowSc
     return workflow
 
 
+def one_owner(bot_id: str | None, app_id: str | None) -> None:
+    """A run names the bot or the app it runs in, never both (workflow_stream_run.md and workflow_chat.md:
+    "请勿同时指定 bot_id 和 app_id" ... "4000")."""
+    if bot_id and app_id:
+        raise bad_request(
+            "bot_id and app_id cannot both be given: name app_id for a workflow of an app, bot_id for one the "
+            "bot runs, neither for one of the space's library"
+        )
+
+
 def runnable(
     sim: Simulator, grant: TokenGrant, workflow_id: str, kind: Literal["workflow", "chatflow"]
 ) -> WorkflowScenario:
@@ -105,6 +115,7 @@ async def _start(request: Request, *, stream: bool) -> tuple[WorkflowScenario, E
     sim = simulator_of(request)
     grant = sim.auth.authenticate(request)
     req = validate(RunRequest, await json_body(request))
+    one_owner(req.bot_id, req.app_id)
     workflow = runnable(sim, grant, req.workflow_id, "workflow")
     sim.check_request(workflow)
     parameters = sim.flows.check_parameters(workflow, req.parameters)
