@@ -21,7 +21,7 @@ when the request has none (cozepy 0.2 builds requests with no timeout at all). A
 nothing for that long is treated as gone, so an abandoned response cannot hold the app forever.
 
 `coze_over(transport)` / `async_coze_over(transport)` build a real `cozepy.Coze` / `AsyncCoze` on
-top, for every cozepy release, with `harness._client` (which also provides `sync_http_client` and
+top, for every cozepy release, with `harness.clients` (which also provides `sync_http_client` and
 `async_http_client`, re-exported here).
 """
 
@@ -39,7 +39,7 @@ from urllib.parse import unquote
 
 import httpx
 
-from ._client import CLIENT_TIMEOUT, async_coze_client, async_http_client, coze_client, sync_http_client
+from .clients import CLIENT_TIMEOUT, async_coze_client, async_http_client, coze_client, sync_http_client
 
 __all__ = [
     "CLIENT_TIMEOUT",

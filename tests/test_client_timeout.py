@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from harness._client import coze_client
+from harness.clients import coze_client
 from simulators.coze import DEFAULT_TOKEN, Catalogue, SimConfig, create_app, running
 from simulators.coze.faults import Faults
 
@@ -29,7 +29,7 @@ def test_a_stalled_stream_trips_the_clients_read_timeout() -> None:
 def test_the_hook_fills_only_a_missing_timeout() -> None:
     """The fill itself, on any httpx: a request built by hand gets the client's timeout; one that has its
     own keeps it."""
-    from harness._client import _timeout_filler
+    from harness.clients import _timeout_filler
 
     fill = _timeout_filler(httpx.Timeout(7.0, connect=2.0))
     bare = httpx.Request("GET", "http://127.0.0.1:9/")

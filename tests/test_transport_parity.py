@@ -30,7 +30,6 @@ import pytest
 from conftest import ECHO_BOT, FAILING_BOT, WEATHER_BOT, weather_tools
 
 from harness import sdk
-from harness._client import async_coze_client_and_http, coze_client_and_http
 from harness.cassettes import (
     SIMULATOR_BASE_URL,
     AsyncCassetteTransport,
@@ -38,6 +37,7 @@ from harness.cassettes import (
     CassetteTransport,
     RedactionRules,
 )
+from harness.clients import async_coze_client_and_http, coze_client_and_http
 from harness.inprocess import (
     INPROCESS_BASE_URL,
     AsyncInProcessTransport,

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from .. import sdk
-from .._client import async_coze_client, coze_client
+from ..clients import async_coze_client, coze_client
 from ..recorder import Exchange, RecordingTransport
 from .model import (
     Body,

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from simulators.coze import DEFAULT_PLATFORM, PlatformName
 
-from .._client import coze_client
+from ..clients import coze_client
 from ..matrix import Capability, Cell, Evidence, FramingResult, Mode, SdkFact, Verdict
 from ..recorder import Exchange, RecordingTransport
 from ..streams import GRAMMARS, parse_sse

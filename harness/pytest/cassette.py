@@ -91,7 +91,7 @@ class CozeCassette:
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def sync_client(self) -> tuple[Any, Callable[[], None]]:
-        from harness._client import coze_client_and_http
+        from harness.clients import coze_client_and_http
 
         transport: Any = self.recorder.transport if self.recorder is not None else self.transport
         coze, _http = coze_client_and_http(
@@ -100,7 +100,7 @@ class CozeCassette:
         return coze, lambda: None  # the transport outlives the client; `finish` closes it
 
     def async_client(self) -> Any:
-        from harness._client import async_coze_client
+        from harness.clients import async_coze_client
 
         if self.recorder is not None:
             transport: Any = self.recorder.async_transport()

@@ -106,7 +106,7 @@ def sim_of(request: pytest.FixtureRequest) -> CozeSim:
 
 
 def _socket_sync(request: pytest.FixtureRequest) -> tuple[Any, Callable[[], None]]:
-    from harness._client import coze_client_and_http
+    from harness.clients import coze_client_and_http
 
     sim = sim_of(request)
     # the session's socket transport, lent: its pool keeps connections between tests, and a new
@@ -121,7 +121,7 @@ def _socket_sync(request: pytest.FixtureRequest) -> tuple[Any, Callable[[], None
 def _socket_async(request: pytest.FixtureRequest) -> Any:
     import httpx
 
-    from harness._client import async_coze_client
+    from harness.clients import async_coze_client
     from harness.recorder import shared_ssl_context
 
     sim = sim_of(request)
@@ -133,7 +133,7 @@ def _socket_async(request: pytest.FixtureRequest) -> Any:
 
 
 def _inprocess_sync(request: pytest.FixtureRequest) -> tuple[Any, Callable[[], None]]:
-    from harness._client import coze_client_and_http
+    from harness.clients import coze_client_and_http
     from harness.inprocess import INPROCESS_BASE_URL
 
     # the session's transport to this app, lent: no event loop thread started and stopped per test
@@ -145,7 +145,7 @@ def _inprocess_sync(request: pytest.FixtureRequest) -> tuple[Any, Callable[[], N
 
 
 def _inprocess_async(request: pytest.FixtureRequest) -> Any:
-    from harness._client import async_coze_client
+    from harness.clients import async_coze_client
     from harness.inprocess import INPROCESS_BASE_URL, AsyncInProcessTransport
 
     transport = AsyncInProcessTransport(sim_of(request).app)
