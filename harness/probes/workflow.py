@@ -396,10 +396,11 @@ def _chatflow_tools(coze: Any, ctx: ProbeContext, outcomes: list[str]) -> dict[C
     if _TOOL_OUTPUT in submitted.answer:
         supported = f"{seen}; the submitted output came back in the answer."
         return {c: (Verdict.SUPPORTED, supported) for c in _TOOL_CAPABILITIES}
+    ended = submitted.error or str(submitted.names)
+    ended = ended if len(ended) <= 140 else ended[:139] + "…"  # the whole answer is in the evidence
     refused = (
-        f"{seen}, but it is not a usable tool call: submitting its output ended with "
-        f"{submitted.error or submitted.names} and the output never reached an answer. A chatflow does not "
-        "accept local-plugin results (workflow_chat.md; coze-py#303)"
+        f"{seen}, but it is not a usable tool call: submitting its output ended with {ended}, and the output "
+        "never reached an answer. A chatflow does not accept local-plugin results (workflow_chat.md; coze-py#303)"
     )
     verdicts = {c: (Verdict.ABSENT, refused + ".") for c in _TOOL_CAPABILITIES}
     verdicts[Capability.LOCAL_CODE] = (Verdict.ABSENT, refused + "; use the HTTP bridge (workflow-bridge).")
