@@ -28,6 +28,10 @@ ECHO_CHATFLOW = "7440000000000000006"
 SDK = Version(sdk.version())
 
 
+_WORKFLOWS = cozepy.Coze(auth=cozepy.TokenAuth("x"), base_url="http://127.0.0.1:9").workflows
+"""A client that never connects: only its surface is read, to skip what a release lacks."""
+
+
 def _has(owner: object, name: str) -> bool:
     return hasattr(owner, name)
 
@@ -71,21 +75,21 @@ def test_workflow_execute_node_example(coze: cozepy.Coze) -> None:
     assert json.loads(outputs[-1].node_output) == {"output": "A joke about rulers", "topic": "rulers"}
 
 
-@pytest.mark.skipif(not _has(cozepy.Coze(auth=cozepy.TokenAuth("x")).workflows, "retrieve"), reason="no retrieve")
+@pytest.mark.skipif(not _has(_WORKFLOWS, "retrieve"), reason="no retrieve")
 def test_workflow_retrieve_example(coze: cozepy.Coze) -> None:
     info = coze.workflows.retrieve(workflow_id=FORECAST)
     assert info.workflow_detail.workflow_id == FORECAST and info.workflow_detail.workflow_name == "forecast-workflow"
     assert info.response.logid
 
 
-@pytest.mark.skipif(not _has(cozepy.Coze(auth=cozepy.TokenAuth("x")).workflows, "versions"), reason="no versions")
+@pytest.mark.skipif(not _has(_WORKFLOWS, "versions"), reason="no versions")
 def test_workflow_version_list_example(coze: cozepy.Coze) -> None:
     versions = list(coze.workflows.versions.list(workflow_id=FORECAST))
     assert [(v.version, v.creator.name) for v in versions] == [("v0.0.1", "coze-harness")]
     assert int(versions[0].created_at) > 0
 
 
-@pytest.mark.skipif(not _has(cozepy.Coze(auth=cozepy.TokenAuth("x")).workflows, "list"), reason="no workflows.list")
+@pytest.mark.skipif(not _has(_WORKFLOWS, "list"), reason="no workflows.list")
 def test_workflows_list_pages_through_the_catalogue(coze: cozepy.Coze) -> None:
     listed = list(coze.workflows.list(workspace_id="7439000000000000001", page_size=5))
     ids = [w.workflow_id for w in listed]
