@@ -16,6 +16,11 @@ differs between cozepy releases is decided here once, for every release from 0.2
   has none, so the timeout given is the one in force on every release.
 
 With `transport=None` the clients use httpx's own socket transport.
+
+The conveniences elsewhere are this, with defaults filled in: `harness.inprocess.coze_over` (the
+in-process base URL and the simulator's dev token), `harness.cassettes.cozepy_client` (a recording or
+replaying transport), `ProbeContext.coze` (a recording transport) and the pytest plugin's
+`coze_client` fixture; none has a timeout of its own.
 """
 
 from __future__ import annotations
@@ -35,8 +40,11 @@ __all__ = [
     "sync_http_client",
 ]
 
-CLIENT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
-"""The default timeout of the clients built here."""
+CLIENT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+"""The one client timeout: every cozepy client the harness builds (probes, cassette recording and replay,
+the in-process helpers, the pytest plugin's fixtures) waits at most this long to connect and between two
+reads. Far below cozepy's own 600 s, so a server that stops answering fails a run instead of hanging it;
+a read timeout bounds the wait between chunks, not a whole stream."""
 
 
 def _timeout_filler(timeout: httpx.Timeout) -> Callable[[httpx.Request], None]:

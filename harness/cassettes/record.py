@@ -229,22 +229,18 @@ class CassetteRecorder:
         return Redactor(self.rules, self._secrets).redact(raw)
 
 
-CLIENT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
-"""Bounded well below cozepy's 600 s default, so a server that stops answering fails the recording."""
-
-
 class FlowUnavailableError(CassetteError):
     """The installed cozepy cannot run the flow (a capability gap, read by `harness.sdk`)."""
 
 
 def cozepy_client(transport: httpx.BaseTransport, base_url: str, token: str) -> Any:
     """A real `cozepy.Coze` whose HTTP goes through `transport` (recording or replaying)."""
-    return coze_client(transport, base_url=base_url, token=token, timeout=CLIENT_TIMEOUT)
+    return coze_client(transport, base_url=base_url, token=token)
 
 
 def async_cozepy_client(transport: httpx.AsyncBaseTransport, base_url: str, token: str) -> Any:
     """A real `cozepy.AsyncCoze` (0.3.0+) whose HTTP goes through `transport`."""
-    return async_coze_client(transport, base_url=base_url, token=token, timeout=CLIENT_TIMEOUT)
+    return async_coze_client(transport, base_url=base_url, token=token)
 
 
 def record_flow(

@@ -12,12 +12,10 @@ from pydantic import BaseModel, Field
 
 from simulators.coze import DEFAULT_PLATFORM, PlatformName
 
-from ..clients import coze_client
+from ..clients import CLIENT_TIMEOUT, coze_client
 from ..matrix import Capability, Cell, Evidence, FramingResult, Mode, SdkFact, Verdict
 from ..recorder import Exchange, RecordingTransport
 from ..streams import GRAMMARS, parse_sse
-
-CLIENT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 
 @dataclass

@@ -22,10 +22,11 @@ import httpx
 from simulators.coze import Catalogue, SimConfig, TokenGrant, create_app, running
 from simulators.coze.framing import CANONICAL, VARIANTS, Framing
 
+from ..clients import CLIENT_TIMEOUT
 from ..matrix import FramingOutcome, FramingResult
 from ..recorder import RecordingTransport
 from ..sdk import enum_value, event_name
-from ._base import CLIENT_TIMEOUT, ProbeContext, ProbeResult, describe_error
+from ._base import ProbeContext, ProbeResult, describe_error
 
 ECHO_BOT = "7390000000000000001"
 JOKE_WORKFLOW = "7440000000000000001"

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MODE", "MODES", "config_of", "mode_of", "simulator_for", "token_of"]
 
 DEFAULT_MODE = "socket"
-_CLIENT_TIMEOUT_SECONDS = 60.0
 
 
 def _marker_kwargs(request: pytest.FixtureRequest, name: str) -> dict[str, Any]:
@@ -95,9 +94,10 @@ def token_of(request: pytest.FixtureRequest) -> str:
 
 
 def client_timeout() -> Any:
-    import httpx
+    """The clients' timeout: the harness's one (`harness.clients.CLIENT_TIMEOUT`)."""
+    from harness.clients import CLIENT_TIMEOUT
 
-    return httpx.Timeout(_CLIENT_TIMEOUT_SECONDS, connect=5.0)
+    return CLIENT_TIMEOUT
 
 
 def sim_of(request: pytest.FixtureRequest) -> CozeSim:
