@@ -8,8 +8,10 @@ collection included, as a user runs it) in `socket`, `inprocess` and `cassette` 
 recorded once before the timed runs), and beside them the same N tests on respx: a cozepy client per test
 whose chat route answers the bytes captured from the simulator. Every suite loads the plugin, so the
 baseline pays the same imports. Rounds alternate the suites; figures are each suite's best and median
-wall time, and the ratios of the medians to respx's. Targets (issue 23): in-process <= 1.2x, socket
-<= 1.5x, cassette replay <= 1.1x.
+wall time, after one untimed run of each (bytecode is cached, in the temporary folder, as an
+installed package's is); `ratios` are the bests' against respx's best (the least disturbed by other work on the
+machine, as `harness_speed` reads its transports), `median_ratios` the medians'. Targets (issue 23):
+in-process <= 1.2x, socket <= 1.5x, cassette replay <= 1.1x.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def _capture() -> bytes:
     """The echo bot's chat stream as the simulator sends it (the respx suite serves these bytes)."""
     import httpx
 
-    from harness.inprocess import InProcessTransport
+    from harness.transports.inprocess import InProcessTransport
     from simulators.coze import DEFAULT_TOKEN, create_app
 
     transport = InProcessTransport(create_app())
@@ -130,6 +132,10 @@ _SOURCE = {"root": ROOT, "plugin": "harness.pytest.plugin"}
 def _pytest(where: Path, *args: str) -> tuple[float, str]:
     """Wall time of one pytest run in a subprocess, and its last line; a failing run is an error."""
     env = {**os.environ, "PYTHONPATH": str(_SOURCE["root"]), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    # Bytecode cached, as in a user's installed environment (in the suites' temporary folder, not the tree):
+    # with PYTHONDONTWRITEBYTECODE every run compiled the project's modules again
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(where.parent / "pycache")
     command = [sys.executable, "-m", "pytest", "-q", "-p", str(_SOURCE["plugin"]), "-p", "no:cacheprovider"]
     command += ["-p", "no:randomly", "-W", "ignore::DeprecationWarning", *args]
     started = time.perf_counter()
@@ -143,16 +149,19 @@ def _pytest(where: Path, *args: str) -> tuple[float, str]:
     return elapsed, last
 
 
-def run(tests: int = 200, rounds: int = 3) -> dict[str, Any]:
+def run(tests: int = 200, rounds: int = 5) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="coze-plugin-suite-") as temp:
         suites = _suites(Path(temp), tests)
         _pytest(suites["cassette"], "--coze-record=once", "-k", "test_echo[0]")  # record the cassette once
+        for where in suites.values():  # warm up, untimed: bytecode and the OS's file cache
+            _pytest(where)
         seconds: dict[str, list[float]] = {name: [] for name in suites}
         for _ in range(rounds):
             for name, where in suites.items():
                 elapsed, _last = _pytest(where)
                 seconds[name].append(elapsed)
     medians = {name: statistics.median(values) for name, values in seconds.items()}
+    best = {name: min(values) for name, values in seconds.items()}
     return {
         "description": f"{tests} tests, each one echo-bot chat through the plugin's coze_client, run by pytest in a "
         "subprocess in each mode, beside the same tests on respx serving the simulator's captured bytes",
@@ -162,22 +171,27 @@ def run(tests: int = 200, rounds: int = 3) -> dict[str, Any]:
             name: {"median": medians[name], "best": min(values), "worst": max(values)}
             for name, values in seconds.items()
         },
-        "ms_per_test": {name: medians[name] * 1000 / tests for name in medians},
-        "ratios": {mode: medians[mode] / medians["respx"] for mode in TARGETS},
+        "ms_per_test": {name: best[name] * 1000 / tests for name in best},
+        "ratios": {mode: best[mode] / best["respx"] for mode in TARGETS},
+        "median_ratios": {mode: medians[mode] / medians["respx"] for mode in TARGETS},
         "targets": dict(TARGETS),
     }
 
 
 def report(result: dict[str, Any]) -> str:
-    lines = [f"plugin suite: {result['tests']} tests, {result['rounds']} rounds (median wall time of `pytest -q`)"]
-    respx = result["seconds"]["respx"]["median"]
-    lines.append(f"  respx      {respx:6.2f} s")
+    lines = [
+        f"plugin suite: {result['tests']} tests, {result['rounds']} rounds; wall time of `pytest -q`, best "
+        "(median), and the ratio of the bests (of the medians)"
+    ]
+    respx = result["seconds"]["respx"]
+    lines.append(f"  respx      {respx['best']:6.2f} s ({respx['median']:.2f} s)")
     for mode, target in result["targets"].items():
         ratio = result["ratios"][mode]
         verdict = "met" if ratio <= target else "MISSED"
+        figures = result["seconds"][mode]
         lines.append(
-            f"  {mode:<10} {result['seconds'][mode]['median']:6.2f} s   {ratio:.2f}x respx "
-            f"(target <= {target}: {verdict})"
+            f"  {mode:<10} {figures['best']:6.2f} s ({figures['median']:.2f} s)   {ratio:.2f}x respx "
+            f"({result['median_ratios'][mode]:.2f}x)   target <= {target}: {verdict}"
         )
     return "\n".join(lines)
 
@@ -185,7 +199,7 @@ def report(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--tests", type=int, default=200, help="tests in the generated suite (default 200)")
-    parser.add_argument("--rounds", type=int, default=3, help="runs of each suite, alternating (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="runs of each suite, alternating (default 5)")
     parser.add_argument("--write", action="store_true", help="merge the figures into reports/benchmarks.json")
     parser.add_argument(
         "--root",

@@ -1,5 +1,5 @@
 """How the plugin's clients reach the simulator, one mode each: `socket` (loopback HTTP), `inprocess` (the same
-app through `harness.inprocess`, no socket) and `cassette` (replayed; `harness.pytest.cassette`), and the
+app through `harness.transports.inprocess`, no socket) and `cassette` (replayed; `harness.pytest.cassette`), and the
 simulator the `coze_sim` fixture serves (its scenario folders and `SimConfig` from the test's markers)."""
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def token_of(request: pytest.FixtureRequest) -> str:
     config = config_of(request)
     if config is not None:
         return config.tokens[0].token
-    from harness.inprocess import dev_token
+    from harness.transports.inprocess import dev_token
 
     return dev_token()
 
@@ -134,7 +134,7 @@ def _socket_async(request: pytest.FixtureRequest) -> Any:
 
 def _inprocess_sync(request: pytest.FixtureRequest) -> tuple[Any, Callable[[], None]]:
     from harness.clients import coze_client_and_http
-    from harness.inprocess import INPROCESS_BASE_URL
+    from harness.transports.inprocess import INPROCESS_BASE_URL
 
     # the session's transport to this app, lent: no event loop thread started and stopped per test
     transport = sim_of(request).transport
@@ -146,7 +146,7 @@ def _inprocess_sync(request: pytest.FixtureRequest) -> tuple[Any, Callable[[], N
 
 def _inprocess_async(request: pytest.FixtureRequest) -> Any:
     from harness.clients import async_coze_client
-    from harness.inprocess import INPROCESS_BASE_URL, AsyncInProcessTransport
+    from harness.transports.inprocess import INPROCESS_BASE_URL, AsyncInProcessTransport
 
     transport = AsyncInProcessTransport(sim_of(request).app)
     return async_coze_client(transport, base_url=INPROCESS_BASE_URL, token=token_of(request), timeout=client_timeout())

@@ -12,7 +12,7 @@ Fixtures (function-scoped, so every test starts from a fresh, seeded simulator a
   reset, not a server start and stop.
 - `coze_client` / `async_coze_client`: a real `cozepy.Coze` / `AsyncCoze` reaching the simulator
   the way the test's mode says: `@pytest.mark.coze(mode="socket")` (the default: HTTP over the
-  loopback socket), `mode="inprocess"` (the same app through `harness.inprocess`, no socket) or
+  loopback socket), `mode="inprocess"` (the same app through `harness.transports.inprocess`, no socket) or
   `mode="cassette"` (replayed from a cassette file: no simulator, no socket; see below).
 - `coze_cassette`: in cassette mode, the test's `CozeCassette` (its path, whether this run records
   or replays, the replay transport with its playbacks and virtual clock).

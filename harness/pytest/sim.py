@@ -56,7 +56,7 @@ class SimHost:
         from ._lent import LentTransport
 
         if self._transport is None:
-            from harness.inprocess import InProcessTransport
+            from harness.transports.inprocess import InProcessTransport
 
             self._transport = InProcessTransport(self.app)
         return LentTransport(self._transport)
@@ -192,7 +192,7 @@ class CozeSim:
 
     @property
     def transport(self) -> httpx.BaseTransport:
-        """An httpx transport to the simulator with no socket (`harness.inprocess`, kept for the session;
+        """An httpx transport to the simulator with no socket (`harness.transports.inprocess`, kept for the session;
         closing a client over it leaves it open)."""
         return self._host.transport
 
