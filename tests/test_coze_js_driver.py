@@ -417,3 +417,19 @@ def test_websocket_chat_is_absent_from_the_old_release(old: coze_js.CozeJsDriver
     assert old.methods["websockets.chat.create"] == "absent"
     seen = _ok(old.run(_request("websocket-chat", cloud, ws_base_url="wss://127.0.0.1:9", bot_id=IDS["weather-bot"])))
     assert seen.calls == [] and seen.result["absent"] == "websockets.chat.create"
+
+
+def test_a_connection_reset_mid_stream_ends_the_stream_quietly(
+    latest: coze_js.CozeJsDriver, old: coze_js.CozeJsDriver
+) -> None:
+    """The server drops the connection after three events (no Done): Node's fetch raises `terminated`, and
+    @coze/api's stream reader catches it and ends the stream as if it had finished."""
+    from simulators.coze.faults import Faults
+
+    config = SimConfig(faults=Faults(reset_after_events=3))
+    with running(create_app(Catalogue.builtin(), config)) as sim:
+        for driver in (latest, old):
+            request = _request("workflow-stream", sim.base_url, workflow_id=IDS["joke-workflow"])
+            seen = _ok(driver.run(request))
+            assert seen.event_names() == ["Message", "Message", "Message"], driver.sdk_version
+            assert seen.calls[0].returned == "stream"
