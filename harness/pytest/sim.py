@@ -45,7 +45,6 @@ class SimHost:
         self.token = token
         self._admin: httpx.Client | None = None
         self._transport: httpx.BaseTransport | None = None
-        self._socket_transport: httpx.BaseTransport | None = None
         self._serving: AbstractContextManager[RunningServer] | None = None
         self._server: RunningServer | None = None
 
@@ -60,18 +59,6 @@ class SimHost:
 
             self._transport = InProcessTransport(self.app)
         return LentTransport(self._transport)
-
-    @property
-    def socket_transport(self) -> httpx.BaseTransport:
-        """httpx's socket transport for the session (its connection pool kept between tests, the process's
-        one default SSL context), lent to every socket-mode client: no connection made per test."""
-        from ._lent import LentTransport
-
-        if self._socket_transport is None:
-            from harness.recorder import default_transport
-
-            self._socket_transport = default_transport()
-        return LentTransport(self._socket_transport)
 
     @property
     def admin(self) -> httpx.Client:
@@ -115,10 +102,9 @@ class SimHost:
         if self._admin is not None:
             self._admin.close()
             self._admin = None
-        for transport in (self._transport, self._socket_transport):
-            if transport is not None:
-                transport.close()
-        self._transport = self._socket_transport = None
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
         serving, self._serving, self._server = self._serving, None, None
         if serving is not None:
             serving.__exit__(None, None, None)
@@ -195,12 +181,6 @@ class CozeSim:
         """An httpx transport to the simulator with no socket (`harness.transports.inprocess`, kept for the session;
         closing a client over it leaves it open)."""
         return self._host.transport
-
-    @property
-    def socket_transport(self) -> httpx.BaseTransport:
-        """httpx's socket transport, for clients of `base_url` (its connection pool kept for the session;
-        closing a client over it leaves it open)."""
-        return self._host.socket_transport
 
     # --- verification -----------------------------------------------------------------------------
 
