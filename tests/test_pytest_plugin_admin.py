@@ -221,3 +221,32 @@ def test_inprocess(coze_client, round):
 """
     )
     _run(run).assert_outcomes(passed=3)
+
+
+def test_a_socket_pool_left_busy_is_replaced_and_an_idle_one_kept() -> None:
+    """Early cozepy releases leave a read stream open after a test; its connection must not stay taken in the
+    session's pool (a hundred such tests would exhaust it), while idle connections are kept for the next."""
+    import httpx
+
+    from harness.pytest.sim import SimHosts
+    from simulators.coze import DEFAULT_TOKEN
+    from simulators.coze.scenarios import BUILTIN_DIR
+
+    hosts = SimHosts()
+    try:
+        host = hosts.get([BUILTIN_DIR], None, DEFAULT_TOKEN)
+        url = host.base_url + "/_sim/journal"
+        headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+        with httpx.Client(transport=host.socket_transport()) as client:
+            assert client.get(url, headers=headers).status_code == 200  # read and closed: the connection idles
+        pool = host._socket_transport
+        host.settle_socket_transport()
+        assert host._socket_transport is pool
+        client = httpx.Client(transport=host.socket_transport())
+        left_open = client.send(client.build_request("GET", url, headers=headers), stream=True)  # never closed
+        host.settle_socket_transport()
+        assert host._socket_transport is None  # closed; the next test gets a new pool
+        assert left_open.is_closed is False
+        client.close()
+    finally:
+        hosts.close()

@@ -16,3 +16,14 @@ class LentTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         pass
+
+
+def all_idle(transport: httpx.BaseTransport) -> bool:
+    """Are all the connections of httpx's socket transport idle (none holding an unread or unclosed
+    response)? httpcore's pool lists them (`connections`, `is_idle()`) on every release httpx 0.24+ uses;
+    a transport that does not is taken as busy."""
+    pool = getattr(transport, "_pool", None)
+    connections = getattr(pool, "connections", None)
+    if connections is None:
+        return False
+    return all(connection.is_idle() for connection in list(connections))

@@ -107,17 +107,21 @@ def sim_of(request: pytest.FixtureRequest) -> CozeSim:
 
 def _socket_sync(request: pytest.FixtureRequest) -> tuple[Any, Callable[[], None]]:
     from harness.clients import coze_client_and_http
-    from harness.recorder import default_transport
 
     sim = sim_of(request)
-    # A transport (and pool) of the test's own, closed with its client: early cozepy releases leave a read
-    # stream open, which would hold a pooled connection for ever. With the process's one default SSL
-    # context: a new one per test loads the certificate bundle (tens of milliseconds) for plain HTTP.
-    transport = default_transport()
+    # The session's socket transport, lent: connections are kept between tests, and a transport per test
+    # would load the certificate bundle (tens of milliseconds) for plain HTTP. A pool left busy by the
+    # test (early cozepy releases leave a read stream open) is replaced when the client closes.
+    transport = sim.socket_transport
     coze, http = coze_client_and_http(
         transport, base_url=sim.base_url, token=token_of(request), timeout=client_timeout()
     )
-    return coze, http.close
+
+    def close() -> None:
+        http.close()
+        sim.socket_client_done()
+
+    return coze, close
 
 
 def _socket_async(request: pytest.FixtureRequest) -> Any:

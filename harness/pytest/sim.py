@@ -45,6 +45,7 @@ class SimHost:
         self.token = token
         self._admin: httpx.Client | None = None
         self._transport: httpx.BaseTransport | None = None
+        self._socket_transport: httpx.BaseTransport | None = None
         self._serving: AbstractContextManager[RunningServer] | None = None
         self._server: RunningServer | None = None
 
@@ -59,6 +60,28 @@ class SimHost:
 
             self._transport = InProcessTransport(self.app)
         return LentTransport(self._transport)
+
+    def socket_transport(self) -> httpx.BaseTransport:
+        """httpx's socket transport for the session's socket-mode clients, lent (one SSL context, connections
+        kept between tests). Call `settle_socket_transport()` when the borrowing client is done."""
+        from ._lent import LentTransport
+
+        if self._socket_transport is None:
+            from harness.recorder import default_transport
+
+            self._socket_transport = default_transport()
+        return LentTransport(self._socket_transport)
+
+    def settle_socket_transport(self) -> None:
+        """After a test: if a connection of the pool is still busy (early cozepy releases leave a read stream
+        open, which would hold it for ever and, a hundred tests later, exhaust the pool), close the pool and
+        start the next test with a new one; idle connections are kept."""
+        from ._lent import all_idle
+
+        transport = self._socket_transport
+        if transport is not None and not all_idle(transport):
+            self._socket_transport = None
+            transport.close()
 
     @property
     def admin(self) -> httpx.Client:
@@ -96,15 +119,33 @@ class SimHost:
         return envelope.get("data")
 
     def reset(self) -> None:
-        self.call("POST", "/_sim/reset")
+        """`POST /_sim/reset`, sent straight to the in-process transport (made before every test, so without
+        the client's per-request work); a refusal raises SimulatorAdminError like any admin call."""
+        import httpx
+
+        transport = self.transport
+        request = httpx.Request(
+            "POST",
+            f"{ADMIN_BASE_URL}/_sim/reset",
+            headers={"Authorization": f"Bearer {self.token}", "Content-Length": "0"},
+            extensions={"timeout": {"connect": 30.0, "read": 30.0, "write": 30.0, "pool": 30.0}},
+        )
+        response = transport.handle_request(request)
+        try:
+            body = response.read()
+        finally:
+            response.close()
+        if response.status_code != 200 or b'"code":0' not in body:
+            raise SimulatorAdminError(f"POST /_sim/reset: {body[:500].decode('utf-8', 'replace')}")
 
     def close(self) -> None:
         if self._admin is not None:
             self._admin.close()
             self._admin = None
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
+        for transport in (self._transport, self._socket_transport):
+            if transport is not None:
+                transport.close()
+        self._transport = self._socket_transport = None
         serving, self._serving, self._server = self._serving, None, None
         if serving is not None:
             serving.__exit__(None, None, None)
@@ -177,10 +218,19 @@ class CozeSim:
         return self._host.base_url
 
     @property
+    def socket_transport(self) -> httpx.BaseTransport:
+        """httpx's socket transport, for clients of `base_url` (connections kept between tests)."""
+        return self._host.socket_transport()
+
+    @property
     def transport(self) -> httpx.BaseTransport:
         """An httpx transport to the simulator with no socket (`harness.transports.inprocess`, kept for the session;
         closing a client over it leaves it open)."""
         return self._host.transport
+
+    def socket_client_done(self) -> None:
+        """For the plugin: a socket-mode client of this test is closed (see `SimHost.settle_socket_transport`)."""
+        self._host.settle_socket_transport()
 
     # --- verification -----------------------------------------------------------------------------
 
