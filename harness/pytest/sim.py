@@ -17,6 +17,7 @@ verify what the code under test sent (`requests`, `tool_outputs`, `assert_tool_o
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -153,22 +154,30 @@ class SimHost:
 
 def _files_of(folders: list[Path]) -> tuple[Any, ...]:
     """What decides a catalogue: each folder's scenario files with their size and time of change, so a
-    scenario file edited or added during the session gets a new app."""
+    scenario file edited or added during the session gets a new app. (`os.scandir`: this runs before
+    every test, and listing with it costs half of `Path.iterdir` and `Path.stat`.)"""
     seen: list[Any] = []
     for folder in folders:
         try:
-            entries = sorted(folder.iterdir())
+            with os.scandir(folder) as listing:
+                entries = sorted((entry for entry in listing if entry.name.endswith(_SCENARIO_SUFFIXES)), key=_name)
         except OSError:
             seen.append((str(folder), None))
             continue
-        for path in entries:
-            if path.suffix in (".yaml", ".yml", ".json"):
-                try:
-                    stat = path.stat()
-                except OSError:
-                    continue
-                seen.append((str(path), stat.st_size, stat.st_mtime_ns))
+        for entry in entries:
+            try:
+                stat = entry.stat()
+            except OSError:
+                continue
+            seen.append((entry.path, stat.st_size, stat.st_mtime_ns))
     return tuple(seen)
+
+
+_SCENARIO_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
 
 
 class SimHosts:
