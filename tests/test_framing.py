@@ -255,7 +255,7 @@ def test_report_has_a_framing_robustness_section(probed: list[FramingResult]) ->
     markdown = render_markdown(matrix)
     assert "## Framing robustness" in markdown and "| `comment-keepalive` |" in markdown
     html = render_html(matrix)
-    assert "<h2>Framing robustness</h2>" in html and "<code>multiline-data</code>" in html
+    assert ">Framing robustness</h2>" in html and "<code>multiline-data</code>" in html
     assert Matrix.model_validate_json(matrix.model_dump_json()).framing == probed
 
 

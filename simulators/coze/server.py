@@ -306,7 +306,7 @@ def _exit_on_sigterm() -> Any:
 def _release(app: FastAPI) -> None:
     """What a stopped server leaves behind: a simulator's uploaded files (uvicorn runs with the lifespan
     off, so this is where shutdown happens). Other apps (the bridge) have nothing to release."""
-    close = getattr(getattr(app.state, "simulator", None), "close", None)
+    close = getattr(getattr(getattr(app, "state", None), "simulator", None), "close", None)
     if callable(close):
         close()
 
