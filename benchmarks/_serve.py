@@ -63,8 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backlog", type=int, default=128)
     args = parser.parse_args(argv)
     if args.kind == "sim":
-        from simulators.coze import Catalogue, create_app
-        from simulators.coze.scenarios import BUILTIN_DIR
+        from simulators.coze import BUILTIN_DIR, Catalogue, create_app
 
         app: Any = create_app(Catalogue.load(BUILTIN_DIR, *(Path(d) for d in args.scenarios)))
     else:

@@ -30,8 +30,7 @@ from starlette.responses import StreamingResponse
 
 from benchmarks._common import ROOT, SCENARIOS, STREAM_BOT, WEATHER_BOT, quiet_cozepy, summary, write_section
 from benchmarks._serve import split_frames
-from simulators.coze import DEFAULT_TOKEN, Catalogue, create_app
-from simulators.coze.scenarios import BUILTIN_DIR
+from simulators.coze import BUILTIN_DIR, DEFAULT_TOKEN, Catalogue, create_app
 
 REPORT_TARGET_SECONDS = 5.0
 TRANSPORT_TARGET_RATIO = 1.5

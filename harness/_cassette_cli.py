@@ -20,8 +20,7 @@ from typing import Any
 
 import httpx
 
-from simulators.coze import Catalogue, SimConfig
-from simulators.coze.scenarios import BUILTIN_DIR
+from simulators.coze import BUILTIN_DIR, Catalogue, SimConfig
 
 EXIT_OK, EXIT_DIFFERENT, EXIT_USAGE, EXIT_CRASH = 0, 1, 2, 3
 TOKEN_ENV = "COZE_API_TOKEN"

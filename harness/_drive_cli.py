@@ -24,7 +24,8 @@ from simulators.coze import (
     local_tls,
     running,
 )
-from simulators.coze.framing import VARIANTS, combined
+from simulators.coze import FRAMING_VARIANTS as VARIANTS
+from simulators.coze import combined_framing as combined
 
 from .drivers import FLOWS, DriverUnavailable, FlowRequest, Observation, ToolCallSeen, coze_js
 

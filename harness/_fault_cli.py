@@ -11,8 +11,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from simulators.coze.faults import ExponentialDelay, Faults, UniformDelay
-from simulators.coze.framing import VARIANTS, Framing, combined
+from simulators.coze import FRAMING_VARIANTS as VARIANTS
+from simulators.coze import ExponentialDelay, Faults, Framing, UniformDelay
+from simulators.coze import combined_framing as combined
 
 
 def parse_delay(text: str) -> float | UniformDelay | ExponentialDelay:

@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from simulators.coze.scenarios import BUILTIN_DIR, BotScenario, ScenarioFileError, WorkflowScenario, load_file
+from simulators.coze import BUILTIN_DIR, BotScenario, ScenarioFileError, WorkflowScenario
+from simulators.coze import load_scenario_file as load_file
 
 EXIT_OK, EXIT_INVALID = 0, 2
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -84,9 +85,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    from simulators.coze.scenario_schema import render
+    from simulators.coze import scenario_schema
 
-    text = render()
+    text = scenario_schema()
     if args.out is None:
         sys.stdout.write(text)
         return EXIT_OK

@@ -19,8 +19,9 @@ from typing import Any, Literal
 
 import httpx
 
-from simulators.coze import Catalogue, SimConfig, TokenGrant, create_app, running
-from simulators.coze.framing import CANONICAL, VARIANTS, Framing
+from simulators.coze import CANONICAL_FRAMING as CANONICAL
+from simulators.coze import FRAMING_VARIANTS as VARIANTS
+from simulators.coze import Catalogue, Framing, SimConfig, TokenGrant, create_app, running
 
 from ..clients import CLIENT_TIMEOUT
 from ..matrix import FramingOutcome, FramingResult

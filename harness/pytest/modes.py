@@ -54,8 +54,7 @@ def config_of(request: pytest.FixtureRequest) -> SimConfig | None:
 def simulator_for(request: pytest.FixtureRequest, hosts: SimHosts) -> CozeSim:
     """The test's simulator: the session's app for this setup (scenario folders, `SimConfig`), reset to a
     fresh, seeded state, or a new one the first time the setup is seen (`harness.pytest.sim`)."""
-    from simulators.coze import ScenarioFileError
-    from simulators.coze.scenarios import BUILTIN_DIR
+    from simulators.coze import BUILTIN_DIR, ScenarioFileError
 
     from .sim import CozeSim
 
