@@ -1,4 +1,4 @@
-"""`coze-harness compat DIR`: merge per-release capability matrices into the compatibility report.
+"""`coze-harness compat DIR...`: merge per-release capability matrices into the compatibility report.
 
 Kept apart from cli.py, like the bridge's and the cassettes' commands; cli.py only registers it.
 
@@ -29,10 +29,10 @@ def _err(message: str) -> None:
 
 
 def out_folder(args: argparse.Namespace) -> Path:
-    """Where the merge goes: `--out`; by default `reports`, or DIR itself when gating on a baseline."""
+    """Where the merge goes: `--out`; by default `reports`, or the (first) DIR itself when gating on a baseline."""
     if args.out is not None:
         return Path(args.out)
-    return Path(args.dir) if args.baseline else Path(DEFAULT_OUT)
+    return Path(args.dir[0]) if args.baseline else Path(DEFAULT_OUT)
 
 
 def refusal(
@@ -57,8 +57,10 @@ ADVICE = (
 
 
 def _cmd_compat(args: argparse.Namespace) -> int:
-    from .compat import CompatError, gate, load_compatibility, load_dir, merge, write_compatibility
+    from .compat import CompatError, gate, load_compatibility, merge, write_compatibility
+    from .compat.load import load_dirs
     from .compat.markdown import span
+    from .compat.shards import check_shards
 
     baseline_path = Path(args.baseline) if args.baseline else None
     out = None if args.no_write else out_folder(args)
@@ -68,7 +70,9 @@ def _cmd_compat(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         baseline = load_compatibility(baseline_path) if baseline_path is not None else None
-        loaded = load_dir(Path(args.dir))
+        folders = [Path(folder) for folder in args.dir]
+        loaded = load_dirs(folders)
+        shards = check_shards(folders, loaded)
     except CompatError as exc:
         _err(f"coze-harness compat: {exc}")
         return EXIT_USAGE
@@ -77,7 +81,8 @@ def _cmd_compat(args: argparse.Namespace) -> int:
         _err(f"coze-harness compat: {refused}. Write the merge elsewhere (--out DIR)")
         return EXIT_USAGE
     compat = merge(loaded)
-    print(f"merged {span(compat)} from {args.dir}")
+    sources = " ".join(args.dir) + (f" ({shards})" if shards else "")
+    print(f"merged {span(compat)} from {sources}")
     for item in compat.regressions:
         print(
             f"regression: {item.name}: {item.before.value} in {item.previous} -> {item.after.value} in {item.version}"
@@ -105,11 +110,17 @@ def _cmd_compat(args: argparse.Namespace) -> int:
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dir", metavar="DIR", help="a folder with one sub-folder per release (e.g. reports/sdk)")
+    parser.add_argument(
+        "dir",
+        metavar="DIR",
+        nargs="+",
+        help="a folder with one sub-folder per release (e.g. reports/sdk); several folders (the sweep shards') "
+        "are merged as one, a release found twice or a shard missing is refused",
+    )
     parser.add_argument(
         "--out",
         default=None,
-        help="where to write compatibility.{md,json,html} (default reports; with --baseline, DIR); "
+        help="where to write compatibility.{md,json,html} (default reports; with --baseline, the first DIR); "
         "an --out whose files would be the baseline is refused",
     )
     parser.add_argument(
@@ -127,8 +138,9 @@ def add_compat_command(commands: Any) -> None:
     compat = commands.add_parser(
         "compat",
         help="merge per-release capability matrices into compatibility.{md,json,html}; gate on a baseline",
-        description="Merge DIR/<version>/capability-matrix.json (from tox or `python -m harness.compat.sweep`) "
-        "into one cross-version report. Exit 0 ok, 1 a cell got worse than in --baseline, 2 usage error.",
+        description="Merge DIR/<version>/capability-matrix.json (from tox or `python -m harness.compat.sweep`, "
+        "one folder or the shards' folders) into one cross-version report. "
+        "Exit 0 ok, 1 a cell got worse than in --baseline, 2 usage error.",
     )
     _configure(compat)
 

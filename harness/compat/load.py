@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -73,13 +74,11 @@ def _check_version(version: str, path: Path) -> str:
     return version
 
 
-def load_dir(folder: Path) -> list[Loaded]:
-    """Every release under `folder`, oldest first. Raises `CompatError` with a message for a person."""
+def _scan(folder: Path, found: dict[str, Loaded]) -> None:
     if not folder.exists():
         raise CompatError(f"no such folder: {folder}")
     if not folder.is_dir():
         raise CompatError(f"not a folder: {folder} (give the folder that holds one sub-folder per release)")
-    found: dict[str, Loaded] = {}
     for sub in sorted(path for path in folder.iterdir() if path.is_dir()):
         matrix_path, failure_path = sub / MATRIX_FILE, sub / FAILURE_FILE
         if matrix_path.exists():
@@ -97,12 +96,27 @@ def load_dir(folder: Path) -> list[Loaded]:
         if other is not None:
             raise CompatError(f"two results for cozepy {loaded.version}: {other.source} and {loaded.source}")
         found[loaded.version] = loaded
+
+
+def load_dirs(folders: Sequence[Path]) -> list[Loaded]:
+    """Every release under the folders (e.g. the sweep shards' folders), oldest first; a release found
+    twice, in one folder or across them, is a `CompatError`, as is finding none at all."""
+    found: dict[str, Loaded] = {}
+    for folder in folders:
+        _scan(folder, found)
     if not found:
+        where = " ".join(str(folder) for folder in folders)
+        first = folders[0] if folders else Path("DIR")
         raise CompatError(
-            f"no {MATRIX_FILE} under {folder}/*/: run `tox` or `python -m harness.compat.sweep` first, "
-            f"or `coze-harness report --out {folder}/<version> --format json`"
+            f"no {MATRIX_FILE} under {where}/*/: run `tox` or `python -m harness.compat.sweep` first, "
+            f"or `coze-harness report --out {first}/<version> --format json`"
         )
     return sorted(found.values(), key=lambda item: item.sort_key)
+
+
+def load_dir(folder: Path) -> list[Loaded]:
+    """Every release under `folder`, oldest first. Raises `CompatError` with a message for a person."""
+    return load_dirs([folder])
 
 
 def load_compatibility(path: Path) -> Compatibility:

@@ -29,6 +29,7 @@ from packaging.version import InvalidVersion, Version
 
 from .load import FAILURE_FILE, MATRIX_FILE
 from .model import VersionFailure
+from .shards import Shard, remove_manifests, write_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 PYPI_JSON = "https://pypi.org/pypi/cozepy/json"
@@ -84,7 +85,7 @@ def discover(oldest: Version = OLDEST) -> tuple[list[str], str]:
     try:
         return keep(_from_pypi(), oldest), PYPI_JSON
     except Exception as exc:  # an offline mirror, a proxy: fall back to pip's own index configuration
-        print(f"PyPI JSON unavailable ({type(exc).__name__}: {exc}); asking `pip index versions`", flush=True)
+        print(f"PyPI JSON unavailable ({type(exc).__name__}: {exc}); asking `pip index versions`", file=sys.stderr)
         return keep(_from_pip(), oldest), "pip index versions cozepy"
 
 
@@ -239,6 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
         "overwrite the baseline",
     )
     parser.add_argument("--no-merge", action="store_true", help="only run the releases; do not write compatibility.*")
+    parser.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="sweep only shard I of N (1-based; contiguous runs of the releases, oldest first) and do not merge "
+        "unless --merge-out says where; `coze-harness compat DIR...` merges the shards' folders",
+    )
     return parser
 
 
@@ -248,6 +256,8 @@ def merge_folder(args: argparse.Namespace) -> Path | None:
         return None
     if args.merge_out is not None:
         return Path(args.merge_out)
+    if args.shard is not None:  # one shard alone is not the whole list: merged by `coze-harness compat` later
+        return None
     out = Path(args.out)
     return out / "sdk" if args.baseline else out
 
@@ -271,6 +281,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..report.paths import clashes
 
     args = build_parser().parse_args(argv)
+    try:
+        shard = Shard.parse(args.shard) if args.shard is not None else None
+    except ValueError as exc:
+        return _refuse(str(exc))
     out = Path(args.out)
     venvs = Path(args.venvs).resolve()
     baseline = Path(args.baseline) if args.baseline else None
@@ -289,10 +303,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not versions:
         print("no cozepy release to sweep", file=sys.stderr)
         return 2
+    every = versions = sorted(versions, key=Version)
+    if shard is not None:
+        versions = shard.take(every)
     overwritten = clashes([("--baseline", baseline)] if baseline else [], release_files(out / "sdk", versions))
     if overwritten:
         return _refuse("refusing to write over the baseline: " + "; ".join(overwritten) + ". Gate a copy of it")
-    print(f"sweeping {len(versions)} cozepy releases ({versions[0]} .. {versions[-1]}, from {source})", flush=True)
+    if shard is not None:
+        write_manifest(out / "sdk", shard, every, versions)
+        span = f"{versions[0]} .. {versions[-1]}" if versions else "none"
+        print(f"shard {shard}: {len(versions)} of {len(every)} cozepy releases ({span}, from {source})", flush=True)
+    else:
+        remove_manifests(out / "sdk")
+        print(f"sweeping {len(versions)} cozepy releases ({versions[0]} .. {versions[-1]}, from {source})", flush=True)
     started = time.monotonic()
     failed: list[str] = []
     # Version order is also httpx-line order, so each venv is set up once and then reused.
@@ -307,7 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             failed.append(version)
     print(f"swept {len(versions)} releases in {time.monotonic() - started:.0f} s; {len(failed)} failed", flush=True)
     if merge_out is None:
-        print(f"releases written to {out / 'sdk'}; not merged (--no-merge)", flush=True)
+        why = "--no-merge" if args.no_merge else f"shard {shard}: merge the shards with `coze-harness compat DIR...`"
+        print(f"releases written to {out / 'sdk'}; not merged ({why})", flush=True)
         return 0
     from .._compat_cli import main as compat_main
 
