@@ -135,3 +135,68 @@ def test_a_whole_sweep_clears_stale_shard_manifests(tmp_path: Path) -> None:
     assert sweep.main(["--out", str(tmp_path), "--versions", ",".join(RELEASES), "--no-merge"]) == 0
     assert not list((tmp_path / "sdk").glob("sweep-shard-*"))
     assert main(["compat", str(tmp_path / "sdk"), "--no-write"]) == 0
+
+
+def test_jobs_run_releases_at_once_with_the_same_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two releases must be in flight together to pass the barrier (one after another, it breaks)."""
+    import threading
+
+    barrier = threading.Barrier(2, timeout=10)
+
+    def together(version: str, venvs: Path, sdk_root: Path, timeout: float) -> tuple[bool, str]:
+        barrier.wait()
+        return _fake_release(version, venvs, sdk_root, timeout)
+
+    monkeypatch.setattr(sweep, "sweep_one", together)
+    monkeypatch.setattr(sweep, "_prepare_venvs", lambda *args: None)
+    argv = ["--versions", "0.6.0,0.20.0", "--no-merge"]
+    assert sweep.main(["--out", str(tmp_path / "two"), "--jobs", "2", *argv]) == 0
+    monkeypatch.setattr(sweep, "sweep_one", _fake_release)
+    assert sweep.main(["--out", str(tmp_path / "one"), "--jobs", "1", *argv]) == 0
+    for version in ("0.6.0", "0.20.0"):
+        two = json.loads((tmp_path / "two" / "sdk" / version / MATRIX_FILE).read_text(encoding="utf-8"))
+        one = json.loads((tmp_path / "one" / "sdk" / version / MATRIX_FILE).read_text(encoding="utf-8"))
+        assert {**two, "generated_at": None} == {**one, "generated_at": None}
+    assert sweep.main(["--out", str(tmp_path), "--jobs", "0", *argv]) == 2
+
+
+def test_failures_are_listed_in_release_order_whatever_finishes_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail_some(version: str, venvs: Path, sdk_root: Path, timeout: float) -> tuple[bool, str]:
+        return version in ("0.2.0", "0.16.2"), "SYNTHETIC"
+
+    monkeypatch.setattr(sweep, "sweep_one", fail_some)
+    monkeypatch.setattr(sweep, "_prepare_venvs", lambda *args: None)
+    failed = sweep.sweep_all(RELEASES, tmp_path, tmp_path / "sdk", 1.0, jobs=3)
+    assert failed == [v for v in RELEASES if v not in ("0.2.0", "0.16.2")]
+
+
+def test_a_release_is_installed_into_its_own_folder_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    calls: list[tuple[str, ...]] = []
+    venv_has: set[str] = set()
+
+    def pip(python: Path, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        calls.append(args)
+        if "--target" not in args:
+            venv_has.add("distro")
+        else:
+            target = Path(args[args.index("--target") + 1])
+            (target / "cozepy").mkdir(parents=True)
+        return subprocess.CompletedProcess(args, 0, "", "")
+
+    def check(site: Path, python: Path, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        missing = "" if "distro" in venv_has else "cozepy 0.6.0 requires distro"
+        return subprocess.CompletedProcess(args, 0, missing, "")
+
+    monkeypatch.setattr(sweep, "_pip", pip)
+    monkeypatch.setattr(sweep, "_pip_with", check)
+    site = sweep.release_site(tmp_path, "0.6.0", "0.27")
+    how = sweep.install_cozepy(tmp_path / "python", "0.6.0", "0.27", 5.0, site)
+    assert (site / "cozepy").is_dir() and "dependencies into the venv" in how
+    assert [c for c in calls if "--target" in c] and [c for c in calls if "httpx==0.27.*" in c and "--target" not in c]
+    calls.clear()
+    assert "already in" in sweep.install_cozepy(tmp_path / "python", "0.6.0", "0.27", 5.0, site)
+    assert calls == []  # reused: no pip at all

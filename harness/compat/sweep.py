@@ -4,9 +4,12 @@ The list of releases is read from the package index when the sweep runs (PyPI's 
 `pip index versions` when that is unreachable), from 0.2.0 (the first with chat and workflows) to
 the newest, pre-releases and yanked releases left out. Each release runs in a virtual environment
 of the httpx line it accepts (CONTRACT.md, "SDK versions that matter"): one venv per line is made
-once and reused, and each release is installed into it in turn (`--no-deps` when its dependencies
-are already there), so a full sweep costs a few seconds per release. The project itself is not
-installed in those venvs: the report runs from this source tree (`PYTHONPATH`).
+once (the lines' venvs concurrently) and reused, holding the project's dependencies and that httpx.
+Each release is installed into a folder of its own beside them (`pip install --target`, `--no-deps`
+when the line's venv has its dependencies), kept for the next sweep, and its report runs with that
+folder first on `PYTHONPATH`: releases of one line never share an install, so `--jobs N` runs N
+releases at once. The project itself is not installed in those venvs: the report runs from this
+source tree (`PYTHONPATH`).
 
 A release that fails to install, times out or writes no matrix becomes a `failure.json` beside its
 would-be matrix, which the compatibility report shows as a finding; the sweep goes on. At the end
@@ -16,13 +19,17 @@ the per-version matrices are merged into `compatibility.{md,json,html}` (see `ha
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
@@ -36,6 +43,13 @@ PYPI_JSON = "https://pypi.org/pypi/cozepy/json"
 OLDEST = Version("0.2.0")  # the first release with chat and workflows
 DEFAULT_TIMEOUT = 300.0
 LOG_FILE = "sweep.log"
+MAX_DEFAULT_JOBS = 8
+INSTALLED = ".coze-harness-installed"  # in a release's install folder once pip finished there
+
+
+def default_jobs() -> int:
+    """The machine's cores, capped: each release's report is one process keeping about one core busy."""
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_JOBS))
 
 
 def httpx_line(version: Version) -> str:
@@ -120,8 +134,20 @@ def _checked(done: subprocess.CompletedProcess[str], stage: str) -> None:
         raise SweepError(stage, (done.stderr or done.stdout).strip()[-2000:])
 
 
+_VENV_LOCKS: dict[str, threading.Lock] = {}
+_VENV_LOCKS_GUARD = threading.Lock()
+
+
 def ensure_venv(venvs: Path, line: str, timeout: float) -> Path:
-    """The venv of one httpx line, made and given the project's dependencies once, then reused."""
+    """The venv of one httpx line, made and given the project's dependencies once, then reused (one
+    thread at a time per line: the others wait for it)."""
+    with _VENV_LOCKS_GUARD:
+        lock = _VENV_LOCKS.setdefault(str(venvs / line), threading.Lock())
+    with lock:
+        return _ensure_venv(venvs, line, timeout)
+
+
+def _ensure_venv(venvs: Path, line: str, timeout: float) -> Path:
     venv = venvs / f"httpx-{line}"
     python = venv / "bin" / "python"
     deps = [f"httpx=={line}.*", *_project_dependencies()]
@@ -138,19 +164,106 @@ def ensure_venv(venvs: Path, line: str, timeout: float) -> Path:
     return python
 
 
-def install_cozepy(python: Path, version: str, line: str, timeout: float) -> str:
-    """Install one release into its line's venv: without dependencies when they are all there."""
-    _checked(_pip(python, "install", "--quiet", "--no-deps", f"cozepy=={version}", timeout=timeout), "install")
-    check = _pip(python, "check", timeout=timeout)
-    missing = [row for row in check.stdout.splitlines() if row.lower().startswith("cozepy ")]
+def release_site(venvs: Path, version: str, line: str) -> Path:
+    """The folder one release is installed into (`pip install --target`), put first on its report's path."""
+    return venvs / "releases" / f"cozepy-{version}-httpx-{line}"
+
+
+def _pip_with(site: Path, python: Path, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    command = [str(python), "-m", "pip", "--disable-pip-version-check", "--no-input", *args]
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+class _LineLock:
+    """Per httpx line: many releases read its venv at once (install beside it, report), one changes it
+    (adds a release's missing dependencies) with no reader running."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+        self._waiting = 0  # writers waiting: new readers wait behind them
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writing and not self._waiting)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting += 1
+            self._cond.wait_for(lambda: not self._writing and self._readers == 0)
+            self._waiting -= 1
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
+
+
+_LINE_LOCKS: dict[str, _LineLock] = {}
+
+
+def _line_lock(python: Path) -> _LineLock:
+    with _VENV_LOCKS_GUARD:
+        return _LINE_LOCKS.setdefault(str(python), _LineLock())
+
+
+def _missing(site: Path, python: Path, timeout: float) -> list[str]:
+    """What `pip check` says the release installed in `site` lacks in its line's venv."""
+    check = _pip_with(site, python, "check", timeout=timeout)
+    return [row for row in check.stdout.splitlines() if row.lower().startswith("cozepy ")]
+
+
+def install_cozepy(python: Path, version: str, line: str, timeout: float, site: Path) -> str:
+    """Install one release into its own folder `site` (`--no-deps`), beside its line's venv. When the venv
+    lacks some of the release's dependencies, they are installed into the venv (the release with them, as
+    one release at a time used to be; its own folder comes first on the path), while no report of that line
+    runs. A folder a finished install left is reused as it is."""
+    if (site / INSTALLED).exists():
+        how = f"already in {site}"
+    else:
+        partial = site.with_name(site.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.rmtree(site, ignore_errors=True)
+        pin = f"cozepy=={version}"
+        _checked(
+            _pip(python, "install", "--quiet", "--no-deps", "--target", str(partial), pin, timeout=timeout), "install"
+        )
+        (partial / INSTALLED).write_text(pin + "\n", encoding="utf-8")
+        partial.rename(site)
+        how = "--no-deps"
+    lock = _line_lock(python)
+    with lock.reading():
+        missing = _missing(site, python, timeout)
     if not missing:
-        return "--no-deps"
-    _checked(_pip(python, "install", "--quiet", f"cozepy=={version}", f"httpx=={line}.*", timeout=timeout), "install")
-    return "with dependencies (" + "; ".join(missing) + ")"
+        return how
+    with lock.writing():
+        missing = _missing(site, python, timeout)  # another release of the line may have just added them
+        if missing:
+            _checked(
+                _pip(python, "install", "--quiet", f"cozepy=={version}", f"httpx=={line}.*", timeout=timeout), "install"
+            )
+            how += "; its dependencies into the venv (" + "; ".join(missing) + ")"
+    return how
 
 
-def run_report(python: Path, version: str, folder: Path, timeout: float) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+def run_report(
+    python: Path, version: str, folder: Path, timeout: float, site: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    path = os.pathsep.join([str(site), str(ROOT)] if site is not None else [str(ROOT)])
+    env = {**os.environ, "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
     command = [
         str(python),
         "-m",
@@ -189,10 +302,12 @@ def sweep_one(version: str, venvs: Path, sdk_root: Path, timeout: float) -> tupl
     try:
         python = ensure_venv(venvs, line, timeout)
         stage = "install"
-        how = install_cozepy(python, version, line, max(1.0, deadline - time.monotonic()))
-        log.append(f"installed cozepy {version} {how} into {python.parent.parent}")
+        site = release_site(venvs, version, line)
+        how = install_cozepy(python, version, line, max(1.0, deadline - time.monotonic()), site)
+        log.append(f"installed cozepy {version} {how} into {site}, beside {python.parent.parent}")
         stage = "report"
-        done = run_report(python, version, folder, max(1.0, deadline - time.monotonic()))
+        with _line_lock(python).reading():
+            done = run_report(python, version, folder, max(1.0, deadline - time.monotonic()), site)
         log += [done.stdout, done.stderr]
         if not (folder / MATRIX_FILE).exists():
             raise SweepError("report", f"exit {done.returncode}, no {MATRIX_FILE}: {done.stderr.strip()[-2000:]}")
@@ -209,6 +324,45 @@ def sweep_one(version: str, venvs: Path, sdk_root: Path, timeout: float) -> tupl
     failure.httpx = line
     (folder / FAILURE_FILE).write_text(failure.model_dump_json(indent=2) + "\n", encoding="utf-8")
     return False, f"FAILED at {failure.stage}: {failure.error.splitlines()[-1] if failure.error else ''}"
+
+
+def _prepare_venvs(versions: Sequence[str], venvs: Path, timeout: float, jobs: int) -> None:
+    """Make the lines' venvs at once (each is pip-bound for a while): a failure is left for the releases of
+    that line to meet again and report as their finding."""
+
+    def make(line: str) -> None:
+        with contextlib.suppress(SweepError, OSError, subprocess.SubprocessError):
+            ensure_venv(venvs, line, timeout)
+
+    lines = sorted({httpx_line(Version(version)) for version in versions})
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(lines)))) as pool:
+        list(pool.map(make, lines))
+
+
+def sweep_all(order: Sequence[str], venvs: Path, sdk_root: Path, timeout: float, jobs: int) -> list[str]:
+    """Sweep the releases (oldest first), `jobs` at a time; returns the ones that failed, in that order.
+
+    Each release writes only its own folder, so the files do not depend on `jobs`; the progress lines are
+    whole lines, each naming its release and its place in the order, printed as releases start and end."""
+    printing = threading.Lock()
+
+    def say(text: str) -> None:
+        with printing:
+            print(text, flush=True)
+
+    def one(number: int, version: str) -> bool:
+        prefix = f"[{number}/{len(order)}] cozepy {version}"
+        say(f"{prefix} (httpx {httpx_line(Version(version))}.*) ...")
+        begun = time.monotonic()
+        ok, line = sweep_one(version, venvs, sdk_root, timeout)
+        say(f"{prefix} {'done' if ok else 'failed'} in {time.monotonic() - begun:.1f} s: {line}")
+        return ok
+
+    if jobs > 1 and order:
+        _prepare_venvs(order, venvs, timeout, jobs)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(one, range(1, len(order) + 1), order))
+    return [version for version, ok in zip(order, results, strict=True) if not ok]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -238,6 +392,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="where to write compatibility.* (default OUT; with --baseline, OUT/sdk); refused if it would "
         "overwrite the baseline",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"releases swept at once (default: the CPU cores, at most {MAX_DEFAULT_JOBS}; 1: one after another)",
     )
     parser.add_argument("--no-merge", action="store_true", help="only run the releases; do not write compatibility.*")
     parser.add_argument(
@@ -317,17 +478,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         remove_manifests(out / "sdk")
         print(f"sweeping {len(versions)} cozepy releases ({versions[0]} .. {versions[-1]}, from {source})", flush=True)
     started = time.monotonic()
-    failed: list[str] = []
-    # Version order is also httpx-line order, so each venv is set up once and then reused.
-    order = sorted(versions, key=Version)
-    for number, version in enumerate(order, start=1):
-        prefix = f"[{number}/{len(order)}] cozepy {version}"
-        print(f"{prefix} (httpx {httpx_line(Version(version))}.*) ...", flush=True)
-        begun = time.monotonic()
-        ok, line = sweep_one(version, venvs, out / "sdk", args.timeout)
-        print(f"{prefix} {'done' if ok else 'failed'} in {time.monotonic() - begun:.1f} s: {line}", flush=True)
-        if not ok:
-            failed.append(version)
+    jobs = args.jobs if args.jobs is not None else default_jobs()
+    if jobs < 1:
+        return _refuse(f"--jobs {jobs}: give 1 or more")
+    failed = sweep_all(sorted(versions, key=Version), venvs, out / "sdk", args.timeout, jobs)
     print(f"swept {len(versions)} releases in {time.monotonic() - started:.0f} s; {len(failed)} failed", flush=True)
     if merge_out is None:
         why = "--no-merge" if args.no_merge else f"shard {shard}: merge the shards with `coze-harness compat DIR...`"
