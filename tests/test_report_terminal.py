@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 import warnings
 from pathlib import Path
 
@@ -129,6 +130,34 @@ def test_the_sdks_warnings_and_log_are_kept_and_not_printed(capfd: pytest.Captur
     assert said == ["cozepy WARNING: request failed, code=6039", "UserWarning: Unknown X value: y"]
     captured = capfd.readouterr()
     assert "[cozepy]" not in captured.err and "Unknown X" not in captured.err
+
+
+def test_only_the_blocks_own_threads_are_evidence() -> None:
+    """A thread already running when the probe starts (a websocket close settling from an earlier probe or
+    test) may log at any moment: its lines are not this probe's evidence, or two runs of the same report
+    could differ. A thread the probe starts (an SDK's reader) is the probe's."""
+    import cozepy
+
+    inside = str(Path(cozepy.__file__).parent / "model_example.py")
+    warn = compile("import warnings\nwarnings.warn('late warning', UserWarning)", inside, "exec")
+    go, done = threading.Event(), threading.Event()
+
+    def earlier() -> None:
+        go.wait(5)
+        logging.getLogger("cozepy").warning("from a thread started before the probe")
+        exec(warn)
+        done.set()
+
+    background = threading.Thread(target=earlier, daemon=True)
+    background.start()
+    with pytest.warns(UserWarning, match="late warning"), sdk_output() as said:
+        go.set()
+        assert done.wait(5)
+        own = threading.Thread(target=lambda: logging.getLogger("cozepy").warning("from the probe's own thread"))
+        own.start()
+        own.join(5)
+    background.join(5)
+    assert said == ["cozepy WARNING: from the probe's own thread"]
 
 
 def test_quiet_prints_the_answer_alone(capfd: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -4,11 +4,17 @@ They belong in the probe's evidence (cozepy 0.20.0 warns `Unknown ChatStatus val
 server, and logs `[cozepy][WARNING] ... code=6039` when a workflow run stops at a question), not mixed
 into the report's progress. Warnings from anywhere else are given back to Python's own machinery when
 the block ends, so nothing but the SDK's is taken away.
+
+Only what the block's own threads say is kept: the calling thread and any thread started while the block
+runs (a websocket client's reader). A thread that was already running, such as a websocket close still
+settling in the background from an earlier probe (or an earlier test in the same process), may log at any
+moment; taking its lines would make the evidence depend on timing, and the report must not.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,12 +25,21 @@ _QUIET = logging.CRITICAL + 1
 
 
 class _Collect(logging.Handler):
-    def __init__(self, lines: list[str]) -> None:
+    def __init__(self, lines: list[str], foreign: frozenset[threading.Thread]) -> None:
         super().__init__(logging.WARNING)
         self.lines = lines
+        self.foreign = foreign
 
     def emit(self, record: logging.LogRecord) -> None:
-        _keep(self.lines, f"{record.name} {record.levelname}: {record.getMessage()}")
+        if threading.current_thread() not in self.foreign:  # emit runs on the thread that logged
+            _keep(self.lines, f"{record.name} {record.levelname}: {record.getMessage()}")
+
+
+def _foreign_threads() -> frozenset[threading.Thread]:
+    """The threads already running when a block starts, other than the one starting it (the objects, not
+    their idents, which the system reuses once a thread ends)."""
+    current = threading.current_thread()
+    return frozenset(thread for thread in threading.enumerate() if thread is not current)
 
 
 def _keep(lines: list[str], line: str) -> None:
@@ -48,24 +63,39 @@ def sdk_output() -> Iterator[list[str]]:
     Yields the list the lines are added to: the log records as they come (`cozepy WARNING: ...`), then,
     when the block ends, the warnings (`UserWarning: ...`)."""
     lines: list[str] = []
+    foreign = _foreign_threads()
     logger = logging.getLogger(SDK_PACKAGE)
-    collect = _Collect(lines)
+    collect = _Collect(lines, foreign)
     handlers = [(handler, handler.level) for handler in logger.handlers]
     for handler, _ in handlers:
         handler.setLevel(_QUIET)
     logger.addHandler(collect)
     dirs = _sdk_dirs()
+    caught: list[tuple[warnings.WarningMessage, threading.Thread]] = []
+
+    def record(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: object = None,
+        line: str | None = None,
+    ) -> None:
+        warning = warnings.WarningMessage(message, category, filename, lineno, None, line)
+        caught.append((warning, threading.current_thread()))
+
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings():
             warnings.simplefilter("always")
+            warnings.showwarning = record
             yield lines
     finally:
         logger.removeHandler(collect)
         for handler, level in handlers:
             handler.setLevel(level)
-    for item in caught:
+    for item, thread in caught:
         source = str(Path(item.filename).resolve())
-        if any(source.startswith(folder) for folder in dirs):
+        if thread not in foreign and any(source.startswith(folder) for folder in dirs):
             _keep(lines, f"{item.category.__name__}: {item.message}")
         else:  # not the SDK's: as if it had never been caught
             warnings.warn_explicit(item.message, item.category, item.filename, item.lineno, source=item.source)
