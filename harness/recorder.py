@@ -246,8 +246,12 @@ class Normaliser:
             parts = urlsplit(url)
             if parts.hostname and parts.port:
                 self._hosts[parts.netloc] = f"{parts.netloc.rsplit(':', 1)[0]}:{name}"
+        self._host_patterns = [
+            (re.compile(re.escape(netloc) + r"(?!\d)"), name) for netloc, name in self._hosts.items()
+        ]
         self._known_logids: set[str] = set()
         self._logids: dict[str, str] = {}
+        self._logid_pattern: tuple[int, re.Pattern[str]] | None = None  # for how many known ids it was built
 
     def learn(self, data: object) -> None:
         """Note the log ids `data` (a JSON-like tree) holds in `x-tt-logid` headers, whatever their shape."""
@@ -265,11 +269,19 @@ class Normaliser:
         return self._logids.setdefault(value, f"LOGID-{len(self._logids) + 1}")
 
     def text(self, text: str) -> str:
-        for netloc, name in self._hosts.items():
-            text = re.sub(re.escape(netloc) + r"(?!\d)", name, text)
+        for pattern, name in self._host_patterns:
+            text = pattern.sub(name, text)
         text = _LOOPBACK_PORT.sub(lambda match: f"{match.group(1)}:{EPHEMERAL_PORT}", text)
-        known = "|".join(re.escape(value) for value in sorted(self._known_logids, key=len, reverse=True))
-        return re.sub(f"{known}|{_LOGID_SHAPE}" if known else _LOGID_SHAPE, self._logid, text)
+        return self._logid_regex().sub(self._logid, text)
+
+    def _logid_regex(self) -> re.Pattern[str]:
+        """The known log ids (longest first) or anything shaped like one, compiled again only when an id was
+        learnt since (the set only grows, so its size says whether it changed)."""
+        if self._logid_pattern is None or self._logid_pattern[0] != len(self._known_logids):
+            known = "|".join(re.escape(value) for value in sorted(self._known_logids, key=len, reverse=True))
+            pattern = re.compile(f"{known}|{_LOGID_SHAPE}" if known else _LOGID_SHAPE)
+            self._logid_pattern = (len(self._known_logids), pattern)
+        return self._logid_pattern[1]
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         return {key: value for key, value in headers.items() if key.lower() not in VOLATILE_HEADERS}

@@ -284,3 +284,45 @@ def test_a_lingering_response_stays_open_after_its_last_event(framed: RunningSer
     assert journal.wait_closed(5.0) == []
     [entry] = [e for e in journal.entries() if e.id == entry.id]
     assert entry.complete and entry.closed_by == "server"
+
+
+def test_a_lingering_stream_is_read_with_a_short_timeout_well_under_its_linger() -> None:
+    """Half a second of silence (the events before `done` leave at once), and six times that before the close."""
+    from harness.probes.framing import LINGER_READ_TIMEOUT, _timeout
+
+    lingering = VARIANTS["open-after-done"].framing
+    assert lingering.linger_seconds is not None
+    read = _timeout(lingering).read
+    assert read == LINGER_READ_TIMEOUT == 0.5 and read * 6 <= lingering.linger_seconds
+    assert _timeout(Framing(linger_seconds=1.2)).read == pytest.approx(0.2)  # never more than a sixth
+
+
+def test_the_lingering_reads_overlap_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stream left open is read beside the others, not in turn: the first canonical read waits for the
+    lingering one to begin, which waits for another read to begin while it runs (in turn, both time out)."""
+    import threading
+
+    from harness.probes import framing as probe
+
+    real = probe._read
+    lingering_began, overlapped = threading.Event(), threading.Event()
+    active = {"lingering": False}
+
+    def read(ctx: ProbeContext, kind: Any, scenario: str, framing: Framing) -> Any:
+        if framing.linger_seconds is not None:
+            active["lingering"] = True
+            lingering_began.set()
+            overlapped.wait(5)
+            try:
+                return real(ctx, kind, scenario, framing)
+            finally:
+                active["lingering"] = False
+        lingering_began.wait(5)
+        if active["lingering"]:
+            overlapped.set()
+        return real(ctx, kind, scenario, framing)
+
+    monkeypatch.setattr(probe, "_read", read)
+    results = probe_framing(ProbeContext(base_url="http://127.0.0.1:9", token=DEFAULT_TOKEN)).framing
+    assert overlapped.is_set()
+    assert [(r.variant, r.stream) for r in results][:2] == [("canonical", "chat"), ("comment-keepalive", "chat")]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -37,6 +38,7 @@ _SAMPLE_CHARS = 320
 _UNKNOWN = {"unknown", "coze.unknown"}
 
 StreamKind = Literal["chat", "workflow"]
+STREAMS: tuple[StreamKind, ...] = ("chat", "workflow")
 
 
 def _catalogue(variants: list[tuple[str, Framing]]) -> tuple[Catalogue, dict[str, tuple[str, str]]]:
@@ -93,14 +95,22 @@ def _workflow(coze: Any, workflow_id: str) -> _Read:
     return read
 
 
+LINGER_READ_TIMEOUT = 0.5
+"""The read timeout for a stream left open after its last event (`open-after-done`, open 3 s): a client that
+stops at `done` returns within milliseconds of the last event, one that reads to the close raises here after
+0.5 s of silence, two and a half seconds before the close would end its wait. Every event before `done`
+leaves the server at once, so half a second without a byte happens only to a client waiting for the close."""
+
+
 def _timeout(framing: Framing) -> httpx.Timeout:
     """The client's timeout for a stream in `framing`: a stream left open after its last event is read with a
-    read timeout shorter than the wait, so a client that reads to EOF is seen to block (and the probe does
-    not wait for the close; cozepy's own default read timeout is 600 s)."""
+    read timeout shorter than the wait (at most a sixth of it), so a client that reads to EOF is seen to block
+    (and the probe does not wait for the close; cozepy's own default read timeout is 600 s)."""
     if framing.linger_seconds is None:
         return CLIENT_TIMEOUT
     base = CLIENT_TIMEOUT
-    return httpx.Timeout(connect=base.connect, read=framing.linger_seconds / 3, write=base.write, pool=base.pool)
+    read = min(LINGER_READ_TIMEOUT, framing.linger_seconds / 6)
+    return httpx.Timeout(connect=base.connect, read=read, write=base.write, pool=base.pool)
 
 
 def _read(ctx: ProbeContext, kind: StreamKind, scenario_id: str, framing: Framing) -> _Read:
@@ -169,11 +179,30 @@ def probe_framing(ctx: ProbeContext) -> ProbeResult:
     framings = [("canonical", CANONICAL)] + [(name, variant.framing) for name, variant in VARIANTS.items()]
     catalogue, ids = _catalogue(framings)
     results: list[FramingResult] = []
-    app = create_app(catalogue, SimConfig(tokens=[TokenGrant(token=ctx.token)]))  # the token the probes send
-    with _quiet_late_writes(), running(app) as sim:
+    config = SimConfig(tokens=[TokenGrant(token=ctx.token)])  # the token the probes send
+    lingering = [name for name, variant in VARIANTS.items() if variant.framing.linger_seconds is not None]
+    with (
+        _quiet_late_writes(),
+        running(create_app(catalogue, config)) as sim,
+        running(create_app(catalogue, config)) as waiting,
+        ThreadPoolExecutor(max_workers=1) as background,
+    ):
         local = ProbeContext(base_url=sim.base_url, token=ctx.token)
-        for kind in ("chat", "workflow"):
-            stream: StreamKind = "chat" if kind == "chat" else "workflow"
+
+        # A stream left open after its last event costs a read timeout with a release that reads to the close:
+        # those are read first, one after another, by a thread of their own against a simulator of their own
+        # (so neither simulator's ids depend on timing), while this thread reads the others in order.
+        def read_lingering() -> dict[tuple[str, StreamKind], _Read]:
+            side = ProbeContext(base_url=waiting.base_url, token=ctx.token)
+            return {
+                (name, stream): _read(side, stream, ids[name][0 if stream == "chat" else 1], VARIANTS[name].framing)
+                for stream in STREAMS
+                for name in lingering
+                if stream in VARIANTS[name].kinds
+            }
+
+        pending = background.submit(read_lingering)
+        for stream in STREAMS:
             baseline = _read(local, stream, ids["canonical"][0 if stream == "chat" else 1], CANONICAL)
             results.append(
                 FramingResult(
@@ -190,7 +219,10 @@ def probe_framing(ctx: ProbeContext) -> ProbeResult:
             for name, variant in VARIANTS.items():
                 if stream not in variant.kinds:
                     continue
-                read = _read(local, stream, ids[name][0 if stream == "chat" else 1], variant.framing)
+                if name in lingering:
+                    read = pending.result()[name, stream]
+                else:
+                    read = _read(local, stream, ids[name][0 if stream == "chat" else 1], variant.framing)
                 outcome, detail = _judge(read, baseline, variant.framing)
                 results.append(
                     FramingResult(
