@@ -137,6 +137,24 @@ def has_run_histories() -> bool:
     return hasattr(_sync_workflow_runs(), "run_histories")
 
 
+def run_history_gap() -> str | None:
+    """Why this cozepy cannot read a run history as the platform sends it, or None when it can.
+
+    The spec, its docs and a recorded history send `error_code` as a string (`""` on success); 0.7.0 to
+    0.13.1 type it `int` with no coercion, so every history they read fails to parse."""
+    if not has_run_histories():
+        return f"cozepy {version()} has no run_histories.retrieve"
+    import pydantic
+    from cozepy.workflows.runs import run_histories
+
+    try:
+        run_histories.WorkflowRunHistory.model_validate({"error_code": ""})
+    except pydantic.ValidationError as exc:
+        if any(error["loc"][:1] == ("error_code",) for error in exc.errors()):
+            return f"cozepy {version()} types the run history's error_code as an int; the platform sends a string"
+    return None
+
+
 def has_workflow_chat() -> bool:
     """Can a client run a chatflow (`workflows.chat.stream`, 0.9.0+)?"""
     import cozepy
