@@ -135,22 +135,15 @@ def chatflow_paused(record: ChatflowChat, execute_id: str) -> dict[str, Any]:
 
 
 def message(
-    *,
-    message_id: str,
-    conversation_id: str,
-    bot_id: str | None,
-    chat_id: str,
-    section_id: str,
-    kind: str,
-    content: str,
-    now: int | None,
+    chat: ChatRecord | ChatflowChat, message_id: str, kind: str, content: str, now: int | None
 ) -> dict[str, Any]:
-    """A Message the assistant sends (a delta has no timestamps: `now` is None)."""
-    body: dict[str, Any] = {"id": message_id, "conversation_id": conversation_id}
-    if bot_id is not None:
-        body["bot_id"] = bot_id
-    body.update(role="assistant", type=kind, content=content, content_type="text", chat_id=chat_id)
-    body["section_id"] = section_id
+    """A Message the assistant sends in `chat` (bot chat or chatflow; a delta has no timestamps: `now` is
+    None). `bot_id` only when the chat has one (a chatflow started without one has none)."""
+    body: dict[str, Any] = {"id": message_id, "conversation_id": chat.conversation_id}
+    if chat.bot_id is not None:
+        body["bot_id"] = chat.bot_id
+    body.update(role="assistant", type=kind, content=content, content_type="text", chat_id=chat.id)
+    body["section_id"] = chat.section_id
     if now is not None:
         body["created_at"] = now
         body["updated_at"] = now

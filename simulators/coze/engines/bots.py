@@ -101,16 +101,7 @@ class BotEngine:
     # -- messages ------------------------------------------------------------------------------
 
     def _message(self, chat: ChatRecord, msg_id: str, kind: str, content: str, *, complete: bool) -> dict[str, Any]:
-        return wire.message(
-            message_id=msg_id,
-            conversation_id=chat.conversation_id,
-            bot_id=chat.bot_id,
-            chat_id=chat.id,
-            section_id=chat.section_id,
-            kind=kind,
-            content=content,
-            now=self._clock.now() if complete else None,
-        )
+        return wire.message(chat, msg_id, kind, content, self._clock.now() if complete else None)
 
     def _complete_message(self, chat: ChatRecord, kind: str, content: str) -> Event:
         message = self._message(chat, self._ids.new_id(), kind, content, complete=True)

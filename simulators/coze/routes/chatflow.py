@@ -54,19 +54,6 @@ class ChatflowRequest(Lenient):
     ext: dict[str, Any] | None = None
 
 
-def _message(chat: ChatflowChat, message_id: str, kind: str, content: str, now: int | None) -> dict[str, Any]:
-    return wire.message(
-        message_id=message_id,
-        conversation_id=chat.conversation_id,
-        bot_id=chat.bot_id,
-        chat_id=chat.id,
-        section_id=chat.section_id,
-        kind=kind,
-        content=content,
-        now=now,
-    )
-
-
 async def _chatflow_frames(
     sim: Simulator,
     execution: ExecutionRecord,
@@ -93,7 +80,7 @@ async def _chatflow_frames(
         return framed(style, count - 1, name, data)
 
     def completed(message_id: str, kind: str, content: str) -> dict[str, Any]:
-        message = _message(chat, message_id, kind, content, sim.clock.now())
+        message = wire.message(chat, message_id, kind, content, sim.clock.now())
         if kind == "answer":  # the history keeps answers, not verbose messages
             with sim.store.lock:
                 saved = new_message(
@@ -122,7 +109,7 @@ async def _chatflow_frames(
                     message_id, parts = sim.ids.new_id(), []
                 parts.append(event.content)
                 if event.content:
-                    delta = _message(chat, message_id, "answer", event.content, None)
+                    delta = wire.message(chat, message_id, "answer", event.content, None)
                     yield await emit("conversation.message.delta", delta)
                 if event.is_finish:
                     message = completed(message_id, "answer", "".join(parts))

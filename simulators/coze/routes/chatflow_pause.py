@@ -94,16 +94,7 @@ async def pause_frames(
         }
     elif event.type == INTERRUPT_INPUT:
         message_id = sim.ids.new_id()
-        delta = wire.message(
-            message_id=message_id,
-            conversation_id=chat.conversation_id,
-            bot_id=chat.bot_id,
-            chat_id=chat.id,
-            section_id=chat.section_id,
-            kind="answer",
-            content=event.data,
-            now=None,
-        )
+        delta = wire.message(chat, message_id, "answer", event.data, None)
         yield await emit("conversation.message.delta", delta)
         yield await emit("conversation.message.completed", completed(message_id, "answer", event.data))
     if rules.interrupt_message:
