@@ -418,7 +418,7 @@ def test_workflow_lookups(sim: Sim, data: st.DataObject, auth: dict[str, str], q
             "/v1/chat",
             "/",
             "/v3",
-            "/v1/workflows/1",
+            "/v1/workflows/1/nothing",  # /v1/workflows/{id} is a route now (workflow retrieve)
         ]
     )
     | path_part.map(lambda p: "/" + p),
