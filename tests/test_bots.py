@@ -7,7 +7,6 @@ open-source server's forms.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +35,6 @@ has_v2 = pytest.mark.skipif(
     "use_api_version" not in sdk.method_parameters(cozepy.Coze(auth=cozepy.TokenAuth("x")).bots, "retrieve"),
     reason=f"cozepy {sdk.version()} has no use_api_version (bots v2 paths: 0.18+)",
 )
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[RunningServer]:
-    with running(create_app()) as sim:
-        yield sim
-
-
-@pytest.fixture
-def coze(server: RunningServer) -> cozepy.Coze:
-    return cozepy.Coze(auth=cozepy.TokenAuth(DEFAULT_TOKEN), base_url=server.base_url)
 
 
 def catalogue_bots_in(space_id: str) -> list[str]:
@@ -78,8 +66,8 @@ def test_a_bot_without_declared_tools_shows_the_names_it_calls(coze: cozepy.Coze
     assert echo.plugin_info_list == [] and echo.description
 
 
-def test_retrieve_is_the_same_bytes_every_time(server: RunningServer) -> None:
-    url = f"{server.base_url}/v1/bot/get_online_info"
+def test_retrieve_is_the_same_bytes_every_time(sim: RunningServer) -> None:
+    url = f"{sim.base_url}/v1/bot/get_online_info"
     first, second = (httpx.get(url, params={"bot_id": WEATHER_BOT}, headers=AUTH).json() for _ in range(2))
     first.pop("detail"), second.pop("detail")
     assert first == second and list(first["data"])[:3] == ["bot_id", "name", "description"]
@@ -122,8 +110,8 @@ def test_v2_retrieve_and_list(coze: cozepy.Coze) -> None:
 
 @pytest.mark.skipif(not sdk.has_async_client(), reason=f"cozepy {sdk.version()} has no AsyncCoze")
 @pytest.mark.anyio
-async def test_async_retrieve_and_list(server: RunningServer) -> None:
-    coze = cozepy.AsyncCoze(auth=cozepy.TokenAuth(DEFAULT_TOKEN), base_url=server.base_url)
+async def test_async_retrieve_and_list(sim: RunningServer) -> None:
+    coze = cozepy.AsyncCoze(auth=cozepy.TokenAuth(DEFAULT_TOKEN), base_url=sim.base_url)
     bot = await coze.bots.retrieve(bot_id=WEATHER_BOT)
     assert bot.name == "weather-bot" and len(bot.plugin_info_list[0].api_info_list) == 2
     page = await coze.bots.list(space_id=DEFAULT_SPACE_ID)
@@ -161,15 +149,15 @@ def test_a_scoped_token_sees_its_own_bots_only() -> None:
         ("/v1/bots", {"workspace_id": DEFAULT_SPACE_ID, "publish_status": "gone"}, "publish_status"),
     ],
 )
-def test_refusals_name_the_parameter(server: RunningServer, path: str, params: dict[str, str], word: str) -> None:
-    response = httpx.get(f"{server.base_url}{path}", params=params, headers=AUTH)
+def test_refusals_name_the_parameter(sim: RunningServer, path: str, params: dict[str, str], word: str) -> None:
+    response = httpx.get(f"{sim.base_url}{path}", params=params, headers=AUTH)
     body = response.json()
     assert response.status_code == 400 and body["code"] == 4000 and word in body["msg"], body
 
 
-def test_unpublished_drafts_are_none(server: RunningServer) -> None:
+def test_unpublished_drafts_are_none(sim: RunningServer) -> None:
     params = {"workspace_id": DEFAULT_SPACE_ID, "publish_status": "unpublished_draft"}
-    body = httpx.get(f"{server.base_url}/v1/bots", params=params, headers=AUTH).json()
+    body = httpx.get(f"{sim.base_url}/v1/bots", params=params, headers=AUTH).json()
     assert body["data"] == {"items": [], "total": 0}
 
 

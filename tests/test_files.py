@@ -39,17 +39,6 @@ AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
 TEXT = "name,city\nAda,Paris\n世界,Shanghai\n"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[RunningServer]:
-    with running(create_app()) as sim:
-        yield sim
-
-
-@pytest.fixture
-def coze(server: RunningServer) -> cozepy.Coze:
-    return cozepy.Coze(auth=cozepy.TokenAuth(DEFAULT_TOKEN), base_url=server.base_url)
-
-
 @pytest.fixture
 def csv_file(tmp_path: Path) -> Path:
     path = tmp_path / "people.csv"
@@ -122,8 +111,8 @@ def test_an_image_part_and_a_path_object_as_the_multimodal_example_sends_them(
 
 @pytest.mark.skipif(not sdk.has_async_client(), reason=f"cozepy {sdk.version()} has no AsyncCoze")
 @pytest.mark.anyio
-async def test_async_upload_and_retrieve(server: RunningServer, csv_file: Path) -> None:
-    coze = cozepy.AsyncCoze(auth=cozepy.TokenAuth(DEFAULT_TOKEN), base_url=server.base_url)
+async def test_async_upload_and_retrieve(sim: RunningServer, csv_file: Path) -> None:
+    coze = cozepy.AsyncCoze(auth=cozepy.TokenAuth(DEFAULT_TOKEN), base_url=sim.base_url)
     uploaded = await coze.files.upload(file=str(csv_file))
     retrieved = await coze.files.retrieve(file_id=uploaded.id)
     assert (retrieved.id, retrieved.file_name, retrieved.bytes) == (uploaded.id, "people.csv", len(TEXT.encode()))
@@ -159,8 +148,8 @@ def _upload(base_url: str, files: Any = None, **kwargs: Any) -> httpx.Response:
     return httpx.post(f"{base_url}/v1/files/upload", files=files, headers=headers, timeout=10, **kwargs)
 
 
-def test_the_wire_shape_is_the_documented_file(server: RunningServer) -> None:
-    response = _upload(server.base_url, {"file": ("a.py", b"print(1)\n", "text/x-python")})
+def test_the_wire_shape_is_the_documented_file(sim: RunningServer) -> None:
+    response = _upload(sim.base_url, {"file": ("a.py", b"print(1)\n", "text/x-python")})
     body = response.json()
     assert response.status_code == 200 and body["code"] == 0 and body["msg"] == ""
     assert list(body["data"]) == ["bytes", "created_at", "file_name", "id"]  # upload_files.md's example order
@@ -248,17 +237,17 @@ def test_the_token_is_checked_before_the_body_is_read(inprocess: Sim) -> None:
     ],
     ids=["txt", "no-extension", "no-file-part", "text-field", "json", "truncated"],
 )
-def test_refusals_name_what_to_fix(server: RunningServer, kwargs: dict[str, Any], words: list[str]) -> None:
-    response = _upload(server.base_url, **kwargs)
+def test_refusals_name_what_to_fix(sim: RunningServer, kwargs: dict[str, Any], words: list[str]) -> None:
+    response = _upload(sim.base_url, **kwargs)
     body = response.json()
     assert response.status_code == 400 and body["code"] == 4000, body
     for word in words:
         assert word in body["msg"], body
 
 
-def test_two_file_parts_are_refused(server: RunningServer) -> None:
+def test_two_file_parts_are_refused(sim: RunningServer) -> None:
     files = [("file", ("a.csv", b"1", "text/csv")), ("file", ("b.csv", b"2", "text/csv"))]
-    response = _upload(server.base_url, files)
+    response = _upload(sim.base_url, files)
     assert response.json()["code"] == 4000 and "more than one 'file' part" in response.json()["msg"]
 
 
