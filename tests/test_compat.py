@@ -99,6 +99,17 @@ def test_merge_sorts_releases_as_versions_and_tracks_first_appearance_and_change
     assert all(not other.changes for other in compat.rows if other is not row)
 
 
+def test_the_same_results_merged_from_another_folder_give_the_same_report(three: Path, tmp_path: Path) -> None:
+    """Was: each column named its file by absolute path (`/tmp/...`), so a refresh from another checkout or
+    temporary folder changed the committed compatibility.json even where no verdict did."""
+    elsewhere = tmp_path / "elsewhere" / "sdk"
+    shutil.copytree(three, elsewhere)
+    here, there = merge(load_dir(three)), merge(load_dir(elsewhere))
+    assert [column.source for column in here.versions] == [column.source for column in there.versions]
+    assert all(column.source == f"{column.version}/{MATRIX_FILE}" for column in here.versions if not column.failure)
+    assert str(three) not in here.model_dump_json()
+
+
 def test_reports_put_regressions_first_and_html_is_self_contained(three: Path, tmp_path: Path) -> None:
     compat = merge(load_dir(three))
     written = write_compatibility(compat, tmp_path / "out")

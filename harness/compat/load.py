@@ -35,6 +35,12 @@ class Loaded:
     def sort_key(self) -> Version:
         return Version(self.version)
 
+    @property
+    def shown_source(self) -> str:
+        """The file as the report names it: relative to the folder it was found in (`0.6.0/capability-matrix.json`),
+        so the same results merged from another checkout or temporary folder give the same report."""
+        return f"{self.source.parent.name}/{self.source.name}"
+
 
 def _read_json(path: Path) -> object:
     try:

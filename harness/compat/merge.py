@@ -25,7 +25,7 @@ from .model import (
 
 
 def _column(item: Loaded) -> VersionColumn:
-    column = VersionColumn(version=item.version, source=str(item.source), failure=item.failure)
+    column = VersionColumn(version=item.version, source=item.shown_source, failure=item.failure)
     if item.matrix is not None:
         column.label = item.matrix.sdk_label
         column.python_version = item.matrix.python_version

@@ -51,7 +51,7 @@ class VersionColumn(BaseModel):
     label: str = ""
     python_version: str = ""
     generated_at: str = ""
-    source: str = Field("", description="the file this column was read from")
+    source: str = Field("", description="the file this column was read from, relative to the merged folder")
     failure: VersionFailure | None = None
     crashes: list[str] = Field(default_factory=list, description="probes that crashed in this release's run")
 
