@@ -12,7 +12,7 @@ import pytest
 
 from harness.tools import ToolRegistry
 from harness.trust import trusting
-from simulators.coze import DEFAULT_TOKEN, RunningServer, create_app, running
+from simulators.coze import DEFAULT_TOKEN, LocalTls, RunningServer, create_app, local_tls, running
 
 WEATHER_BOT = "7390000000000000002"
 ECHO_BOT = "7390000000000000001"
@@ -24,6 +24,20 @@ FAILING_BOT = "7390000000000000004"
 def sim() -> Iterator[RunningServer]:
     """The built-in catalogue on 127.0.0.1 and an ephemeral port, stopped when the module ends."""
     with running(create_app()) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tls() -> Iterator[LocalTls]:
+    """A throwaway certificate authority for loopback (websocket chat is wss only), removed afterwards."""
+    with local_tls() as files:
+        yield files
+
+
+@pytest.fixture(scope="module")
+def wss(tls: LocalTls) -> Iterator[RunningServer]:
+    """The built-in catalogue over TLS (https and wss), stopped when the module ends."""
+    with running(create_app(), tls=tls) as server:
         yield server
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from simulators.coze import DEFAULT_TOKEN, LocalTls, RunningServer, create_app, local_tls, running
+from simulators.coze import DEFAULT_TOKEN, LocalTls, RunningServer
 
 websockets_sync = pytest.importorskip("websockets.sync.client", reason="the websockets package is too old")
 
@@ -19,18 +18,6 @@ pytestmark = pytest.mark.e2e
 
 FILE_BOT = "7390000000000000030"
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
-
-
-@pytest.fixture(scope="module")
-def tls() -> Iterator[LocalTls]:
-    with local_tls() as files:
-        yield files
-
-
-@pytest.fixture(scope="module")
-def wss(tls: LocalTls) -> Iterator[RunningServer]:
-    with running(create_app(), tls=tls) as server:
-        yield server
 
 
 def _events_until(connection: Any, *names: str) -> list[dict[str, Any]]:

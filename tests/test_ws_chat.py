@@ -21,7 +21,7 @@ from harness.local_plugin import LocalPluginError, LocalPluginResult
 from harness.local_plugin_ws import AsyncWebsocketLocalPluginRunner, WebsocketLocalPluginRunner
 from harness.tools import TOOL_ERROR, UNKNOWN_TOOL, ToolRegistry
 from harness.trust import trusting
-from simulators.coze import DEFAULT_TOKEN, LocalTls, RunningServer, create_app, local_tls, running
+from simulators.coze import DEFAULT_TOKEN, LocalTls, RunningServer, create_app, running
 
 websockets_sync = pytest.importorskip("websockets.sync.client", reason="the websockets package is too old")
 
@@ -29,18 +29,6 @@ pytestmark = pytest.mark.e2e
 
 GAP = sdk.websocket_chat_gap()
 needs_ws_sdk = pytest.mark.skipif(GAP is not None, reason=str(GAP))
-
-
-@pytest.fixture(scope="module")
-def tls() -> Iterator[LocalTls]:
-    with local_tls() as files:
-        yield files
-
-
-@pytest.fixture(scope="module")
-def wss(tls: LocalTls) -> Iterator[RunningServer]:
-    with running(create_app(), tls=tls) as server:
-        yield server
 
 
 def _ws_url(server: RunningServer, query: str) -> str:

@@ -31,7 +31,6 @@ from simulators.coze import (
     RunningServer,
     SimConfig,
     create_app,
-    local_tls,
     running,
 )
 from simulators.coze.faults import FaultInjector, Faults, StreamAborted
@@ -75,12 +74,6 @@ def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Catalogue:
     for name, block in FAULTS.items():
         (folder / f"bot-{name}.yaml").write_text(with_faults(weather, FAULT_BOT[name], f"ws-weather-{name}", block))
     return Catalogue.load(BUILTIN_DIR, folder)
-
-
-@pytest.fixture(scope="module")
-def tls() -> Iterator[LocalTls]:
-    with local_tls() as files:
-        yield files
 
 
 @pytest.fixture(scope="module")

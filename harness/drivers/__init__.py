@@ -13,7 +13,7 @@ simulator. The models here are SDK-neutral, so the cozepy driver can return the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,16 +27,7 @@ FlowName = Literal[
     "workflow-bridge",
     "websocket-chat",
 ]
-FLOWS: tuple[FlowName, ...] = (
-    "chat-stream",
-    "chat-poll",
-    "workflow-run",
-    "workflow-stream",
-    "workflow-resume",
-    "chatflow",
-    "workflow-bridge",
-    "websocket-chat",
-)
+FLOWS: tuple[FlowName, ...] = get_args(FlowName)
 
 MethodKind = Literal["absent", "function", "async-function", "async-generator", "generator"]
 """What an SDK offers under a method name: nothing, or a callable of this kind. An async generator

@@ -37,28 +37,24 @@ def _required_action(calls: list[PendingCall]) -> dict[str, Any]:
 
 def _chat_object(
     profile: Profile,
+    record: ChatRecord | ChatflowChat,
     *,
-    chat_id: str,
-    conversation_id: str,
-    bot_id: str | None,
-    created_at: int,
-    completed_at: int | None,
-    failed_at: int | None,
-    last_error: tuple[int, str] | None,
     status: ChatStatus,
+    last_error: tuple[int, str] | None,
     required_action: dict[str, Any] | None,
     usage: dict[str, int],
-    section_id: str,
     meta_data: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": chat_id, "conversation_id": conversation_id}
-    if bot_id is not None:
-        body["bot_id"] = bot_id
-    body["created_at"] = created_at
-    if completed_at is not None:
-        body["completed_at"] = completed_at
-    if failed_at is not None:
-        body["failed_at"] = failed_at
+    """The Chat object both kinds of chat share, keys in the platform's order; what differs between them is
+    passed in (a chatflow always has `last_error`, a bot chat only where the profile says)."""
+    body: dict[str, Any] = {"id": record.id, "conversation_id": record.conversation_id}
+    if record.bot_id is not None:
+        body["bot_id"] = record.bot_id
+    body["created_at"] = record.created_at
+    if record.completed_at is not None:
+        body["completed_at"] = record.completed_at
+    if record.failed_at is not None:
+        body["failed_at"] = record.failed_at
     if last_error is not None:
         body["last_error"] = {"code": last_error[0], "msg": last_error[1]}
     if meta_data is not None:
@@ -67,7 +63,7 @@ def _chat_object(
     if required_action is not None:
         body["required_action"] = required_action
     body["usage"] = usage
-    body["section_id"] = section_id
+    body["section_id"] = record.section_id
     return body
 
 
@@ -80,17 +76,11 @@ def chat(record: ChatRecord, profile: Profile) -> dict[str, Any]:
     waiting = record.status == "requires_action" and rules.required_action_field
     return _chat_object(
         profile,
-        chat_id=record.id,
-        conversation_id=record.conversation_id,
-        bot_id=record.bot_id,
-        created_at=record.created_at,
-        completed_at=record.completed_at,
-        failed_at=record.failed_at,
+        record,
         last_error=record.last_error if rules.last_error_field else None,
         status=record.status,
         required_action=_required_action(record.pending) if waiting else None,
         usage=record.usage.wire(),
-        section_id=record.section_id,
         meta_data=record.meta_data,
     )
 
@@ -109,17 +99,11 @@ def chatflow_chat(
     a client reads, whose outputs the platform then refuses."""
     return _chat_object(
         profile,
-        chat_id=record.id,
-        conversation_id=record.conversation_id,
-        bot_id=record.bot_id,
-        created_at=record.created_at,
-        completed_at=record.completed_at,
-        failed_at=record.failed_at,
+        record,
         last_error=record.last_error,
         status=status,
         required_action=required_action,
         usage=usage,
-        section_id=record.section_id,
     )
 
 
