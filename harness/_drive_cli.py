@@ -53,7 +53,9 @@ def add_drive_command(commands: Any) -> None:
     drive.add_argument(
         "--sdk", required=True, metavar="SDK", help="coze-js (the @coze/api in node_modules) or coze-js@VERSION"
     )
-    drive.add_argument("--flow", required=True, choices=FLOWS, help="the flow to run")
+    drive.add_argument(
+        "--flow", required=True, choices=[flow for flow in FLOWS if flow in _DEFAULTS], help="the flow to run"
+    )
     drive.add_argument("--platform", choices=PLATFORMS, default="cloud", help="the simulator's platform profile")
     drive.add_argument(
         "--framing",

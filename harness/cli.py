@@ -8,8 +8,9 @@ import json
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from simulators.coze import (
     BUILTIN_DIR,
@@ -51,7 +52,38 @@ def add_catalogue_options(parser: argparse.ArgumentParser) -> None:
 
 
 # Exit statuses of `report`, documented in the README.
-EXIT_OK, EXIT_EXPECT, EXIT_USAGE, EXIT_CRASH = 0, 1, 2, 3
+EXIT_OK, EXIT_EXPECT, EXIT_USAGE, EXIT_CRASH, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
+
+SDKS = ("cozepy", "coze-js")
+DEFAULT_OUT = {"cozepy": "reports", "coze-js": "reports/coze-js"}
+
+
+def _sdk_choice(spec: str) -> tuple[str, str | None]:
+    """`--sdk`: cozepy (the installed one), coze-js (the @coze/api in node_modules) or coze-js@VERSION."""
+    if spec == "cozepy":
+        return "cozepy", None
+    if spec.startswith("cozepy@"):
+        raise ValueError(
+            f"--sdk {spec}: report runs the cozepy installed here ({version_of('cozepy')}); for another release "
+            "install it (pip install cozepy==VERSION) or sweep them all (`python -m harness.compat.sweep`)"
+        )
+    if spec == "coze-js" or spec.startswith("coze-js@"):
+        from .drivers import coze_js
+
+        return "coze-js", coze_js.parse_sdk(spec)
+    raise ValueError(f"--sdk {spec!r}: choose cozepy, coze-js or coze-js@VERSION")
+
+
+def _coze_js_driver(version: str | None, install: bool) -> Callable[[Path], Any]:
+    """What makes the @coze/api driver for a run (given the run's TLS authority), the release installed into
+    the cache first when asked and missing; DriverUnavailable when Node, npm or the release is missing."""
+    from .drivers import coze_js
+
+    if version is not None and install and coze_js.cached(version) is None:
+        print(f"installing @coze/api {version} into {coze_js.cache_root()} with npm...", file=sys.stderr, flush=True)
+        coze_js.install(version)
+    tools, prefix = coze_js.find_node(), coze_js.locate(version)
+    return lambda ca_file: coze_js.CozeJsDriver(prefix, tools, extra_ca_file=ca_file)
 
 
 def _probe_selection(names: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -76,6 +108,7 @@ def _probe_selection(names: list[str]) -> tuple[list[str], list[tuple[str, str]]
 def _cmd_report(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from .drivers import DriverUnavailable
     from .expect import Expectation, ExpectationError, compare
     from .matrix import Mode
     from .report import FORMATS, render_cells, write_reports
@@ -91,14 +124,18 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(f"coze-harness report: unknown format(s) {bad}; choose from {', '.join(FORMATS)}", file=sys.stderr)
         return EXIT_USAGE
     try:
+        sdk_name, js_version = _sdk_choice(args.sdk)
         probes, single_cells = _probe_selection(args.probe)
         expectation = Expectation.load(Path(args.expect)) if args.expect else None
+        if expectation is not None:
+            expectation.for_sdk(sdk_name, args.expect)
     except (ValueError, ExpectationError) as exc:
         print(f"coze-harness report: {exc}", file=sys.stderr)
         return EXIT_USAGE
     # A partial run (--probe) prints its evidence and writes files only where asked, so it never
-    # overwrites a full report with a partial one.
-    out = args.out or (None if probes else "reports")
+    # overwrites a full report with a partial one. Another SDK's report goes beside cozepy's, in a folder of
+    # its own, so neither overwrites the other.
+    out = args.out or (None if probes else DEFAULT_OUT[sdk_name])
     writes = [("--out", path) for path in report_paths(Path(out), formats)] if out else []
     writes += [("--save-expect", Path(args.save_expect))] if args.save_expect else []
     overlaps = clashes([("--expect", Path(args.expect))] if args.expect else [], writes)
@@ -110,6 +147,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
 
+    try:
+        driver_for = None if sdk_name == "cozepy" else _coze_js_driver(js_version, install=not args.no_install)
+    except DriverUnavailable as exc:
+        print(f"coze-harness report: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     platforms = PLATFORMS if args.platform == "both" else (args.platform,)
     # The answer and the tables on stdout (the JSON summary alone with --json); progress on stderr.
     stdout, stderr = Console(highlight=False), Console(stderr=True, highlight=False)
@@ -122,6 +164,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             token=args.token,
             platforms=platforms,
             started=view.status,
+            driver_for=driver_for,
         )
     if args.quiet and not args.json:
         print_answer(matrix, stdout)
@@ -139,7 +182,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
         paths = write_reports(matrix, Path(out), formats, differences, expect_name=args.expect or "the expectation")
         written += [str(path) for path in paths]
     if args.save_expect:
-        Expectation.of(matrix).save(Path(args.save_expect))
+        try:
+            saved = Expectation.of(matrix).merged_into(Path(args.save_expect))
+        except ExpectationError as exc:
+            print(f"coze-harness report: --save-expect: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        saved.save(Path(args.save_expect))
         written.append(args.save_expect)
     if loud:
         for path_name in written:
@@ -147,10 +195,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     status = EXIT_OK
     if expectation is not None and differences is not None:
-        if expectation.sdk_version != matrix.sdk_version:
+        recorded = expectation.for_sdk(matrix.sdk).sdk_version
+        if recorded != matrix.sdk_version:
             print(
-                f"note: {args.expect} was recorded with cozepy {expectation.sdk_version}; "
-                f"this run is cozepy {matrix.sdk_version}",
+                f"note: {args.expect} was recorded with {matrix.sdk} {recorded}; "
+                f"this run is {matrix.sdk} {matrix.sdk_version}",
                 file=sys.stderr,
             )
         if differences:
@@ -186,17 +235,18 @@ def _cmd_catalogue(args: argparse.Namespace) -> int:
     return 0
 
 
-def version_line() -> str:
-    """`coze-harness X (cozepy Y)`: this package's version and the SDK it drives."""
+def version_of(name: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
-    def of(name: str) -> str:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return "not installed"
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
 
-    return f"coze-harness {of('coze-harness')} (cozepy {of('cozepy')})"
+
+def version_line() -> str:
+    """`coze-harness X (cozepy Y)`: this package's version and the SDK it drives."""
+    return f"coze-harness {version_of('coze-harness')} (cozepy {version_of('cozepy')})"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -227,6 +277,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="both",
         help="which platform profile(s) of the simulator to probe: cloud Coze, the open-source server "
         "(studio), or both side by side (default)",
+    )
+    report_cmd.add_argument(
+        "--sdk",
+        default="cozepy",
+        metavar="SDK",
+        help="the SDK to probe: cozepy (the installed one, default), coze-js (the @coze/api in a node_modules "
+        "folder here or above) or coze-js@VERSION (installed into the cache with npm when missing); another "
+        "SDK's reports go to reports/<sdk>/ by default",
+    )
+    report_cmd.add_argument(
+        "--no-install", action="store_true", help="with --sdk coze-js@VERSION: fail instead of installing it"
     )
     report_cmd.add_argument("--sdk-label", default="", metavar="L", help="a name for this run, shown in the reports")
     report_cmd.add_argument(

@@ -16,29 +16,56 @@ from simulators.coze import PlatformName
 
 from .matrix import Capability, Matrix, Mode, Verdict
 
-EXPECT_SCHEMA_VERSION = 2  # 2: verdicts per platform
+EXPECT_SCHEMA_VERSION = 3  # 2: verdicts per platform; 3: per SDK, then per platform
 
 
 class ExpectationError(ValueError):
     """The expectation file is missing or is not an expectation."""
 
 
+PlatformVerdicts = dict[PlatformName, dict[Mode, dict[Capability, Verdict]]]
+
+
+class SdkExpectation(BaseModel):
+    sdk_version: str = Field(description="the release the verdicts were recorded with")
+    verdicts: PlatformVerdicts
+
+
 class Expectation(BaseModel):
+    """Verdicts per SDK (cozepy, coze-js), each recorded with one release of it. One file can gate both
+    SDKs' runs: `--save-expect` replaces the entry of the SDK it ran and keeps the others."""
+
     schema_version: int = EXPECT_SCHEMA_VERSION
-    sdk_version: str = Field(description="the cozepy release the verdicts were recorded with")
-    verdicts: dict[PlatformName, dict[Mode, dict[Capability, Verdict]]]
+    sdks: dict[str, SdkExpectation]
 
     @classmethod
     def of(cls, matrix: Matrix) -> Expectation:
         found = {(cell.platform, cell.mode, cell.capability): cell.verdict for cell in matrix.cells}
-        verdicts: dict[PlatformName, dict[Mode, dict[Capability, Verdict]]] = {}
+        verdicts: PlatformVerdicts = {}
         for platform in matrix.platforms:
             for mode in Mode:  # enum order, so the file's order never depends on the order probes ran
                 for capability in Capability:
                     if (platform, mode, capability) in found:
                         row = verdicts.setdefault(platform, {}).setdefault(mode, {})
                         row[capability] = found[(platform, mode, capability)]
-        return cls(sdk_version=matrix.sdk_version, verdicts=verdicts)
+        return cls(sdks={matrix.sdk: SdkExpectation(sdk_version=matrix.sdk_version, verdicts=verdicts)})
+
+    def merged_into(self, path: Path) -> Expectation:
+        """These verdicts with the other SDKs' entries of the expectation at `path`, if one is there."""
+        if not path.exists():
+            return self
+        kept = Expectation.load(path).sdks
+        return Expectation(sdks=dict(sorted({**kept, **self.sdks}.items())))
+
+    def for_sdk(self, sdk: str, path: object = "the expectation") -> SdkExpectation:
+        entry = self.sdks.get(sdk)
+        if entry is None:
+            held = ", ".join(sorted(self.sdks)) or "no SDK"
+            raise ExpectationError(
+                f"{path} holds verdicts for {held}, not for {sdk}: add them with "
+                f"`coze-harness report --sdk {sdk} --save-expect {path}` (the other SDKs' verdicts are kept)"
+            )
+        return entry
 
     @classmethod
     def load(cls, path: Path) -> Expectation:
@@ -47,16 +74,23 @@ class Expectation(BaseModel):
         except OSError as exc:
             raise ExpectationError(f"cannot read the expectation {path}: {exc.strerror}") from None
         try:
-            found = json.loads(text).get("schema_version")
-        except (ValueError, AttributeError):
-            found = None
-        if isinstance(found, int) and found != EXPECT_SCHEMA_VERSION:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        found = data.get("schema_version") if isinstance(data, dict) else None
+        if isinstance(data, dict) and found == 2:  # one SDK's verdicts, and cozepy was the only one
+            data = {
+                "schema_version": EXPECT_SCHEMA_VERSION,
+                "sdks": {"cozepy": {"sdk_version": data.get("sdk_version"), "verdicts": data.get("verdicts")}},
+            }
+        elif isinstance(found, int) and found != EXPECT_SCHEMA_VERSION:
             raise ExpectationError(
-                f"{path} is an expectation of schema {found}; this coze-harness reads schema {EXPECT_SCHEMA_VERSION} "
-                "(verdicts per platform): rewrite it with `coze-harness report --save-expect FILE`"
+                f"{path} is an expectation of schema {found}; this coze-harness reads schemas 2 and "
+                f"{EXPECT_SCHEMA_VERSION} (verdicts per SDK and platform): rewrite it with "
+                "`coze-harness report --save-expect FILE`"
             )
         try:
-            return cls.model_validate_json(text)
+            return cls.model_validate(data) if data is not None else cls.model_validate_json(text)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"]) or "the top level"
@@ -87,26 +121,27 @@ class Difference(BaseModel):
 
 
 def compare(expectation: Expectation, matrix: Matrix, modes: set[Mode] | None = None) -> list[Difference]:
-    """Cells whose verdict differs, in either direction, on the platforms the run covered. Only `modes` are
-    compared when given (a partial run)."""
+    """Cells whose verdict differs, in either direction, from the expectation of the matrix's SDK, on the
+    platforms the run covered. Only `modes` are compared when given (a partial run)."""
+    expected = expectation.for_sdk(matrix.sdk)
     found = {(cell.platform, cell.mode, cell.capability): cell for cell in matrix.cells}
     differences = []
     for platform in matrix.platforms:
-        wanted = expectation.verdicts.get(platform, {})
+        wanted = expected.verdicts.get(platform, {})
         for mode in Mode:
             if modes is not None and mode not in modes:
                 continue
             for capability in Capability:
                 cell = found.get((platform, mode, capability))
-                expected = wanted.get(mode, {}).get(capability)
+                verdict = wanted.get(mode, {}).get(capability)
                 actual = cell.verdict if cell else None
-                if expected != actual:
+                if verdict != actual:
                     differences.append(
                         Difference(
                             platform=platform,
                             mode=mode,
                             capability=capability,
-                            expected=expected,
+                            expected=verdict,
                             actual=actual,
                             reason=cell.reason if cell else "",
                         )

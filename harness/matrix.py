@@ -11,14 +11,15 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from simulators.coze import DEFAULT_PLATFORM, PLATFORMS, PlatformName, load_profile
 
 from .recorder import Exchange, Normaliser
 
 CONTRACT_VERSION = "2026-11"
-SCHEMA_VERSION = 3  # 3: cells, evidence and crashes per platform (cloud, studio)
+SCHEMA_VERSION = 4  # 3: cells, evidence and crashes per platform (cloud, studio); 4: each cell names its SDK
+READABLE_SCHEMA_VERSIONS = (3, 4)  # a schema 3 matrix is read as cozepy's (the only SDK it could hold)
 
 PLATFORM_TITLES: dict[str, str] = {name: load_profile(name).title for name in PLATFORMS}
 
@@ -115,6 +116,7 @@ class Evidence(BaseModel):
 
 
 class Cell(BaseModel):
+    sdk: str = Field("", description="the SDK whose run decided it (cozepy, coze-js): the matrix's, set as it is added")
     capability: Capability
     mode: Mode
     platform: PlatformName = DEFAULT_PLATFORM
@@ -166,6 +168,12 @@ class Matrix(BaseModel):
     sdk_version: str
     sdk_label: str = Field("", description="a name for this run chosen by the user, e.g. a lock file or CI job")
     python_version: str = Field(default_factory=platform.python_version)
+    runtime: str = Field("", description="what ran the SDK when not this Python (an SDK in Node: `Node 20.20.2`)")
+
+    @property
+    def runtime_line(self) -> str:
+        return self.runtime or f"Python {self.python_version}"
+
     contract_version: str = CONTRACT_VERSION
     platforms: list[PlatformName] = Field(default_factory=lambda: [DEFAULT_PLATFORM], description="in run order")
     generated_at: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
@@ -179,6 +187,42 @@ class Matrix(BaseModel):
     framing: list[FramingResult] = Field(
         default_factory=list, description="framing robustness: each SSE framing variant, survived or not"
     )
+
+    @model_validator(mode="after")
+    def _cells_of_this_sdk(self) -> Matrix:
+        """A cell made without naming its SDK is the matrix's; one naming another SDK is refused."""
+        for cell in self.cells:
+            if not cell.sdk:
+                cell.sdk = self.sdk
+        others = sorted({cell.sdk for cell in self.cells if cell.sdk != self.sdk})
+        if others:
+            raise ValueError(f"cells of SDK {others} in a matrix of {self.sdk!r}: one matrix holds one SDK's run")
+        return self
+
+    @classmethod
+    def read(cls, data: object) -> Matrix:
+        """A matrix from its JSON (a dict), of this schema or of one still readable: schema 3 held one SDK's
+        cells without naming it, and each cell gets the matrix's SDK. Any other schema is a `ValueError` that
+        says what to do."""
+        if not isinstance(data, dict):
+            raise ValueError("not a capability matrix (a JSON object was expected)")
+        found = data.get("schema_version")
+        if found not in READABLE_SCHEMA_VERSIONS:
+            raise ValueError(
+                f"has schema_version {found}; this coze-harness reads {', '.join(map(str, READABLE_SCHEMA_VERSIONS))}: "
+                "regenerate it with `coze-harness report --format json`"
+            )
+        if found == 3:
+            sdk = data.get("sdk", "cozepy")
+            cells = data.get("cells")
+            data = {
+                **data,
+                "schema_version": SCHEMA_VERSION,
+                "cells": [{**cell, "sdk": sdk} if isinstance(cell, dict) else cell for cell in cells]
+                if isinstance(cells, list)
+                else cells,
+            }
+        return cls.model_validate(data)
 
     def normalised(self, normaliser: Normaliser) -> Matrix:
         """This matrix as any run of the same SDK against the same simulator records it (see `Normaliser`):
@@ -215,5 +259,7 @@ class Matrix(BaseModel):
             if self.cell(new.capability, new.mode, platform) is not None:
                 raise ValueError(f"two probes decided {new.capability.value} x {new.mode.value} on {platform}")
             self.cells.append(
-                new.model_copy(update={"platform": platform, "evidence": [prefix + ref for ref in new.evidence]})
+                new.model_copy(
+                    update={"sdk": self.sdk, "platform": platform, "evidence": [prefix + ref for ref in new.evidence]}
+                )
             )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
 
 from simulators.coze import (
     DEFAULT_PLATFORM,
@@ -18,10 +21,12 @@ from simulators.coze import (
 )
 
 from .bridge import create_bridge_app
+from .drivers import Driver
 from .matrix import PLATFORM_TITLES, CoverageNote, Matrix
 from .probes import ProbeContext, demo_tools, run_probes
 from .probes.framing import _quiet_late_writes as quiet_late_writes
 from .recorder import Normaliser
+from .tap import RecordingApp
 
 BRIDGE_TOKEN = None  # the simulator's http node sends no Authorization header of its own
 # What the loopback servers' ephemeral ports are called in the report (`http://127.0.0.1:PORT`...).
@@ -45,10 +50,14 @@ def run_report(
     token: str = DEFAULT_TOKEN,
     platforms: Sequence[PlatformName] = (DEFAULT_PLATFORM,),
     started: Callable[[str], None] | None = None,
+    driver_for: Callable[[Path], Driver] | None = None,
 ) -> Matrix:
     """Start the simulator (once per platform profile) and the bridge on loopback, run the probes, stop
     them, return one matrix with a column set per platform.
 
+    `driver_for`: makes the driver of the SDK to run, given the certificate authority of the run's TLS
+    listener (for wss://); the driver is entered here and closed at the end. None runs the installed cozepy
+    in this process.
     `token` is the one the simulator accepts and the probes send; it never appears in the matrix.
     `progress` gets a line per platform and per finished probe, `started` each probe as it begins.
     """
@@ -62,10 +71,17 @@ def run_report(
     servers: dict[str, str] = {}  # base URL -> the name its port gets in the report
     # a client that gives up on a stream while the in-process server still writes makes asyncio log
     # "socket.send() raised exception": expected when a probe stops reading, and not the report's to print
-    with quiet_late_writes(), local_tls() as tls, running(bridge_app) as bridge:
+    with ExitStack() as stack:
+        stack.enter_context(quiet_late_writes())
+        tls = stack.enter_context(local_tls())
+        bridge = stack.enter_context(running(bridge_app))
+        driver = None if driver_for is None else stack.enter_context(driver_for(Path(tls.ca_file)))
         servers[bridge.base_url] = BRIDGE_PORT
         for platform in platforms:
-            app = create_app(catalogue, SimConfig(tokens=[TokenGrant(token=token)], profile=platform))
+            app: Any = create_app(catalogue, SimConfig(tokens=[TokenGrant(token=token)], profile=platform))
+            tap = None
+            if driver is not None:  # an SDK in another process: its wire evidence is taken on the server's side
+                app = tap = RecordingApp(app)
             with running(app) as sim, running(app, tls=tls) as secure:
                 servers[sim.base_url], servers[secure.base_url] = SIMULATOR_PORT, TLS_PORT
                 if progress:
@@ -81,6 +97,8 @@ def run_report(
                     secure_url=secure.base_url,
                     ca_file=tls.ca_file,
                     platform=platform,
+                    driver=driver,
+                    tap=tap,
                 )
                 matrix = run_probes(ctx, probes, progress, matrix, started)
     assert matrix is not None

@@ -140,16 +140,19 @@ def test_a_run_matches_its_own_expectation(report: tuple[Path, Matrix]) -> None:
     out, matrix = report
     saved = Expectation.load(out / "expect.json")
     assert saved == Expectation.of(matrix)
-    assert sum(len(row) for modes in saved.verdicts.values() for row in modes.values()) == len(matrix.cells)
-    assert list(saved.verdicts) == ["cloud", "studio"]
+    verdicts = saved.for_sdk("cozepy").verdicts
+    assert list(saved.sdks) == ["cozepy"]
+    assert sum(len(row) for modes in verdicts.values() for row in modes.values()) == len(matrix.cells)
+    assert list(verdicts) == ["cloud", "studio"]
 
 
 def test_committed_expectation_holds_for_its_release(report: tuple[Path, Matrix]) -> None:
     committed = Expectation.load(REPORTS / "expected-verdicts.json")
-    if committed.sdk_version != sdk.version():
-        pytest.skip(f"reports/expected-verdicts.json is for cozepy {committed.sdk_version}, not {sdk.version()}")
+    recorded = committed.for_sdk("cozepy")
+    if recorded.sdk_version != sdk.version():
+        pytest.skip(f"reports/expected-verdicts.json is for cozepy {recorded.sdk_version}, not {sdk.version()}")
     _, matrix = report
-    assert Expectation.of(matrix) == committed
+    assert Expectation.of(matrix).sdks["cozepy"] == recorded
 
 
 def test_breaking_requires_action_flips_the_chat_cells_and_fails_expect(
@@ -198,9 +201,9 @@ def test_probe_framing_prints_its_table(
 def test_bad_probe_ids_and_expectations_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "--probe", "chat-stream:flying"]) == 2
     assert "unknown capability 'flying'" in capsys.readouterr().err
-    (tmp_path / "bad.json").write_text('{"sdk_version": "0.20.0"}', encoding="utf-8")
+    (tmp_path / "bad.json").write_text('{"schema_version": 3, "sdk_version": "0.20.0"}', encoding="utf-8")
     assert main(["report", "--probe", "chat-stream", "--expect", str(tmp_path / "bad.json")]) == 2
-    assert "not an expectation file (verdicts: Field required)" in capsys.readouterr().err
+    assert "not an expectation file (sdks: Field required)" in capsys.readouterr().err
     assert main(["report", "--probe", "chat-stream", "--expect", str(tmp_path / "missing.json")]) == 2
     assert "cannot read the expectation" in capsys.readouterr().err
 

@@ -190,7 +190,7 @@ def test_a_verdict_that_differs_from_expect_is_a_failure_and_exit_1(
     expectation = Expectation.of(
         Matrix.model_validate_json((baseline / "capability-matrix.json").read_text(encoding="utf-8"))
     )
-    row = expectation.verdicts["cloud"][Mode.CHAT_STREAM]
+    row = expectation.sdks["cozepy"].verdicts["cloud"][Mode.CHAT_STREAM]
     was = row[Capability.LOCAL_CODE]
     row[Capability.LOCAL_CODE] = Verdict.ABSENT if was is not Verdict.ABSENT else Verdict.SUPPORTED
     expect = tmp_path / "expect.json"
@@ -210,7 +210,7 @@ def test_a_verdict_that_differs_from_expect_is_a_failure_and_exit_1(
     assert f"got {was.value}" in failure.get("message", "")
     assert "1 verdict(s) differ" in capsys.readouterr().err
     # the run's own verdicts as the expectation: exit 0 and no failure
-    expectation.verdicts["cloud"][Mode.CHAT_STREAM][Capability.LOCAL_CODE] = was
+    row[Capability.LOCAL_CODE] = was
     expectation.save(expect)
     code = _report(out, "--probe", "chat-stream", "--platform", "cloud", "--expect", str(expect))
     assert code == 0

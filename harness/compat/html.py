@@ -237,7 +237,8 @@ def _releases(compat: Compatibility) -> str:
         )
     return (
         "<h2 id='releases'>Releases</h2>"
-        "<table><tr><th>release</th><th>label</th><th>python</th><th>generated</th><th>result</th>"
+        f"<table><tr><th>release</th><th>label</th><th>{'python' if compat.sdk == 'cozepy' else 'runtime'}</th>"
+        "<th>generated</th><th>result</th>"
         f"</tr>{''.join(rows)}</table>"
     )
 

@@ -11,7 +11,7 @@ from typing import TypeVar
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ValidationError
 
-from ..matrix import SCHEMA_VERSION, Matrix
+from ..matrix import Matrix
 from .model import COMPAT_SCHEMA_VERSION, Compatibility, VersionFailure
 
 MATRIX_FILE = "capability-matrix.json"
@@ -67,9 +67,13 @@ def _load_versioned(path: Path, model: type[Model], version: int, what: str, reg
 
 
 def load_matrix(path: Path) -> Matrix:
-    return _load_versioned(
-        path, Matrix, SCHEMA_VERSION, "capability matrix", "regenerate it with `coze-harness report --format json`"
-    )
+    """A capability matrix of this schema, or of an older one still readable (`Matrix.read`)."""
+    try:
+        return Matrix.read(_read_json(path))
+    except ValidationError as exc:
+        raise CompatError(f"{path}: not a valid capability matrix: {exc}") from exc
+    except ValueError as exc:
+        raise CompatError(f"{path} {exc}") from exc
 
 
 def _check_version(version: str, path: Path) -> str:

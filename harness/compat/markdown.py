@@ -143,7 +143,13 @@ def _contracts(compat: Compatibility) -> list[str]:
 
 
 def _releases(compat: Compatibility) -> list[str]:
-    lines = ["## Releases", "", "| release | label | python | generated | result |", "| --- | --- | --- | --- | --- |"]
+    runtime = "python" if compat.sdk == "cozepy" else "runtime"
+    lines = [
+        "## Releases",
+        "",
+        f"| release | label | {runtime} | generated | result |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for column in compat.versions:
         if column.failure is not None:
             result = f"failed at {column.failure.stage}"

@@ -28,7 +28,7 @@ def _column(item: Loaded) -> VersionColumn:
     column = VersionColumn(version=item.version, source=item.shown_source, failure=item.failure)
     if item.matrix is not None:
         column.label = item.matrix.sdk_label
-        column.python_version = item.matrix.python_version
+        column.python_version = item.matrix.runtime or item.matrix.python_version
         column.generated_at = item.matrix.generated_at
         column.crashes = [f"{crash.probe}: {crash.error}" for crash in item.matrix.crashes]
     return column

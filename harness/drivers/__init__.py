@@ -26,6 +26,7 @@ FlowName = Literal[
     "chatflow",
     "workflow-bridge",
     "websocket-chat",
+    "chat-submit",
 ]
 FLOWS: tuple[FlowName, ...] = get_args(FlowName)
 
@@ -51,6 +52,8 @@ class FlowRequest(BaseModel):
     ws_base_url: str | None = Field(None, description="the websocket base URL (wss://...) of websocket-chat")
     token: str
     bot_id: str | None = Field(None, description="the bot of a chat flow")
+    conversation_id: str | None = Field(None, description="the conversation of the chat chat-submit names")
+    chat_id: str | None = Field(None, description="the chat chat-submit submits to")
     workflow_id: str | None = Field(None, description="the workflow or chatflow of a workflow flow")
     user_id: str = "coze-harness-driver"
     message: str = Field("Paris", description="the user's message of a chat or chatflow")
@@ -61,7 +64,10 @@ class FlowRequest(BaseModel):
     host_tools: bool = Field(
         False, description="the caller's local code answers tool calls (set by a driver given a ToolAnswerer)"
     )
-    resume_data: list[str] = Field(default_factory=list, description="answers to a workflow's interrupts, in order")
+    resume_data: list[str] = Field(
+        default_factory=list,
+        description="answers to a workflow's interrupts, or to a chatflow's questions (the next message), in order",
+    )
     max_rounds: int = Field(5, ge=0, le=50, description="tool rounds answered before the flow stops answering")
     timeout_seconds: float = Field(20.0, gt=0, le=600, description="the whole flow's time limit")
 

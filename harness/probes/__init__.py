@@ -15,6 +15,7 @@ from ._base import Probe, ProbeContext, ProbeResult
 from ._warnings import sdk_output
 from .bridge import probe_workflow_bridge
 from .chat import probe_chat_poll, probe_chat_stream
+from .driven import DRIVEN_PROBES
 from .framing import probe_framing
 from .websocket import probe_websocket_chat
 from .workflow import probe_chatflow, probe_workflow_resume, probe_workflow_run, probe_workflow_stream
@@ -44,17 +45,23 @@ def run_probes(
     started: Callable[[str], None] | None = None,
 ) -> Matrix:
     """Run the named probes (all by default) against the simulator of `ctx` (speaking `ctx.platform`), into
-    `matrix` (a new one for the installed SDK by default).
+    `matrix` (a new one for the SDK by default): the cozepy probes in this process, or, when `ctx.driver` is
+    set, the driven probes with that driver's SDK.
 
     `progress` gets one line per probe when it ends (done or crashed); `started` the step as it begins.
     What the SDK warns or logs while a probe runs goes into that probe's evidence, not to the terminal."""
     platform = ctx.platform
-    chosen = names or list(PROBES)
-    unknown = [name for name in chosen if name not in PROBES]
+    registry = PROBES if ctx.driver is None else DRIVEN_PROBES
+    chosen = names or list(registry)
+    unknown = [name for name in chosen if name not in registry]
     if unknown:
-        raise KeyError(f"unknown probe(s) {unknown}; choose from {', '.join(PROBES)}")
+        raise KeyError(f"unknown probe(s) {unknown}; choose from {', '.join(registry)}")
     if matrix is None:
-        matrix = Matrix(sdk_version=sdk.version(), platforms=[])
+        if ctx.driver is None:
+            matrix = Matrix(sdk_version=sdk.version(), platforms=[])
+        else:
+            runtime = getattr(ctx.driver, "runtime", "")
+            matrix = Matrix(sdk=ctx.driver.sdk, sdk_version=ctx.driver.sdk_version, runtime=runtime, platforms=[])
     if matrix.platforms:
         chosen = [name for name in chosen if name not in SDK_ONLY]
     matrix.platforms.append(platform)
@@ -66,7 +73,7 @@ def run_probes(
         began = time.monotonic()
         try:
             with sdk_output() as said:
-                result = PROBES[name](ctx)
+                result = registry[name](ctx)
         except Exception as exc:  # a crash is reported, not a verdict: the other probes still run
             matrix.crashes.append(
                 ProbeCrash(

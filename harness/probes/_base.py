@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from simulators.coze import DEFAULT_PLATFORM, PlatformName
 
 from ..clients import CLIENT_TIMEOUT, coze_client
-from ..matrix import Capability, Cell, Evidence, FramingResult, Mode, SdkFact, Verdict
+from ..matrix import Cell, Evidence, FramingResult, SdkFact
 from ..recorder import Exchange, RecordingTransport
 from ..streams import GRAMMARS, parse_sse
 
@@ -30,6 +30,8 @@ class ProbeContext:
     secure_url: str | None = None  # the same simulator over TLS (https/wss), for websocket chat
     ca_file: Path | None = None  # the authority that signed secure_url's certificate
     platform: PlatformName = DEFAULT_PLATFORM  # the profile the simulator speaks; only another may lack a path
+    driver: Any = None  # a harness.drivers.Driver: the SDK the driven probes run (None: cozepy, in process)
+    tap: Any = None  # the simulator's harness.tap.RecordingApp: the wire evidence of an SDK run out of process
 
     def coze(self, timeout: httpx.Timeout = CLIENT_TIMEOUT) -> tuple[Any, RecordingTransport]:
         """A real `cozepy.Coze` whose HTTP goes through a recording transport."""
@@ -83,13 +85,6 @@ def check_streams(exchanges: list[Exchange]) -> list[StreamCheck]:
 def describe_error(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__module__}.{type(exc).__name__}: {text}"[:500]
-
-
-def cells_for(mode: Mode, evidence_id: str, verdicts: dict[Capability, tuple[Verdict, str]]) -> list[Cell]:
-    return [
-        Cell(capability=capability, mode=mode, verdict=verdict, reason=reason, evidence=[evidence_id])
-        for capability, (verdict, reason) in verdicts.items()
-    ]
 
 
 def fact(subject: str, value: Any, note: str = "") -> SdkFact:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..judges import cells_for
 from ..matrix import Capability, Evidence, Mode, Verdict
 from ..sdk import event_name
-from ._base import ProbeContext, ProbeResult, cells_for, check_streams
+from ._base import ProbeContext, ProbeResult, check_streams
 from .demo_tools import get_weather, read_file, search_files
 from .workflow import stream_workflow
+
+BROKEN_CLOCK_ERROR = "clock unavailable for UTC"
+"""What the failing tool's error says, looked for in the workflow's Error event."""
 
 
 def _text(events: list[Any]) -> str:
@@ -50,7 +54,7 @@ def probe_workflow_bridge(ctx: ProbeContext) -> ProbeResult:
     )
     works = expected_one in _text(one)
     chained = all(part in _text(chain) for part in expected_chain)
-    reported = "clock unavailable for UTC" in _text(failed) and any(event_name(e) == "Error" for e in failed)
+    reported = BROKEN_CLOCK_ERROR in _text(failed) and any(event_name(e) == "Error" for e in failed)
 
     def verdict(ok: bool, yes: str, no: str) -> tuple[Verdict, str]:
         return (Verdict.WORKAROUND, yes) if ok else (Verdict.BROKEN, no)

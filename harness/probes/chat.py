@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,12 +10,14 @@ from typing import Any
 from simulators.coze import DEFAULT_PLATFORM
 
 from .. import sdk
+from ..judges import cells_for
+from ..judges._cells import CHAT_IDS, offers_tool_calls
 from ..matrix import Capability, Evidence, Mode, Verdict
 from ..recorder import Exchange
 from ..sdk import enum_value, event_name
 from ..tools import ToolRegistry
 from . import demo_tools
-from ._base import ProbeContext, ProbeResult, cells_for, check_streams, describe_error
+from ._base import ProbeContext, ProbeResult, check_streams, describe_error
 from .surface import chat_facts
 
 REQUIRES_ACTION = "conversation.chat.requires_action"
@@ -158,17 +159,6 @@ def _poll_chat(coze: Any, bot_id: str, text: str, registry: ToolRegistry) -> _Ru
     return run
 
 
-def _offers_tool_calls(exchanges: list[Exchange]) -> bool:
-    """Whether the server, read as raw bytes, ever spoke the tool-call protocol: a requires_action event or
-    status. Tool calls missing from one is a broken server; neither anywhere is a platform without the path."""
-    marks = ("conversation.chat.requires_action", '"status":"requires_action"')
-    return any(mark in exchange.response_body for exchange in exchanges for mark in marks)
-
-
-_CHAT_IDS = re.compile(r'"id":"(\d+)","conversation_id":"(\d+)","bot_id":"\d+","created_at"')
-"""A Chat object's ids as the server sent them (a Message has `role` after `bot_id`, not `created_at`)."""
-
-
 def _submit_endpoint(coze: Any, run: _Run, exchanges: list[Exchange]) -> tuple[int | None, str]:
     """Ask the server for submit_tool_outputs on a chat it paused without tool calls: what it answers
     (a 404 where the platform has no such endpoint). The ids come from the raw bytes when the SDK could
@@ -177,7 +167,7 @@ def _submit_endpoint(coze: Any, run: _Run, exchanges: list[Exchange]) -> tuple[i
 
     ids = (run.chat_id, run.conversation_id)
     if not run.chat_id:
-        found = next((m for e in exchanges if (m := _CHAT_IDS.search(e.response_body))), None)
+        found = next((m for e in exchanges if (m := CHAT_IDS.search(e.response_body))), None)
         if found is None:
             return None, "not tried: no chat id reached the client"
         ids = (found.group(1), found.group(2))
@@ -298,7 +288,7 @@ def _probe(ctx: ProbeContext, mode: Mode, drive: _Driver, summary: str, how: str
     chain = drive(coze, ctx.scenario_ids["research-bot"], "coze", demo_tools.registry)
     failing = drive(coze, ctx.scenario_ids["weather-bot"], "Oslo", demo_tools.failing)
     has_submit = hasattr(coze.chat, "submit_tool_outputs")
-    offered = _offers_tool_calls(transport.exchanges)
+    offered = offers_tool_calls(transport.exchanges)
     # Only a platform other than cloud may lack the path: on cloud, no tool call on the wire is a failure.
     lacking = ctx.platform != DEFAULT_PLATFORM and has_submit and not offered
     submit = _submit_endpoint(coze, single, transport.exchanges) if lacking else (None, "")

@@ -26,7 +26,7 @@ from simulators.coze import Catalogue, Framing, SimConfig, TokenGrant, create_ap
 
 from ..clients import CLIENT_TIMEOUT
 from ..matrix import FramingOutcome, FramingResult
-from ..recorder import RecordingTransport
+from ..recorder import Exchange, RecordingTransport
 from ..sdk import enum_value, event_name
 from ._base import ProbeContext, ProbeResult, describe_error
 
@@ -124,11 +124,22 @@ def _read(ctx: ProbeContext, kind: StreamKind, scenario_id: str, framing: Framin
 
 
 def _raw(transport: RecordingTransport) -> str:
-    streams = [e for e in transport.exchanges if "event-stream" in e.response_headers.get("content-type", "")]
-    body = (
-        streams[-1].response_body if streams else (transport.exchanges[-1].response_body if transport.exchanges else "")
-    )
+    return sample_of(transport.exchanges)
+
+
+def sample_of(exchanges: list[Exchange]) -> str:
+    """The start of the last stream received (of the last response, if none was a stream), CR shown as \\r."""
+    streams = [e for e in exchanges if "event-stream" in e.response_headers.get("content-type", "")]
+    body = streams[-1].response_body if streams else (exchanges[-1].response_body if exchanges else "")
     return body[:_SAMPLE_CHARS].replace("\r", "\\r")
+
+
+def framing_catalogue() -> tuple[list[tuple[str, Framing]], Catalogue, dict[str, tuple[str, str]]]:
+    """Every framing (the canonical one first), and the catalogue serving the echo bot and the joke workflow
+    in each: name -> (bot id, workflow id)."""
+    framings = [("canonical", CANONICAL)] + [(name, variant.framing) for name, variant in VARIANTS.items()]
+    catalogue, ids = _catalogue(framings)
+    return framings, catalogue, ids
 
 
 def _judge(read: _Read, baseline: _Read, framing: Framing) -> tuple[FramingOutcome, str]:
@@ -176,8 +187,7 @@ def _quiet_late_writes() -> Iterator[None]:
 
 
 def probe_framing(ctx: ProbeContext) -> ProbeResult:
-    framings = [("canonical", CANONICAL)] + [(name, variant.framing) for name, variant in VARIANTS.items()]
-    catalogue, ids = _catalogue(framings)
+    _, catalogue, ids = framing_catalogue()
     results: list[FramingResult] = []
     config = SimConfig(tokens=[TokenGrant(token=ctx.token)])  # the token the probes send
     lingering = [name for name, variant in VARIANTS.items() if variant.framing.linger_seconds is not None]

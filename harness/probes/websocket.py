@@ -18,6 +18,7 @@ from typing import Any
 from simulators.coze import DEFAULT_PLATFORM
 
 from .. import sdk
+from ..judges import cells_for
 from ..local_plugin import LocalPluginError, LocalPluginResult
 from ..local_plugin_ws import CLOSE_TIMEOUT, CloseTimeout, WebsocketLocalPluginRunner
 from ..matrix import Capability, Evidence, Mode, SdkFact, Verdict
@@ -26,7 +27,7 @@ from ..streams import GRAMMARS
 from ..tools import ToolRegistry
 from ..trust import trusting
 from . import demo_tools
-from ._base import ProbeContext, ProbeResult, StreamCheck, cells_for, describe_error, fact
+from ._base import ProbeContext, ProbeResult, StreamCheck, describe_error, fact
 from .chat import _Run, _verdicts
 from .surface import public_methods
 
@@ -142,7 +143,7 @@ def _absent(reason: str, evidence: Evidence) -> ProbeResult:
     return ProbeResult(cells=cells_for(_MODE, evidence.id, verdicts), evidence=[evidence])
 
 
-def _handshake_refusal(ctx: ProbeContext, bot: str) -> Exchange | None:
+def handshake_refusal(ctx: ProbeContext, bot: str) -> Exchange | None:
     """The platform's answer to a plain websocket handshake when it refuses one with 404 (it has no
     websocket chat), whatever the SDK can do; None otherwise. No token is sent (a platform with the
     endpoint refuses with 401; one without has no route to authorize), so none can reach a log."""
@@ -178,7 +179,7 @@ def probe_websocket_chat(ctx: ProbeContext) -> ProbeResult:
         simulated="the bots are simulator scenarios; the websocket envelope follows cozepy.websockets and the "
         "Coze streaming-chat event list (the simulator models text, not audio).",
     )
-    refused = _handshake_refusal(ctx, "weather-bot")
+    refused = handshake_refusal(ctx, "weather-bot")
     if refused is not None:
         evidence.exchanges = [refused]
         return _absent("the server has no websocket chat: it answered the /v1/chat handshake with HTTP 404.", evidence)

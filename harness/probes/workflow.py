@@ -13,9 +13,10 @@ import json
 import time
 from typing import Any
 
+from ..judges import cells_for
 from ..matrix import Capability, Evidence, Mode, SdkFact, Verdict
 from ..sdk import enum_value, event_name
-from ._base import ProbeContext, ProbeResult, cells_for, check_streams, describe_error
+from ._base import ProbeContext, ProbeResult, check_streams, describe_error
 from .surface import chatflow_facts, model_fields, workflow_facts
 
 TOOL_NAME = "get_weather"

@@ -249,7 +249,7 @@ def render_html(matrix: Matrix, benchmarks: Path | None = None) -> str:
             f"<h1>{esc(title)}</h1>",
             answer_section(matrix),
             nav(links),
-            f'<p class="muted">Python {esc(matrix.python_version)}; wire contract {esc(matrix.contract_version)}; '
+            f'<p class="muted">{esc(matrix.runtime_line)}; wire contract {esc(matrix.contract_version)}; '
             f"schema {matrix.schema_version}; generated {esc(matrix.generated_at)}. Every verdict comes from a probe "
             "that ran the installed SDK against the simulator or read its surface.</p>",
             _crashes(matrix),

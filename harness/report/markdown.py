@@ -123,7 +123,7 @@ def render_markdown(matrix: Matrix) -> str:
     lines = [
         f"# Capability matrix: {matrix.sdk} {matrix.sdk_version} on {platforms_title(matrix)}",
         "",
-        f"Python {matrix.python_version}; wire contract {matrix.contract_version}; generated {matrix.generated_at}.",
+        f"{matrix.runtime_line}; wire contract {matrix.contract_version}; generated {matrix.generated_at}.",
         "Every verdict below comes from a probe that ran the installed SDK against the simulator or read its",
         "surface; the evidence ids link to what was sent, received and parsed.",
         "",

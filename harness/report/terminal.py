@@ -85,7 +85,7 @@ def tables(matrix: Matrix, console: Console) -> list[Table]:
         modes = matrix.modes(platform)
         if not modes:
             continue
-        title = f"cozepy {matrix.sdk_version}{label} on {PLATFORM_TITLES[platform]}"
+        title = f"{matrix.sdk} {matrix.sdk_version}{label} on {PLATFORM_TITLES[platform]}"
         whole = _table(matrix, platform, modes, title)
         if _fits(console, whole):
             found.append(whole)

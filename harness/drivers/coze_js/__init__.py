@@ -220,6 +220,11 @@ class CozeJsDriver:
     def node_version(self) -> str:
         return self.tools.node_version
 
+    @property
+    def runtime(self) -> str:
+        """What runs the SDK, as a report names it."""
+        return f"Node {self.tools.node_version}"
+
     def stderr_tail(self) -> str:
         return "\n".join(self._stderr)
 

@@ -38,6 +38,20 @@ const METHODS = [
   'websockets.chat.create',
 ];
 
+const SURFACES = ['chat', 'workflows.runs', 'workflows.chat', 'workflows'];
+
+function methodNames(resource) {
+  const names = new Set();
+  for (let level = resource; level && level !== Object.prototype; level = Object.getPrototypeOf(level)) {
+    for (const name of Object.getOwnPropertyNames(level)) {
+      if (name === 'constructor' || name.startsWith('_')) continue;
+      const descriptor = Object.getOwnPropertyDescriptor(level, name);
+      if (descriptor && typeof descriptor.value === 'function') names.add(name);
+    }
+  }
+  return [...names].sort();
+}
+
 // stdin as a queue of lines: flow requests, and the host's tool outputs while a flow waits for them.
 const pending = [];
 const waiting = [];
@@ -389,22 +403,74 @@ const FLOWS = {
     observer.result = { answer, resumed };
   },
 
+  // A chatflow: a pause with tool calls is answered with chat.submitToolOutputs (streaming), a pause
+  // without (a question node) by the next message on the same conversation (request.resume_data, in
+  // order), as the platform's docs describe; the turns go on until neither applies.
   async chatflow(client, request, observer) {
     if (!client.workflows.chat || typeof client.workflows.chat.stream !== 'function') {
       observer.result = { answer: '', absent: 'workflows.chat.stream' };
       return;
     }
-    const { events } = await drain(observer, 'workflows.chat.stream', () =>
-      client.workflows.chat.stream(
+    const turn = (message, conversationId) =>
+      drain(observer, 'workflows.chat.stream', () =>
+        client.workflows.chat.stream(
+          {
+            workflow_id: request.workflow_id,
+            additional_messages: userMessage(message),
+            parameters: request.parameters,
+            ...(conversationId ? { conversation_id: conversationId } : {}),
+          },
+          observer.options(),
+        ),
+      );
+    let { events } = await turn(request.message);
+    let answer = answerOfChatEvents(events);
+    const answers = [...request.resume_data];
+    for (let round = 0; round < request.max_rounds; round += 1) {
+      const action = events.find((e) => e.event === 'conversation.chat.requires_action');
+      if (!action || !action.data) break;
+      const chat = action.data;
+      const calls = toolCallsOf(chat);
+      if (calls.length) {
+        const { seen, outputs } = await outputsFor(request, calls, round);
+        observer.toolRounds.push(seen);
+        if (typeof client.chat.submitToolOutputs !== 'function') break;
+        ({ events } = await drain(observer, 'chat.submitToolOutputs', () =>
+          client.chat.submitToolOutputs(
+            { conversation_id: chat.conversation_id, chat_id: chat.id, tool_outputs: outputs, stream: true },
+            observer.options(),
+          ),
+        ));
+      } else if (answers.length) {
+        ({ events } = await turn(answers.shift(), chat.conversation_id));
+      } else {
+        break;
+      }
+      answer = answerOfChatEvents(events) || answer;
+    }
+    const terminal = observer.events.filter((e) => e.name.startsWith('conversation.chat.')).pop();
+    observer.result = { status: terminal && terminal.data ? terminal.data.status ?? null : null, answer };
+  },
+
+  // submitToolOutputs (stream: false) on a chat named by id, whatever state it is in: how the platform
+  // answers a submit where it sent no tool call (a platform without the endpoint answers 404).
+  async 'chat-submit'(client, request, observer) {
+    if (typeof client.chat.submitToolOutputs !== 'function') {
+      observer.result = { absent: 'chat.submitToolOutputs' };
+      return;
+    }
+    const value = await generatorValue(observer, 'chat.submitToolOutputs', () =>
+      client.chat.submitToolOutputs(
         {
-          workflow_id: request.workflow_id,
-          additional_messages: userMessage(request.message),
-          parameters: request.parameters,
+          conversation_id: request.conversation_id,
+          chat_id: request.chat_id,
+          tool_outputs: [{ tool_call_id: '0', output: '' }],
+          stream: false,
         },
         observer.options(),
       ),
     );
-    observer.result = { answer: answerOfChatEvents(events) };
+    observer.result = { status: value && value.status !== undefined ? value.status : null };
   },
 };
 // The bridge flow is a workflow stream whose http node calls the bridge named in its parameters.
@@ -554,6 +620,15 @@ async function main() {
   const probe = new sdk.CozeAPI({ token: 'probe', baseURL: 'http://127.0.0.1:9' });
   const methods = {};
   for (const name of METHODS) methods[name] = kindOf(lookup(probe, name)[1]);
+  // and every other method these resources offer (own or inherited, not Object's), so a judge can
+  // look for any way to hand back a tool's output, not only the ones listed above
+  for (const owner of SURFACES) {
+    const resource = lookup(probe, owner)[1];
+    for (const name of methodNames(resource)) {
+      const dotted = `${owner}.${name}`;
+      if (!(dotted in methods)) methods[dotted] = kindOf(resource[name]);
+    }
+  }
   write({ hello: { sdk: 'coze-js', sdk_version: pkg.version, node_version: process.versions.node, methods } });
 
   listen();
