@@ -39,14 +39,15 @@ def refusal(
     baseline: Path | None, out: Path | None, inputs: list[Path] | None = None, flag: str = "--out"
 ) -> str | None:
     """Why writing the merge into `out` would destroy what this run reads (None: it would not)."""
-    from .compat.write import RENDERERS
+    from .compat.write import file_names
+    from .drivers import SDKS
     from .report.paths import clashes
 
     if out is None:
         return None
     reads = [("--baseline", baseline)] if baseline is not None else []
     reads += [("the matrix", path) for path in inputs or []]
-    found = clashes(reads, [(flag, out / name) for name in RENDERERS])
+    found = clashes(reads, [(flag, out / name) for name in file_names(SDKS)])
     return "refusing to write over a file this run reads: " + "; ".join(found) if found else None
 
 
@@ -57,9 +58,10 @@ ADVICE = (
 
 
 def _cmd_compat(args: argparse.Namespace) -> int:
-    from .compat import CompatError, gate, load_compatibility, merge, write_compatibility
+    from .compat import CompatError, gate, load_compatibility, write_compatibility
     from .compat.load import load_dirs
     from .compat.markdown import span
+    from .compat.merge import merge_by_sdk
     from .compat.shards import check_shards
 
     baseline_path = Path(args.baseline) if args.baseline else None
@@ -80,21 +82,23 @@ def _cmd_compat(args: argparse.Namespace) -> int:
     if refused:
         _err(f"coze-harness compat: {refused}. Write the merge elsewhere (--out DIR)")
         return EXIT_USAGE
-    compat = merge(loaded)
+    compats = merge_by_sdk(loaded)
     sources = " ".join(args.dir) + (f" ({shards})" if shards else "")
-    print(f"merged {span(compat)} from {sources}")
-    for item in compat.regressions:
-        print(
-            f"regression: {item.name}: {item.before.value} in {item.previous} -> {item.after.value} in {item.version}"
-        )
-    for row, change in compat.framing_regressions:
-        print(f"regression: {row.name}: {change.before} in {change.previous} -> {change.after} in {change.version}")
-    for finding in compat.findings:
-        print(f"finding: cozepy {finding.version}: {finding.kind}: {finding.detail}")
-    print(f"{len(compat.contract_changes)} request change(s) between consecutive releases")
-    failures = gate(baseline, compat) if baseline is not None else []
+    print(f"merged {'; '.join(f'{compat.sdk} {span(compat)}' for compat in compats)} from {sources}")
+    for compat in compats:
+        _print_merge(compat)
+    failures = []
+    if baseline is not None:
+        gated = next((compat for compat in compats if compat.sdk == baseline.sdk), None)
+        if gated is None:
+            _err(
+                f"coze-harness compat: {args.baseline} is {baseline.sdk}'s baseline, and this merge holds no "
+                f"{baseline.sdk} release; give the folder of its per-release matrices"
+            )
+            return EXIT_USAGE
+        failures = gate(baseline, gated)
     if out is not None:
-        for path in write_compatibility(compat, out):
+        for path in write_compatibility(compats, out):
             print(f"wrote {path}")
     where = f"the merged report is in {out}" if out is not None else "no file written (--no-write)"
     if baseline is None:
@@ -107,6 +111,23 @@ def _cmd_compat(args: argparse.Namespace) -> int:
         return EXIT_REGRESSION
     _err(f"no cell got worse than in {args.baseline} (unchanged); {where}")
     return EXIT_OK
+
+
+def _print_merge(compat: Any) -> None:
+    """One SDK's regressions, findings and request changes, a line each."""
+    for item in compat.regressions:
+        print(
+            f"regression: {compat.sdk} {item.name}: {item.before.value} in {item.previous} -> {item.after.value} "
+            f"in {item.version}"
+        )
+    for row, change in compat.framing_regressions:
+        print(
+            f"regression: {compat.sdk} {row.name}: {change.before} in {change.previous} -> {change.after} "
+            f"in {change.version}"
+        )
+    for finding in compat.findings:
+        print(f"finding: {compat.sdk} {finding.version}: {finding.kind}: {finding.detail}")
+    print(f"{compat.sdk}: {len(compat.contract_changes)} request change(s) between consecutive releases")
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:

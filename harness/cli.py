@@ -54,7 +54,6 @@ def add_catalogue_options(parser: argparse.ArgumentParser) -> None:
 # Exit statuses of `report`, documented in the README.
 EXIT_OK, EXIT_EXPECT, EXIT_USAGE, EXIT_CRASH, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
 
-SDKS = ("cozepy", "coze-js")
 DEFAULT_OUT = {"cozepy": "reports", "coze-js": "reports/coze-js"}
 
 

@@ -7,7 +7,7 @@ baseline. `python -m harness.compat.sweep` produces the per-release folders for 
 
 from .baseline import GateFailure, gate
 from .load import CompatError, Loaded, load_compatibility, load_dir
-from .merge import merge
+from .merge import merge, merge_by_sdk
 from .model import Compatibility, FramingCell, FramingChange, FramingRow, Regression, RequestShape, Row
 from .write import write_compatibility
 
@@ -26,5 +26,6 @@ __all__ = [
     "load_compatibility",
     "load_dir",
     "merge",
+    "merge_by_sdk",
     "write_compatibility",
 ]

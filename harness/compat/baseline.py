@@ -17,6 +17,7 @@ from .model import FRAMING_RANK, Compatibility, framing_rank, rank
 
 
 class GateFailure(BaseModel):
+    sdk: str = "cozepy"
     cell: str  # "cloud: chat-stream / local-code-reachable" or "framing: workflow / comment-keepalive"
     version: str
     baseline_version: str
@@ -28,9 +29,9 @@ class GateFailure(BaseModel):
         before = self.before or "no verdict"
         after = self.after or "no verdict"
         where = (
-            f"cozepy {self.version}"
+            f"{self.sdk} {self.version}"
             if self.version == self.baseline_version
-            else f"cozepy {self.version} (newest) vs baseline cozepy {self.baseline_version} (newest)"
+            else f"{self.sdk} {self.version} (newest) vs baseline {self.sdk} {self.baseline_version} (newest)"
         )
         return f"{self.cell} at {where}: baseline {before}, now {after} ({self.why})"
 
@@ -46,6 +47,8 @@ def _pairs(baseline: Compatibility, current: Compatibility) -> list[tuple[str, s
 
 
 def gate(baseline: Compatibility, current: Compatibility) -> list[GateFailure]:
+    if baseline.sdk != current.sdk:
+        raise ValueError(f"a {baseline.sdk} baseline gates a {baseline.sdk} merge, not {current.sdk}'s")
     failures: list[GateFailure] = []
     pairs = _pairs(baseline, current)
     for row in baseline.rows:
@@ -57,6 +60,7 @@ def gate(baseline: Compatibility, current: Compatibility) -> list[GateFailure]:
             if rank(after) < rank(before.verdict):
                 failures.append(
                     GateFailure(
+                        sdk=current.sdk,
                         cell=row.name,
                         version=version,
                         baseline_version=before_version,
@@ -76,6 +80,7 @@ def gate(baseline: Compatibility, current: Compatibility) -> list[GateFailure]:
             if framing_rank(outcome) < framing_rank(was.outcome):
                 failures.append(
                     GateFailure(
+                        sdk=current.sdk,
                         cell=framing.name,
                         version=version,
                         baseline_version=before_version,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from ..matrix import CAPABILITY_TITLES, MODE_TITLES, PLATFORM_TITLES, Mode
@@ -70,7 +71,7 @@ def _findings(compat: Compatibility) -> str:
 _Look = Callable[[str], "tuple[str, str, str, str] | None"]
 
 
-def _cells(names: list[str], changed: set[str], look: _Look, none: str) -> str:
+def _cells(names: list[str], changed: set[str], look: _Look, none: str, sdk: str) -> str:
     """One cell per release, outlined where it changed, the newest one marked: `look(version)` gives (text,
     background, text colour, title), or None for a grey '-' titled `none`."""
     cells = []
@@ -78,7 +79,7 @@ def _cells(names: list[str], changed: set[str], look: _Look, none: str) -> str:
         extra = (" chg" if name in changed else "") + (" newest" if name == names[-1] else "")
         found = look(name)
         if found is None:
-            cells.append(f'<td class="c none{extra}" title="cozepy {esc(name)}: {esc(none)}">-</td>')
+            cells.append(f'<td class="c none{extra}" title="{esc(sdk)} {esc(name)}: {esc(none)}">-</td>')
             continue
         text, colour, ink, title = found
         cells.append(
@@ -93,15 +94,15 @@ def _head(names: list[str]) -> str:
     )
 
 
-def _grid_row(row: Row, names: list[str]) -> str:
+def _grid_row(row: Row, names: list[str], sdk: str) -> str:
     def look(name: str) -> tuple[str, str, str, str] | None:
         cell = row.cells.get(name)
         if cell is None or cell.verdict is None:
             return None
         verdict = cell.verdict
-        return SHORT[verdict], VERDICT_COLOURS[verdict], VERDICT_TEXT[verdict], f"cozepy {name}: {verdict.value}"
+        return SHORT[verdict], VERDICT_COLOURS[verdict], VERDICT_TEXT[verdict], f"{sdk} {name}: {verdict.value}"
 
-    cells = _cells(names, {change.version for change in row.changes}, look, "no verdict")
+    cells = _cells(names, {change.version for change in row.changes}, look, "no verdict", sdk)
     return (
         f'<tr><th class="label" scope="row">{esc(CAPABILITY_TITLES[row.capability])} '
         f"<code>{esc(row.capability.value)}</code></th>"
@@ -144,22 +145,22 @@ def _grid(compat: Compatibility) -> str:
                 f'on {esc(PLATFORM_TITLES[platform])}</h3><div class="wrap">'
                 f'<table class="grid"><tr><th class="label">capability</th><th class="first">first available</th>'
                 f"{head}</tr>"
-                + "".join(_grid_row(row, names) for row in rows)
+                + "".join(_grid_row(row, names, compat.sdk) for row in rows)
                 + "</table></div>"
                 + _reasons(rows, names)
             )
     return "".join(parts)
 
 
-def _framing_row(row: FramingRow, names: list[str]) -> str:
+def _framing_row(row: FramingRow, names: list[str], sdk: str) -> str:
     def look(name: str) -> tuple[str, str, str, str] | None:
         cell = row.cells.get(name)
         colour = _FRAMING_COLOURS.get(cell.outcome or "") if cell is not None else None
         if cell is None or colour is None:
             return None
-        return FRAMING_SHORT[cell.outcome], colour, "#ffffff", f"cozepy {name}: {cell.outcome}"
+        return FRAMING_SHORT[cell.outcome], colour, "#ffffff", f"{sdk} {name}: {cell.outcome}"
 
-    cells = _cells(names, {change.version for change in row.changes}, look, "not run")
+    cells = _cells(names, {change.version for change in row.changes}, look, "not run", sdk)
     return (
         f'<tr><th class="label" scope="row">{esc(row.stream)}: {esc(row.variant)}<br>'
         f"<small>{esc(row.description)}</small></th>"
@@ -188,7 +189,7 @@ def _framing(compat: Compatibility) -> str:
         f"streams, read by each release's SDK against the simulator. {esc(FRAMING_LEGEND)}.</p>"
         '<div class="wrap"><table class="grid"><tr><th class="label">stream: variant</th>'
         f'<th class="first">first read</th>{_head(names)}</tr>'
-        + "".join(_framing_row(row, names) for row in compat.framing)
+        + "".join(_framing_row(row, names, compat.sdk) for row in compat.framing)
         + "</table></div>"
         + _framing_reasons(compat)
     )
@@ -216,8 +217,8 @@ def _contracts(compat: Compatibility) -> str:
             for s in shapes
         )
         parts.append(
-            f"<details><summary>requests of cozepy {esc(version)}</summary><table><tr><th>flow</th><th>endpoint</th>"
-            f"<th>query</th><th>body</th><th>headers</th><th>requests</th></tr>{rows}</table></details>"
+            f"<details><summary>requests of {esc(compat.sdk)} {esc(version)}</summary><table><tr><th>flow</th>"
+            f"<th>endpoint</th><th>query</th><th>body</th><th>headers</th><th>requests</th></tr>{rows}</table></details>"
         )
     return "".join(parts)
 
@@ -269,8 +270,8 @@ def _answer(compat: Compatibility) -> str:
     )
 
 
-def render_html(compat: Compatibility) -> str:
-    title = f"{compat.sdk} compatibility: {span(compat)}"
+def _body(compat: Compatibility) -> str:
+    """One SDK's report under its heading (added by the caller)."""
     intro = (
         f'<p class="muted">Generated {esc(compat.generated_at)} by <code>coze-harness compat</code> from one '
         "capability matrix per release. A regression is a cell whose verdict ranks lower than in the release "
@@ -288,8 +289,8 @@ def render_html(compat: Compatibility) -> str:
     toc = nav(links) + nav(grids).replace("On this page:", "Grids:").replace(
         'aria-label="sections"', 'aria-label="grids"'
     )
-    body = (
-        f"{_STYLE}<h1>{esc(title)}</h1>{_answer(compat)}{toc}{intro}"
+    return (
+        f"{_answer(compat)}{toc}{intro}"
         + _regressions(compat)
         + _findings(compat)
         + _grid(compat)
@@ -297,4 +298,38 @@ def render_html(compat: Compatibility) -> str:
         + _contracts(compat)
         + _releases(compat)
     )
-    return page(title, body)
+
+
+_ANCHOR = re.compile(r"""\b(id|href)=(["'])(#?)""")
+
+
+def _prefixed(body: str, prefix: str) -> str:
+    """The section's ids and in-page links, prefixed, so that two SDKs' sections share one page."""
+    return _ANCHOR.sub(lambda m: f"{m.group(1)}={m.group(2)}{m.group(3)}{prefix}", body)
+
+
+def render_html(compat: Compatibility) -> str:
+    return render_html_all([compat])
+
+
+def render_html_all(compats: list[Compatibility]) -> str:
+    """One page: one SDK's report as it has always been, or a section per SDK (the first SDK's anchors
+    unchanged, the others' prefixed with the SDK's name) under links to each."""
+    if len(compats) == 1:
+        compat = compats[0]
+        return page(_title(compat), f"{_STYLE}<h1>{esc(_title(compat))}</h1>{_body(compat)}")
+    title = "Compatibility: " + "; ".join(f"{compat.sdk} {span(compat)}" for compat in compats)
+    sdks = nav([(f"sdk-{compat.sdk}", f"{compat.sdk} ({span(compat)})") for compat in compats]).replace(
+        "On this page:", "SDKs:"
+    )
+    sections = [
+        f'<section><h1 id="sdk-{esc(compat.sdk)}">{esc(_title(compat))}</h1>'
+        + (_body(compat) if number == 0 else _prefixed(_body(compat), f"{compat.sdk}-"))
+        + "</section>"
+        for number, compat in enumerate(compats)
+    ]
+    return page(title, _STYLE + sdks + "".join(sections))
+
+
+def _title(compat: Compatibility) -> str:
+    return f"{compat.sdk} compatibility: {span(compat)}"

@@ -32,8 +32,14 @@ class Loaded:
     failure: VersionFailure | None = None
 
     @property
-    def sort_key(self) -> Version:
-        return Version(self.version)
+    def sdk(self) -> str:
+        if self.matrix is not None:
+            return self.matrix.sdk
+        return self.failure.sdk if self.failure is not None else "cozepy"
+
+    @property
+    def sort_key(self) -> tuple[str, Version]:
+        return self.sdk, Version(self.version)
 
     @property
     def shown_source(self) -> str:
@@ -102,15 +108,17 @@ def _scan(folder: Path, found: dict[str, Loaded]) -> None:
             loaded = Loaded(_check_version(failure.version, failure_path), failure_path, failure=failure)
         else:
             continue
-        other = found.get(loaded.version)
+        key = f"{loaded.sdk} {loaded.version}"
+        other = found.get(key)
         if other is not None:
-            raise CompatError(f"two results for cozepy {loaded.version}: {other.source} and {loaded.source}")
-        found[loaded.version] = loaded
+            raise CompatError(f"two results for {key}: {other.source} and {loaded.source}")
+        found[key] = loaded
 
 
 def load_dirs(folders: Sequence[Path]) -> list[Loaded]:
-    """Every release under the folders (e.g. the sweep shards' folders), oldest first; a release found
-    twice, in one folder or across them, is a `CompatError`, as is finding none at all."""
+    """Every release under the folders (e.g. the sweep shards' folders, or one folder per SDK), by SDK and then
+    oldest first; a release of an SDK found twice, in one folder or across them, is a `CompatError`, as is
+    finding none at all."""
     found: dict[str, Loaded] = {}
     for folder in folders:
         _scan(folder, found)

@@ -131,7 +131,7 @@ def _contracts(compat: Compatibility) -> list[str]:
             )
     else:
         lines.append("Every release sends the same requests.")
-    lines += ["", f"### Requests of cozepy {first} (the oldest release)", ""]
+    lines += ["", f"### Requests of {compat.sdk} {first} (the oldest release)", ""]
     lines += ["| flow | endpoint | query | body | headers |", "| --- | --- | --- | --- | --- |"]
     for shape in compat.contracts[first]:
         headers = ", ".join(f"{k}: {v}" for k, v in shape.headers.items())
@@ -193,4 +193,22 @@ def render_markdown(compat: Compatibility) -> str:
         + _contracts(compat)
         + _releases(compat)
     )
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_markdown_all(compats: list[Compatibility]) -> str:
+    """One SDK's report as it has always been, or one document with a part per SDK (headings one level down)."""
+    if len(compats) == 1:
+        return render_markdown(compats[0])
+    lines = [
+        "# Compatibility: " + "; ".join(f"{compat.sdk} {span(compat)}" for compat in compats),
+        "",
+        "One part per SDK (" + ", ".join(compat.sdk for compat in compats) + "), each merged from one capability "
+        "matrix per release of that SDK.",
+        "",
+    ]
+    for compat in compats:
+        part = render_markdown(compat)
+        lines += [("#" + line if line.startswith("#") else line) for line in part.splitlines()]
+        lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -127,9 +127,18 @@ _READ_BACK = ("workflow-run-history",)
 raised while parsing it cannot read that answer at all, which no cell shows, so it is a finding."""
 
 
+def merge_by_sdk(loaded: list[Loaded]) -> list[Compatibility]:
+    """One `Compatibility` per SDK among the releases, cozepy's first, then the others by name."""
+    sdks = sorted({item.sdk for item in loaded}, key=lambda sdk: (sdk != "cozepy", sdk))
+    return [merge(sorted((item for item in loaded if item.sdk == sdk), key=lambda item: item.sort_key)) for sdk in sdks]
+
+
 def merge(loaded: list[Loaded]) -> Compatibility:
-    """One `Compatibility` from releases sorted oldest first (as `load_dir` returns them)."""
-    compat = Compatibility(versions=[_column(item) for item in loaded])
+    """One `Compatibility` from one SDK's releases sorted oldest first (as `load_dir` returns them)."""
+    sdks = sorted({item.sdk for item in loaded})
+    if len(sdks) > 1:
+        raise ValueError(f"merge one SDK's releases at a time (got {', '.join(sdks)}): see merge_by_sdk")
+    compat = Compatibility(sdk=sdks[0] if sdks else "cozepy", versions=[_column(item) for item in loaded])
     present = {
         (cell.platform, cell.capability, cell.mode) for item in loaded if item.matrix for cell in item.matrix.cells
     }

@@ -41,6 +41,7 @@ class VersionFailure(BaseModel):
     """A release the sweep could not report on (written as `failure.json` where its matrix would be)."""
 
     version: str
+    sdk: str = Field("cozepy", description="the SDK of the release: cozepy, coze-js")
     stage: str = Field(description="venv, install or report")
     error: str
     httpx: str = ""

@@ -113,7 +113,8 @@ def check_shards(folders: Sequence[Path], loaded: Sequence[Loaded]) -> str | Non
     if missing:
         described = "; ".join(f"{shard} (cozepy {', '.join(shard.take(versions)) or 'nothing'})" for shard in missing)
         raise CompatError(f"shard(s) missing: {described}; give every shard's folder")
-    have = {item.version for item in loaded}
+    swept_folders = {path.parent for path in manifests}  # another SDK's folder, merged beside them, is not theirs
+    have = {item.version for item in loaded if item.source.parent.parent in swept_folders}
     absent = [version for version in versions if version not in have]
     if absent:
         raise CompatError(

@@ -279,7 +279,8 @@ def run_report(
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
 
 
-def _summary(path: Path) -> str:
+def summary(path: Path) -> str:
+    """A release's matrix in one line: its verdicts counted, and any crash."""
     data = json.loads(path.read_text(encoding="utf-8"))
     counts: dict[str, int] = {}
     for cell in data.get("cells", []):
@@ -312,7 +313,7 @@ def sweep_one(version: str, venvs: Path, sdk_root: Path, timeout: float) -> tupl
         if not (folder / MATRIX_FILE).exists():
             raise SweepError("report", f"exit {done.returncode}, no {MATRIX_FILE}: {done.stderr.strip()[-2000:]}")
         note = f" (exit {done.returncode})" if done.returncode else ""
-        return True, _summary(folder / MATRIX_FILE) + note
+        return True, summary(folder / MATRIX_FILE) + note
     except subprocess.TimeoutExpired:
         failure = VersionFailure(version=version, stage=stage, error=f"timed out after {timeout:g} s")
     except SweepError as exc:
@@ -489,7 +490,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from .._compat_cli import main as compat_main
 
-    compat_args = [str(out / "sdk"), "--out", str(merge_out)]
+    # the other SDK's per-release matrices a sweep of it left under OUT are merged too: one report, a part each
+    others = [str(folder) for folder in (out / "coze-js" / "sdk",) if folder.is_dir()]
+    compat_args = [str(out / "sdk"), *others, "--out", str(merge_out)]
     if args.baseline:
         compat_args += ["--baseline", args.baseline]
     return compat_main(compat_args)

@@ -17,6 +17,9 @@ from typing import Any, Literal, Protocol, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+SDKS = ("cozepy", "coze-js")
+"""The SDKs the harness runs: cozepy in this process, @coze/api (coze-js) in Node."""
+
 FlowName = Literal[
     "chat-stream",
     "chat-poll",
@@ -161,6 +164,7 @@ class Driver(Protocol):
 
 __all__ = [
     "FLOWS",
+    "SDKS",
     "CallOutcome",
     "Driver",
     "DriverUnavailable",

@@ -36,11 +36,19 @@ def no_tool_path(observation: Observation) -> tuple[bool, str]:
     return True, f"workflows.runs offers {offered}: none takes a tool's output"
 
 
+_RETURNED = {
+    "value": "workflows.runs.create returned one value",
+    "raised": "workflows.runs.create raised",
+    "stream": "workflows.runs.create returned a stream",
+    "timeout": "workflows.runs.create did not return in time",
+}
+
+
 def judge_workflow_run(observation: Observation) -> Verdicts:
     """A synchronous run of a workflow with a question node: one value, and the platform refuses it (6039)."""
     code = observation.errors[0].code if observation.errors else None
     call = observation.calls[0] if observation.calls else None
-    shape = f"workflows.runs.create returned {call.returned}" if call is not None else "no call was made"
+    shape = _RETURNED.get(call.returned, call.returned) if call is not None else "no call was made"
     verdicts: Verdicts = {
         capability: (Verdict.ABSENT, f"a synchronous run returns one value ({shape}): no events, no tool calls.")
         for capability in TOOL_CAPABILITIES

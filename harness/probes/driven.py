@@ -27,7 +27,7 @@ from .framing import STREAMS, framing_catalogue, sample_of
 from .websocket import handshake_refusal
 
 FLOW_SECONDS = 10.0
-POLL_SECONDS = 3.0
+POLL_SECONDS = 2.0
 """A polled chat's limit: the simulator settles a step at once, so a poll still going after this never ends
 (coze-js's createAndPoll polls without a limit until a status it knows; studio spells one differently)."""
 CHATFLOW_TOOL_OUTPUT = "sunny and 21 degrees"
