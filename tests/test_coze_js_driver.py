@@ -1,8 +1,6 @@
 """The @coze/api driver: the official JavaScript SDK run in Node against the simulator over loopback.
 
-Tests that need Node skip with the driver's own reason when node is missing, and those that need an
-installed @coze/api skip with the command that installs it (`python -m harness.drivers.coze_js
-install VERSION`; .ci/run does it before tox). Under CI=true a skip of either kind is a failure.
+Tests that need Node or an installed release skip (fail under CI) as tests/coze_js_support.py says.
 Nothing here installs anything or leaves loopback.
 """
 
@@ -15,41 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from coze_js_support import LATEST, OLD, node, sdk_folder
 
 from harness import _drive_cli
 from harness.drivers import DriverUnavailable, FlowRequest, Observation, ToolCallSeen, coze_js
 from harness.probes import demo_tools
 from simulators.coze import DEFAULT_TOKEN, Catalogue, SimConfig, create_app, local_tls, running
 
-LATEST = os.environ.get("COZE_JS_LATEST", "1.3.9")
-OLD = os.environ.get("COZE_JS_OLD", "1.0.4")
 IDS = {entry["name"]: entry["id"] for entry in Catalogue.builtin().entries()}
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def _unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"CI must run the coze-js driver tests: {reason}")
-    pytest.skip(reason)
-
-
-def _node() -> coze_js.NodeTools:
-    try:
-        return coze_js.find_node()
-    except DriverUnavailable as exc:
-        _unavailable(str(exc))
-        raise AssertionError("unreachable") from exc
-
-
-def _sdk(version: str) -> Path:
-    _node()
-    found = coze_js.cached(version)
-    if found is None:
-        _unavailable(
-            f"@coze/api {version} is not installed in {coze_js.cache_root()}: {coze_js.install_command(version)}"
-        )
-        raise AssertionError("unreachable")
-    return found
+_node = node
+_sdk = sdk_folder
 
 
 def _local(call: ToolCallSeen) -> str:
