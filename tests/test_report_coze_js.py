@@ -165,3 +165,15 @@ def test_the_sweep_reports_each_release_records_failures_and_merges_both_sdks(
     assert main(["compat", *folders, "--baseline", str(baseline), "--no-write"]) == 0
     assert main(["compat", folders[0], "--baseline", str(baseline), "--no-write"]) == 2
     assert "holds no coze-js release" in capsys.readouterr().err
+
+
+def test_the_committed_expectation_holds_for_the_latest_release(js_report: tuple[Path, Matrix]) -> None:
+    _, matrix = js_report
+    committed = Expectation.load(ROOT / "reports" / "expected-verdicts.json").for_sdk("coze-js")
+    if committed.sdk_version != LATEST:
+        pytest.skip(f"reports/expected-verdicts.json holds coze-js {committed.sdk_version}, not {LATEST}")
+    assert Expectation.of(matrix).sdks["coze-js"] == committed
+    committed_matrix = Matrix.read(json.loads((ROOT / "reports" / "coze-js" / "capability-matrix.json").read_text()))
+    assert [(c.platform, c.mode, c.capability, c.verdict) for c in committed_matrix.cells] == [
+        (c.platform, c.mode, c.capability, c.verdict) for c in matrix.cells
+    ]

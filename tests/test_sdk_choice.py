@@ -78,11 +78,12 @@ def test_report_refuses_a_bad_sdk_or_another_sdks_expectation_before_anything_ru
     assert "choose cozepy, coze-js or coze-js@VERSION" in capsys.readouterr().err
     assert main(["report", "--sdk", "coze-js@latest", "--out", str(tmp_path)]) == 2
     assert "not an exact @coze/api release" in capsys.readouterr().err
-    expect = ROOT / "reports" / "expected-verdicts.json"
-    if "coze-js" not in Expectation.load(expect).sdks:
-        assert main(["report", "--sdk", "coze-js", "--expect", str(expect), "--out", str(tmp_path)]) == 2
-        assert "holds verdicts for cozepy, not for coze-js" in capsys.readouterr().err
-    assert list(tmp_path.iterdir()) == []
+    committed = Expectation.load(ROOT / "reports" / "expected-verdicts.json")
+    expect = tmp_path / "cozepy-only.json"
+    Expectation(sdks={"cozepy": committed.sdks["cozepy"]}).save(expect)
+    assert main(["report", "--sdk", "coze-js", "--expect", str(expect), "--out", str(tmp_path / "out")]) == 2
+    assert "holds verdicts for cozepy, not for coze-js" in capsys.readouterr().err
+    assert [path.name for path in tmp_path.iterdir()] == ["cozepy-only.json"]
 
 
 def test_without_node_report_says_what_is_missing_and_exits_4(
