@@ -92,6 +92,10 @@ CAPABILITY_TITLES = {
 }
 
 
+LOADING_FACT = "loading the release"
+"""The SDK fact of a release that could not be loaded the way its package says (a finding in `compat`)."""
+
+
 class SdkFact(BaseModel):
     """Something read off the installed SDK (not off the wire)."""
 

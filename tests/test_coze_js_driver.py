@@ -189,6 +189,25 @@ def test_a_runner_that_stops_answering_is_killed(fake_sdk: Path) -> None:
     assert driver._proc is None
 
 
+def test_a_release_whose_import_entry_is_missing_is_loaded_with_require_and_says_so(tmp_path: Path) -> None:
+    """@coze/api 1.1.1 points `exports["."].import` at dist/esm/index.js and ships dist/esm/index.mjs."""
+    package = tmp_path / "node_modules" / "@coze" / "api"
+    (package / "dist").mkdir(parents=True)
+    exports = {".": {"import": "./dist/esm/index.js", "require": "./dist/index.cjs"}}
+    (package / "package.json").write_text(json.dumps({"name": "@coze/api", "version": "1.1.1", "exports": exports}))
+    (package / "dist" / "index.cjs").write_text(
+        "class CozeAPI { constructor() { this.chat = {}; } }\nmodule.exports = { CozeAPI };\n"
+    )
+    with coze_js.CozeJsDriver(tmp_path, _node()) as driver:
+        assert driver.sdk_version == "1.1.1"
+        assert driver.loading is not None and "./dist/esm/index.js is missing" in driver.loading
+        assert "loaded with require" in driver.loading
+    (package / "dist" / "esm").mkdir()
+    (package / "dist" / "esm" / "index.js").write_text("export class CozeAPI { constructor() { this.chat = {}; } }\n")
+    with coze_js.CozeJsDriver(tmp_path, _node()) as driver:
+        assert driver.loading is None
+
+
 def test_a_folder_without_the_sdk_is_refused_with_the_reason(tmp_path: Path) -> None:
     with pytest.raises(DriverUnavailable, match="cannot load @coze/api"):
         coze_js.CozeJsDriver(tmp_path, _node()).__enter__()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from simulators.coze import DEFAULT_PLATFORM, PLATFORMS, PlatformName
 
-from ..matrix import VERDICT_RANK, Capability, FramingOutcome, FramingResult, Mode, Verdict
+from ..matrix import LOADING_FACT, VERDICT_RANK, Capability, FramingOutcome, FramingResult, Mode, Verdict
 from .contracts import diff_contracts, rejections, shapes
 from .load import Loaded
 from .model import (
@@ -115,6 +115,14 @@ def _findings(loaded: list[Loaded]) -> list[Finding]:
                 detail = f"probe {crash.probe} crashed on {crash.platform} (its cells have no verdict): {crash.error}"
                 findings.append(Finding(kind="probe-crashed", version=item.version, detail=detail))
             first = item.matrix.platforms[0] if item.matrix.platforms else DEFAULT_PLATFORM
+            loading = {
+                str(fact.value)
+                for evidence in item.matrix.evidence.values()
+                for fact in evidence.sdk_facts
+                if fact.subject == LOADING_FACT
+            }
+            for detail in sorted(loading):
+                findings.append(Finding(kind="release-packaging", version=item.version, detail=detail))
             for evidence in item.matrix.evidence.values():
                 if evidence.id in _READ_BACK and evidence.platform == first and evidence.error:
                     detail = f"{evidence.summary}: {evidence.error} (evidence {evidence.id}, {evidence.platform})"

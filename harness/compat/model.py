@@ -173,7 +173,7 @@ class Rejection(BaseModel):
 
 
 class Finding(BaseModel):
-    kind: Literal["release-failed", "probe-crashed", "request-rejected", "response-unreadable"]
+    kind: Literal["release-failed", "release-packaging", "probe-crashed", "request-rejected", "response-unreadable"]
     version: str
     detail: str
 

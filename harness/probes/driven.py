@@ -15,7 +15,7 @@ from simulators.coze import FRAMING_VARIANTS as VARIANTS
 
 from .. import judges
 from ..drivers import Driver, FlowName, FlowRequest, Observation, ToolAnswerer, ToolCallSeen
-from ..matrix import Capability, Evidence, FramingResult, Mode, SdkFact, Verdict
+from ..matrix import LOADING_FACT, Capability, Evidence, FramingResult, Mode, SdkFact, Verdict
 from ..recorder import Exchange
 from ..streams import GRAMMARS
 from ..tap import RecordingApp
@@ -70,6 +70,9 @@ def _facts(driver: Driver, observation: Observation, prefixes: tuple[str, ...]) 
     runtime = getattr(driver, "node_version", None)
     if runtime:
         facts.append(SdkFact(subject="node", value=runtime))
+    loading = getattr(driver, "loading", None)
+    if loading:
+        facts.append(SdkFact(subject=LOADING_FACT, value=loading))
     return facts
 
 

@@ -201,6 +201,7 @@ class CozeJsDriver:
         self.grace_seconds = grace_seconds
         self.tools = tools or find_node()
         self.methods: dict[str, MethodKind] = {}
+        self.loading: str | None = None  # how the release had to be loaded, when not as its package says
         self._version = _installed_version(prefix) or "unknown"
         self._proc: subprocess.Popen[str] | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
@@ -268,6 +269,8 @@ class CozeJsDriver:
             )
         self._version = str(hello["hello"].get("sdk_version", self._version))
         self.methods = dict(hello["hello"].get("methods", {}))
+        loading = hello["hello"].get("loading")
+        self.loading = str(loading) if loading else None
 
     def _keep_stderr(self, line: str | None) -> None:
         if line is not None:

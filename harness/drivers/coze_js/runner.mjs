@@ -10,7 +10,8 @@
 // (its SDK calls may still be running, and the next flow must not share the process with them).
 // stdout carries the protocol only: console output of the SDK goes to stderr.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
@@ -83,6 +84,13 @@ function entryOf(pkg) {
     relative = typeof dot === 'string' ? dot : dot.import || dot.default || dot.require;
   }
   return relative || pkg.module || pkg.main || 'index.js';
+}
+
+// The CommonJS entry: what `require('@coze/api')` loads.
+function requireEntryOf(pkg) {
+  const dot = pkg.exports && typeof pkg.exports === 'object' ? pkg.exports['.'] : undefined;
+  const relative = dot && typeof dot === 'object' ? dot.require || dot.default : undefined;
+  return relative || pkg.main || 'index.js';
 }
 
 function lookup(root, dotted) {
@@ -607,11 +615,20 @@ async function main() {
   const sdkDir = process.argv[2];
   let sdk;
   let pkg;
+  let loading = null;
   try {
     if (!sdkDir) throw new Error('usage: node runner.mjs SDK_DIR');
     const pkgDir = path.join(path.resolve(sdkDir), 'node_modules', '@coze', 'api');
     pkg = JSON.parse(readFileSync(path.join(pkgDir, 'package.json'), 'utf8'));
-    sdk = await import(pathToFileURL(path.join(pkgDir, entryOf(pkg))).href);
+    const entry = path.join(pkgDir, entryOf(pkg));
+    if (existsSync(entry)) {
+      sdk = await import(pathToFileURL(entry).href);
+    } else {
+      // a release whose package points `import` at a file it does not ship (1.1.1): an ES module caller
+      // cannot load it at all; a CommonJS caller can, through `require`, which is what runs here, said so
+      loading = `the package's import entry ${entryOf(pkg)} is missing from the release, so \`import '@coze/api'\` fails; loaded with require (its CommonJS entry)`;
+      sdk = createRequire(path.join(pkgDir, 'package.json'))(path.join(pkgDir, requireEntryOf(pkg)));
+    }
     if (typeof sdk.CozeAPI !== 'function') throw new Error(`${pkgDir} exports no CozeAPI`);
   } catch (error) {
     exitAfter({ fatal: `cannot load @coze/api from ${sdkDir}: ${error && error.message}` }, 1);
@@ -629,7 +646,7 @@ async function main() {
       if (!(dotted in methods)) methods[dotted] = kindOf(resource[name]);
     }
   }
-  write({ hello: { sdk: 'coze-js', sdk_version: pkg.version, node_version: process.versions.node, methods } });
+  write({ hello: { sdk: 'coze-js', sdk_version: pkg.version, node_version: process.versions.node, methods, loading } });
 
   listen();
   for (;;) {
