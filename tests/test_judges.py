@@ -69,7 +69,7 @@ def test_a_chat_that_quotes_every_output_supports_the_loop() -> None:
     )
     chain = judges.ChatRun(_chat([], [["search"], ["read"]], "completed", "found: a, b"), ["a", "b"])
     failing = judges.ChatRun(_chat([], [["get_weather"]], "completed", 'oops {"error": "x"}'), ['{"error": "x"}'])
-    verdicts = judges.judge_chat(single, chain, failing, "streamed", "test-sdk")
+    verdicts = judges.judge_chat(single, chain, failing, "streamed", has_submit=True)
     assert {capability: verdict for capability, (verdict, _) in verdicts.items()} == {
         **dict.fromkeys(Capability, Verdict.SUPPORTED),
         Capability.INTERRUPT_RESUME: Verdict.NOT_APPLICABLE,
@@ -79,7 +79,7 @@ def test_a_chat_that_quotes_every_output_supports_the_loop() -> None:
 def test_a_chat_that_never_completes_is_broken_with_the_sdks_error() -> None:
     error = SdkError(type="CozeError", message="Could not parse message into JSON:", code=None)
     single = judges.ChatRun(_chat(["conversation.chat.created"], [], "", "", errors=[error]), [])
-    verdicts = judges.judge_chat(single, single, single, "streamed", "test-sdk")
+    verdicts = judges.judge_chat(single, single, single, "streamed", has_submit=True)
     verdict, reason = verdicts[Capability.OUTPUTS_IN_ANSWER]
     assert verdict is Verdict.BROKEN and "CozeError: Could not parse message" in reason
     assert verdicts[Capability.TOOL_CALL_EVENT][0] is Verdict.BROKEN
@@ -87,8 +87,10 @@ def test_a_chat_that_never_completes_is_broken_with_the_sdks_error() -> None:
 
 def test_a_release_without_the_submit_method_has_it_absent() -> None:
     run = judges.ChatRun(_chat(["conversation.chat.requires_action"], [["get_weather"]], "requires_action", ""), [])
-    run.observation.methods = {"chat.submitToolOutputs": "absent"}
-    assert judges.judge_chat(run, run, run, "streamed", "x")[Capability.SUBMIT_METHOD][0] is Verdict.ABSENT
+    verdict, reason = judges.judge_chat(run, run, run, "streamed", False, "chat.submit")[Capability.SUBMIT_METHOD]
+    assert verdict is Verdict.ABSENT and reason == "this SDK has no chat.submit."
+    verdict, reason = judges.judge_chat(run, run, run, "streamed", True, "chat.submit")[Capability.SUBMIT_METHOD]
+    assert verdict is Verdict.BROKEN and reason.startswith("chat.submit exists but the flow did not get there")
 
 
 def test_a_platform_without_the_path_is_absent_only_when_the_submit_is_refused_with_404() -> None:

@@ -14,7 +14,16 @@ from ._cells import (
     has_method,
     offers_tool_calls,
 )
-from .chat import ChatRun, absent_on_platform, absent_sdk_method, completed, judge_chat, lacks_tool_path
+from .chat import (
+    SUBMIT,
+    ChatOutcome,
+    ChatRun,
+    absent_on_platform,
+    absent_sdk_method,
+    completed,
+    judge_chat,
+    lacks_tool_path,
+)
 from .framing import judge_framing
 from .workflow import (
     judge_bridge,
@@ -27,7 +36,9 @@ from .workflow import (
 )
 
 __all__ = [
+    "SUBMIT",
     "TOOL_CAPABILITIES",
+    "ChatOutcome",
     "ChatRun",
     "Verdicts",
     "absent_on_platform",

@@ -7,6 +7,7 @@ rounds) and the weather bot with a failing tool. The rules are the cozepy probes
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ..drivers import Observation
 from ..matrix import Capability, Verdict
@@ -17,7 +18,6 @@ from ._cells import (
     Verdicts,
     dumps,
     first_error,
-    has_method,
     offers_tool_calls,
     result_field,
 )
@@ -94,15 +94,38 @@ def absent_on_platform(single: ChatRun, submit: Observation | None, sdk: str) ->
     return verdicts
 
 
-def judge_chat(single: ChatRun, chain: ChatRun, failing: ChatRun, how: str, sdk: str) -> Verdicts:
-    """The local-plugin loop's cells from three chats that ran (`how`: streamed, polled, over a websocket)."""
+class ChatOutcome(Protocol):
+    """One chat driven to its end, as a judge reads it (a `ChatRun`, or the cozepy probes' own record)."""
 
-    def ran(run: ChatRun, what: str) -> tuple[Verdict, str]:
+    @property
+    def rounds(self) -> list[list[str]]: ...
+    @property
+    def outputs(self) -> list[str]: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def saw_tool_event(self) -> bool: ...
+    def quotes_outputs(self) -> bool: ...
+
+
+def judge_chat(
+    single: ChatOutcome,
+    chain: ChatOutcome,
+    failing: ChatOutcome,
+    how: str,
+    has_submit: bool,
+    submit_name: str = SUBMIT,
+) -> Verdicts:
+    """The local-plugin loop's cells from three chats that ran (`how`: streamed, polled, over a websocket);
+    `submit_name` is the SDK's name for its submit method, which `has_submit` says it has."""
+
+    def ran(run: ChatOutcome, what: str) -> tuple[Verdict, str]:
         if run.quotes_outputs():
             return Verdict.SUPPORTED, f"{what}: the answer quotes every tool output ({how})."
         return Verdict.BROKEN, f"{what} failed: {run.error or f'the chat ended {run.status!r} without the outputs'}."
 
-    has_submit = has_method(single.observation, SUBMIT)
     if single.saw_tool_event:
         event = (Verdict.SUPPORTED, "the SDK delivered conversation.chat.requires_action to the caller.")
     else:
@@ -110,13 +133,13 @@ def judge_chat(single: ChatRun, chain: ChatRun, failing: ChatRun, how: str, sdk:
     if single.rounds:
         fields = (Verdict.SUPPORTED, f"read {len(single.rounds[0])} calls with id, function.name and arguments.")
     else:
-        fields = (Verdict.BROKEN, f"the tool calls could not be read: {single.error or single.status}.")
+        fields = (Verdict.BROKEN, f"the tool calls could not be read: {single.error}.")
     if not has_submit:
-        submit = (Verdict.ABSENT, f"this SDK has no {SUBMIT}.")
+        submit = (Verdict.ABSENT, f"this SDK has no {submit_name}.")
     elif single.status == "completed" and single.rounds:
-        submit = (Verdict.SUPPORTED, f"{SUBMIT} exists and the continuation completed.")
+        submit = (Verdict.SUPPORTED, f"{submit_name} exists and the continuation completed.")
     else:
-        submit = (Verdict.BROKEN, f"{SUBMIT} exists but the flow did not get there: {single.error or single.status}.")
+        submit = (Verdict.BROKEN, f"{submit_name} exists but the flow did not get there: {single.error}.")
     outputs = ran(single, "weather-bot")
     two_calls = bool(single.rounds) and len(single.rounds[0]) > 1
     per_round = (

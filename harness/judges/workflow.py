@@ -87,18 +87,26 @@ def judge_workflow_stream(streams: dict[str, Observation]) -> tuple[Verdicts, li
         outcomes.append(outcome)
         readable = readable or carried
     none, why = no_tool_path(next(iter(streams.values())))
+    return stream_verdicts(none, why, outcomes[0], readable, "the SDK did not hand it to the caller."), outcomes
+
+
+def stream_verdicts(
+    none: bool, why: str, first: str, readable: bool, lost: str, runs: str = "workflows.runs"
+) -> Verdicts:
+    """The workflow stream's cells: `none` when the SDK has no typed way to read or answer a tool call (`why`),
+    `readable` when an Interrupt's tool call reached the caller (`lost` says what happened to it otherwise)."""
     absent = Verdict.ABSENT if none else Verdict.UNKNOWN
     verdicts: Verdicts = {
-        Capability.TOOL_CALL_EVENT: (absent, f"no tool-call event type: {why}. {outcomes[0]}."),
+        Capability.TOOL_CALL_EVENT: (absent, f"no tool-call event type: {why}. {first}."),
         Capability.TOOL_CALL_FIELDS: (
             Verdict.SUPPORTED if readable else Verdict.ABSENT,
             "Interrupts of types 1 and 6 carried a tool call in interrupt_data.data; "
-            + ("the SDK kept it." if readable else "the SDK did not hand it to the caller."),
+            + ("the SDK kept it." if readable else lost),
         ),
         Capability.SUBMIT_METHOD: (
             absent,
-            "workflows.runs offers no method to submit tool outputs; resume takes one free-form string for an "
-            "interrupt, not outputs keyed by call id.",
+            f"{runs} offers no method to submit tool outputs; resume takes "
+            "one free-form string for an interrupt, not outputs keyed by call id.",
         ),
     }
     rest = "with no readable tool call and no way to submit its output, a client has nothing to run or answer."
@@ -111,7 +119,7 @@ def judge_workflow_stream(streams: dict[str, Observation]) -> tuple[Verdicts, li
     ):
         verdicts[capability] = (absent if not readable else Verdict.UNKNOWN, rest)
     verdicts[Capability.INTERRUPT_RESUME] = (Verdict.NOT_APPLICABLE, "see the workflow stream + resume column.")
-    return verdicts, outcomes
+    return verdicts
 
 
 def _resumed_value(observation: Observation) -> str:

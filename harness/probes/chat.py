@@ -10,7 +10,7 @@ from typing import Any
 from simulators.coze import DEFAULT_PLATFORM
 
 from .. import sdk
-from ..judges import cells_for
+from ..judges import cells_for, judge_chat
 from ..judges._cells import CHAT_IDS, offers_tool_calls
 from ..matrix import Capability, Evidence, Mode, Verdict
 from ..recorder import Exchange
@@ -217,59 +217,15 @@ def _absent_on_platform(single: _Run, submit: tuple[int | None, str]) -> dict[Ca
 def _verdicts(
     single: _Run, chain: _Run, failing: _Run, has_submit: bool, how: str
 ) -> dict[Capability, tuple[Verdict, str]]:
-    def ran(run: _Run, what: str) -> tuple[Verdict, str]:
-        if run.quotes_outputs():
-            return Verdict.SUPPORTED, f"{what}: the answer quotes every tool output ({how})."
-        return Verdict.BROKEN, f"{what} failed: {run.error or f'the chat ended {run.status!r} without the outputs'}."
-
-    if single.saw_tool_event:
-        event = (Verdict.SUPPORTED, "the SDK delivered conversation.chat.requires_action to the caller.")
-    else:
-        event = (Verdict.BROKEN, f"no requires_action reached the caller: {single.error or single.status}.")
-    if single.rounds:
-        fields = (Verdict.SUPPORTED, f"read {len(single.rounds[0])} calls with id, function.name and arguments.")
-    elif not sdk.chat_has_required_action():
-        fields = (Verdict.ABSENT, "cozepy.Chat has no required_action field: the tool calls are dropped on parse.")
-    else:
-        fields = (Verdict.BROKEN, f"the tool calls could not be read: {single.error}.")
-    if not has_submit:
-        submit = (Verdict.ABSENT, "this SDK has no chat.submit_tool_outputs.")
-    elif single.completed and single.rounds:
-        submit = (Verdict.SUPPORTED, "chat.submit_tool_outputs exists and the continuation completed.")
-    else:
-        submit = (Verdict.BROKEN, f"chat.submit_tool_outputs exists but the flow did not get there: {single.error}.")
-    outputs = ran(single, "weather-bot")
-    two_calls = bool(single.rounds) and len(single.rounds[0]) > 1
-    per_round = (
-        ran(single, "two calls answered in one submit")
-        if two_calls
-        else (Verdict.BROKEN, f"no round with two calls completed: {single.error}.")
-    )
-    rounds = (
-        ran(chain, "research-bot, two rounds")
-        if len(chain.rounds) == 2
-        else (Verdict.BROKEN, f"expected two rounds, saw {chain.rounds}: {chain.error}.")
-    )
-    reported = any('"error"' in output for output in failing.outputs)
-    if failing.quotes_outputs() and reported:
-        errors = (Verdict.SUPPORTED, "a tool that raised produced a JSON error output, and the answer quotes it.")
-    else:
-        errors = (Verdict.BROKEN, f"the tool error did not travel back: {failing.error or failing.status}.")
-    if outputs[0] is Verdict.SUPPORTED:
-        local = (Verdict.SUPPORTED, "local functions ran on requires_action and their outputs reached the answer.")
-    else:
-        local = outputs
-    return {
-        Capability.TOOL_CALL_EVENT: event,
-        Capability.TOOL_CALL_FIELDS: fields,
-        Capability.SUBMIT_METHOD: submit,
-        Capability.OUTPUTS_IN_ANSWER: outputs,
-        Capability.CALLS_PER_ROUND: per_round,
-        Capability.ROUNDS: rounds,
-        Capability.TOOL_ERRORS: errors,
-        Capability.INTERRUPT_RESUME: (Verdict.NOT_APPLICABLE, "bot chat has no interrupts; tool calls are its pause."),
-        Capability.LOCAL_CODE: local,
-    }
+    """The judges' rules (harness/judges/chat.py), with what only cozepy's models can show: a release whose
+    Chat has no required_action field drops the tool calls on parse, so they are absent, not broken."""
+    verdicts = judge_chat(single, chain, failing, how, has_submit, "chat.submit_tool_outputs")
+    if not single.rounds and not sdk.chat_has_required_action():
+        verdicts[Capability.TOOL_CALL_FIELDS] = (
+            Verdict.ABSENT,
+            "cozepy.Chat has no required_action field: the tool calls are dropped on parse.",
+        )
+    return verdicts
 
 
 def _summary(run: _Run) -> str:

@@ -118,7 +118,8 @@ def _chat_probe(ctx: ProbeContext, mode: Mode, flow: FlowName, how: str, summary
             exchanges += _take(ctx)
         verdicts = judges.absent_on_platform(single, submit, sdk)
     else:
-        verdicts = judges.judge_chat(single, chain, failing, how, sdk)
+        has_submit = judges.has_method(single.observation, judges.SUBMIT)
+        verdicts = judges.judge_chat(single, chain, failing, how, has_submit)
     evidence = Evidence(
         id=mode.value,
         probe=mode.value,
@@ -215,7 +216,7 @@ def probe_websocket_chat(ctx: ProbeContext) -> ProbeResult:
         streams.append(
             StreamCheck(grammar="websocket chat", events=names, transitions=transitions, violation=violation)
         )
-    verdicts = judges.judge_chat(single, chain, failing, "over the websocket", _driver(ctx).sdk)
+    verdicts = judges.judge_chat(single, chain, failing, "over the websocket", True, "the websocket's submit")
     if single.status == "completed" and single.rounds:
         verdicts[Capability.SUBMIT_METHOD] = (
             Verdict.SUPPORTED,

@@ -13,24 +13,14 @@ import json
 import time
 from typing import Any
 
-from ..judges import cells_for
+from ..judges import TOOL_CAPABILITIES, cells_for
+from ..judges.workflow import TOOL_NAME, stream_verdicts
 from ..matrix import Capability, Evidence, Mode, SdkFact, Verdict
 from ..sdk import enum_value, event_name
 from ._base import ProbeContext, ProbeResult, check_streams, describe_error
 from .surface import chatflow_facts, model_fields, workflow_facts
 
-TOOL_NAME = "get_weather"
-_TOOL_CAPABILITIES = (
-    Capability.TOOL_CALL_EVENT,
-    Capability.TOOL_CALL_FIELDS,
-    Capability.SUBMIT_METHOD,
-    Capability.OUTPUTS_IN_ANSWER,
-    Capability.CALLS_PER_ROUND,
-    Capability.ROUNDS,
-    Capability.TOOL_ERRORS,
-    Capability.LOCAL_CODE,
-)
-_CHATFLOW_CAPABILITIES = (*_TOOL_CAPABILITIES, Capability.INTERRUPT_RESUME)
+_CHATFLOW_CAPABILITIES = (*TOOL_CAPABILITIES, Capability.INTERRUPT_RESUME)
 SIMULATED = (
     "the tool-call-shaped events (a requires_action-like event, Interrupt types 1 and 6 with a tool call in "
     "interrupt_data.data) are injected by the simulator; no Coze server is known to send them on a workflow stream"
@@ -111,34 +101,8 @@ def probe_workflow_stream(ctx: ProbeContext) -> ProbeResult:
         sdk_facts=facts,
         simulated=SIMULATED,
     )
-    absent = Verdict.ABSENT if none else Verdict.UNKNOWN
-    verdicts: dict[Capability, tuple[Verdict, str]] = {
-        Capability.TOOL_CALL_EVENT: (absent, f"no tool-call event type: {why}. {outcomes[0]}."),
-        Capability.TOOL_CALL_FIELDS: (
-            Verdict.SUPPORTED if readable else Verdict.ABSENT,
-            "Interrupts of types 1 and 6 carried a tool call in interrupt_data.data; "
-            + (
-                "the SDK kept it."
-                if readable
-                else "the SDK's model has no `data` field, so name, arguments and id are lost."
-            ),
-        ),
-        Capability.SUBMIT_METHOD: (
-            absent,
-            "coze.workflows.runs offers no method to submit tool outputs; resume takes "
-            "one free-form string for an interrupt, not outputs keyed by call id.",
-        ),
-    }
-    rest = "with no readable tool call and no way to submit its output, a client has nothing to run or answer."
-    for capability in (
-        Capability.OUTPUTS_IN_ANSWER,
-        Capability.CALLS_PER_ROUND,
-        Capability.ROUNDS,
-        Capability.TOOL_ERRORS,
-        Capability.LOCAL_CODE,
-    ):
-        verdicts[capability] = (absent if not readable else Verdict.UNKNOWN, rest)
-    verdicts[Capability.INTERRUPT_RESUME] = (Verdict.NOT_APPLICABLE, "see the workflow stream + resume column.")
+    lost = "the SDK's model has no `data` field, so name, arguments and id are lost."
+    verdicts = stream_verdicts(none, why, outcomes[0], readable, lost, "coze.workflows.runs")
     return ProbeResult(
         cells=cells_for(Mode.WORKFLOW_STREAM, evidence.id, verdicts),
         evidence=[evidence],
@@ -190,7 +154,7 @@ def probe_workflow_resume(ctx: ProbeContext) -> ProbeResult:
     )
     verdicts = {
         capability: (Verdict.ABSENT if none else Verdict.UNKNOWN, f"resume answers a question, not a tool call: {why}.")
-        for capability in _TOOL_CAPABILITIES
+        for capability in TOOL_CAPABILITIES
     }
     verdicts[Capability.INTERRUPT_RESUME] = resume
     return ProbeResult(
@@ -234,7 +198,7 @@ def probe_workflow_run(ctx: ProbeContext) -> ProbeResult:
             Verdict.ABSENT,
             f"a synchronous run returns one WorkflowRunResult {fields}: no events, no tool calls.",
         )
-        for capability in _TOOL_CAPABILITIES
+        for capability in TOOL_CAPABILITIES
     }
     verdicts[Capability.INTERRUPT_RESUME] = (
         (Verdict.ABSENT, "a synchronous run cannot pause: the server refused it with 6039.")
@@ -369,7 +333,7 @@ def _chatflow_tools(coze: Any, ctx: ProbeContext, outcomes: list[str]) -> dict[C
             Capability.TOOL_CALL_FIELDS: unknown,
             **{
                 c: absent
-                for c in _TOOL_CAPABILITIES
+                for c in TOOL_CAPABILITIES
                 if c not in (Capability.TOOL_CALL_EVENT, Capability.TOOL_CALL_FIELDS)
             },
         }
@@ -379,7 +343,7 @@ def _chatflow_tools(coze: Any, ctx: ProbeContext, outcomes: list[str]) -> dict[C
             or f"requires_action {'arrived without' if first.paused is not None else 'never arrived with'} tool calls"
         )
         verdict = Verdict.BROKEN if first.error else Verdict.ABSENT
-        return {c: (verdict, f"the end-side plugin chatflow: {why}.") for c in _TOOL_CAPABILITIES}
+        return {c: (verdict, f"the end-side plugin chatflow: {why}.") for c in TOOL_CAPABILITIES}
     call = calls[0]
     seen = f"requires_action carried {call.function.name}({call.function.arguments}) id {call.id}"
     submitted = _ChatflowTurn()
@@ -396,14 +360,14 @@ def _chatflow_tools(coze: Any, ctx: ProbeContext, outcomes: list[str]) -> dict[C
     outcomes.append(submitted.summary("chat.submit_tool_outputs on that chat"))
     if _TOOL_OUTPUT in submitted.answer:
         supported = f"{seen}; the submitted output came back in the answer."
-        return {c: (Verdict.SUPPORTED, supported) for c in _TOOL_CAPABILITIES}
+        return {c: (Verdict.SUPPORTED, supported) for c in TOOL_CAPABILITIES}
     ended = submitted.error or str(submitted.names)
     ended = ended if len(ended) <= 140 else ended[:139] + "…"  # the whole answer is in the evidence
     refused = (
         f"{seen}, but it is not a usable tool call: submitting its output ended with {ended}, and the output "
         "never reached an answer. A chatflow does not accept local-plugin results (workflow_chat.md; coze-py#303)"
     )
-    verdicts = {c: (Verdict.ABSENT, refused + ".") for c in _TOOL_CAPABILITIES}
+    verdicts = {c: (Verdict.ABSENT, refused + ".") for c in TOOL_CAPABILITIES}
     verdicts[Capability.LOCAL_CODE] = (Verdict.ABSENT, refused + "; use the HTTP bridge (workflow-bridge).")
     return verdicts
 
