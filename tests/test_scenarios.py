@@ -111,3 +111,32 @@ def test_user_folder_adds_a_bot_by_writing_a_file(tmp_path: Path) -> None:
     catalogue = Catalogue.load(tmp_path)
     assert list(catalogue.bots) == ["777"]
     assert catalogue.sources["777"].endswith("mine.yaml")
+
+
+def test_polling_moves_no_id_and_no_timestamp() -> None:
+    """Ids and timestamps are seeded; a request that creates nothing (a poll, a refused call) draws neither, so
+    what a run creates does not depend on how often its client polled."""
+    import httpx
+
+    from simulators.coze import DEFAULT_TOKEN, SimConfig, create_app
+
+    def second_chat(polls: int) -> dict[str, object]:
+        transport = httpx.ASGITransport(app=create_app(Catalogue.builtin(), SimConfig()))
+        headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+        body = {"bot_id": "7390000000000000001", "user_id": "u", "additional_messages": []}
+
+        async def run() -> dict[str, object]:
+            async with httpx.AsyncClient(transport=transport, base_url="http://sim", headers=headers) as client:
+                first = (await client.post("/v3/chat", json=body)).json()["data"]
+                query = {"conversation_id": first["conversation_id"], "chat_id": first["id"]}
+                for _ in range(polls):
+                    assert (await client.get("/v3/chat/retrieve", params=query)).status_code == 200
+                    await client.get("/v1/bot/get_online_info", params={"bot_id": "0"})  # refused: no such bot
+                data: dict[str, object] = (await client.post("/v3/chat", json=body)).json()["data"]
+                return data
+
+        import asyncio
+
+        return asyncio.run(run())
+
+    assert second_chat(0) == second_chat(7)

@@ -23,6 +23,7 @@ from .chat import (
     completed,
     judge_chat,
     lacks_tool_path,
+    platform_without_tool_path,
 )
 from .framing import judge_framing
 from .workflow import (
@@ -59,5 +60,6 @@ __all__ = [
     "judge_workflow_stream",
     "lacks_tool_path",
     "offers_tool_calls",
+    "platform_without_tool_path",
     "workflow_text",
 ]

@@ -60,10 +60,10 @@ class ChatRun:
         )
 
 
-def absent_on_platform(single: ChatRun, submit: Observation | None, sdk: str) -> Verdicts:
-    """Every tool cell when the server never offered a tool call: the platform has no such path. `submit` is
-    the SDK's submit call on a chat the server paused without tool calls (None: the SDK has no such method)."""
-    paused = f" (the chat ended {single.status!r})" if single.status else ""
+def platform_without_tool_path(status: str, submit: tuple[Verdict, str]) -> Verdicts:
+    """Every tool cell when the server never offered a tool call: the platform has no such path (`status`: how
+    the chat ended; `submit`: the verdict on how the server answered the SDK's submit)."""
+    paused = f" (the chat ended {status!r})" if status else ""
     none = (
         Verdict.ABSENT,
         "the server never sent a tool call: no conversation.chat.requires_action and no required_action object "
@@ -81,17 +81,27 @@ def absent_on_platform(single: ChatRun, submit: Observation | None, sdk: str) ->
         ),
         none,
     )
-    if submit is None:
-        verdicts[Capability.SUBMIT_METHOD] = (Verdict.ABSENT, f"{sdk} has no {SUBMIT}, and the server no tool call.")
-    else:
-        refused = submit.errors[0] if submit.errors else None
-        answer = first_error(submit) or f"accepted ({dumps(submit.result)})"
-        verdicts[Capability.SUBMIT_METHOD] = (
-            Verdict.ABSENT if refused is not None and 404 in (refused.status, refused.code) else Verdict.BROKEN,
-            f"{sdk} has {SUBMIT}; the server answered it with: {answer}.",
-        )
+    verdicts[Capability.SUBMIT_METHOD] = submit
     verdicts[Capability.INTERRUPT_RESUME] = NOT_APPLICABLE
     return verdicts
+
+
+def absent_on_platform(single: ChatRun, submit: Observation | None, sdk: str) -> Verdicts:
+    """`platform_without_tool_path`, `submit` being the SDK's submit call on a chat the server paused without
+    tool calls (None: the SDK has no such method)."""
+    if submit is None:
+        return platform_without_tool_path(
+            single.status, (Verdict.ABSENT, f"{sdk} has no {SUBMIT}, and the server no tool call.")
+        )
+    refused = submit.errors[0] if submit.errors else None
+    answer = first_error(submit) or f"accepted ({dumps(submit.result)})"
+    return platform_without_tool_path(
+        single.status,
+        (
+            Verdict.ABSENT if refused is not None and 404 in (refused.status, refused.code) else Verdict.BROKEN,
+            f"{sdk} has {SUBMIT}; the server answered it with: {answer}.",
+        ),
+    )
 
 
 class ChatOutcome(Protocol):

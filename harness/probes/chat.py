@@ -10,7 +10,7 @@ from typing import Any
 from simulators.coze import DEFAULT_PLATFORM
 
 from .. import sdk
-from ..judges import cells_for, judge_chat
+from ..judges import cells_for, judge_chat, platform_without_tool_path
 from ..judges._cells import CHAT_IDS, offers_tool_calls
 from ..matrix import Capability, Evidence, Mode, Verdict
 from ..recorder import Exchange
@@ -185,33 +185,14 @@ def _submit_endpoint(coze: Any, run: _Run, exchanges: list[Exchange]) -> tuple[i
 
 
 def _absent_on_platform(single: _Run, submit: tuple[int | None, str]) -> dict[Capability, tuple[Verdict, str]]:
-    """Every tool cell when the server never offered a tool call: the platform has no such path."""
-    paused = f" (the chat ended {single.status!r})" if single.status else ""
-    none = (
-        Verdict.ABSENT,
-        "the server never sent a tool call: no conversation.chat.requires_action and no required_action object "
-        f"in any response, read as raw bytes{paused}.",
-    )
     code, answer = submit
-    return {
-        **dict.fromkeys(
-            (
-                Capability.TOOL_CALL_EVENT,
-                Capability.TOOL_CALL_FIELDS,
-                Capability.OUTPUTS_IN_ANSWER,
-                Capability.CALLS_PER_ROUND,
-                Capability.ROUNDS,
-                Capability.TOOL_ERRORS,
-                Capability.LOCAL_CODE,
-            ),
-            none,
-        ),
-        Capability.SUBMIT_METHOD: (
+    return platform_without_tool_path(
+        single.status,
+        (
             Verdict.ABSENT if code == 404 else Verdict.BROKEN,
             f"cozepy has chat.submit_tool_outputs; the server answered it with: {answer}.",
         ),
-        Capability.INTERRUPT_RESUME: (Verdict.NOT_APPLICABLE, "bot chat has no interrupts; tool calls are its pause."),
-    }
+    )
 
 
 def _verdicts(

@@ -41,9 +41,33 @@ def _driver(ctx: ProbeContext) -> Driver:
     return driver
 
 
+REPEATS_KEPT = 2
+"""Identical requests in a row (an SDK polling until a time limit) kept in the evidence: how many more a client
+sends in that time depends on the machine, and the report must not."""
+REPEATS_NOTE = (
+    "a flow ran out of time while the SDK repeated one request: identical requests in a row beyond "
+    f"{REPEATS_KEPT} are left out of the exchanges"
+)
+
+
 def _take(ctx: ProbeContext) -> list[Exchange]:
+    """The exchanges the simulator served since the last take, identical requests in a row (with identical
+    answers) kept only `REPEATS_KEPT` times."""
     tap: RecordingApp | None = ctx.tap
-    return tap.take() if tap is not None else []
+    kept: list[Exchange] = []
+    run = 0
+    for exchange in tap.take() if tap is not None else []:
+        run = run + 1 if kept and _same(kept[-1], exchange) else 1
+        if run <= REPEATS_KEPT:
+            kept.append(exchange)
+    return kept
+
+
+def _same(a: Exchange, b: Exchange) -> bool:
+    def key(exchange: Exchange) -> tuple[object, ...]:
+        return exchange.method, exchange.url, exchange.request_body, exchange.status, exchange.response_body
+
+    return key(a) == key(b)
 
 
 def _flow(ctx: ProbeContext, flow: FlowName, tools: ToolAnswerer | None = None, **fields: Any) -> Observation:
@@ -91,21 +115,21 @@ _CHATS = (
 )
 
 
-def _chat_probe(ctx: ProbeContext, mode: Mode, flow: FlowName, how: str, summary: str) -> ProbeResult:
-    _take(ctx)
-    seconds = POLL_SECONDS if flow == "chat-poll" else FLOW_SECONDS
+def _three_chats(ctx: ProbeContext, flow: FlowName, **fields: Any) -> list[judges.ChatRun]:
+    """The weather bot, the research bot and the weather bot with a failing tool, local code answering."""
     runs = []
     for bot, text, registry in _CHATS:
         outputs: list[str] = []
-        observation = _flow(
-            ctx,
-            flow,
-            _answering(registry, outputs),
-            bot_id=ctx.scenario_ids[bot],
-            message=text,
-            timeout_seconds=seconds,
-        )
+        answer = _answering(registry, outputs)
+        observation = _flow(ctx, flow, answer, bot_id=ctx.scenario_ids[bot], message=text, **fields)
         runs.append(judges.ChatRun(observation, outputs))
+    return runs
+
+
+def _chat_probe(ctx: ProbeContext, mode: Mode, flow: FlowName, how: str, summary: str) -> ProbeResult:
+    _take(ctx)
+    seconds = POLL_SECONDS if flow == "chat-poll" else FLOW_SECONDS
+    runs = _three_chats(ctx, flow, timeout_seconds=seconds)
     single, chain, failing = runs
     exchanges = _take(ctx)
     sdk = _driver(ctx).sdk
@@ -134,6 +158,7 @@ def _chat_probe(ctx: ProbeContext, mode: Mode, flow: FlowName, how: str, summary
                 if submit
                 else []
             ),
+            *([REPEATS_NOTE] if any(run.observation.timed_out for run in runs) else []),
         ],
         sdk_facts=_facts(_driver(ctx), single.observation, ("chat.",)),
         error=single.error or chain.error,
@@ -186,19 +211,7 @@ def probe_websocket_chat(ctx: ProbeContext) -> ProbeResult:
     if ctx.secure_url is None:
         verdicts = {c: (Verdict.UNKNOWN, "the report ran without a TLS listener: not probed.") for c in Capability}
         return _result(Mode.WEBSOCKET_CHAT, evidence, verdicts, [])
-    ws_base_url = "wss://" + ctx.secure_url.removeprefix("https://")
-    runs = []
-    for bot, text, registry in _CHATS:
-        outputs: list[str] = []
-        observation = _flow(
-            ctx,
-            "websocket-chat",
-            _answering(registry, outputs),
-            bot_id=ctx.scenario_ids[bot],
-            message=text,
-            ws_base_url=ws_base_url,
-        )
-        runs.append(judges.ChatRun(observation, outputs))
+    runs = _three_chats(ctx, "websocket-chat", ws_base_url="wss://" + ctx.secure_url.removeprefix("https://"))
     single, chain, failing = runs
     evidence.sdk_facts = _facts(_driver(ctx), single.observation, ("websockets.",))
     if not judges.has_method(single.observation, "websockets.chat.create"):
@@ -405,7 +418,7 @@ def probe_framing(ctx: ProbeContext) -> ProbeResult:
                     parameters={"topic": "framing"},
                     timeout_seconds=seconds,
                 )
-            return observation, sample_of(_take(local))
+            return observation, _sample(_take(local), gave_up=bool(observation.errors or observation.timed_out))
 
         for stream in STREAMS:
             baseline, sample = read(stream, "canonical")
@@ -439,6 +452,18 @@ def probe_framing(ctx: ProbeContext) -> ProbeResult:
                     )
                 )
     return ProbeResult(framing=results)
+
+
+def _sample(exchanges: list[Exchange], gave_up: bool) -> str:
+    """`sample_of` the stream as sent. A stream the SDK gave up on (it raised, or ran out of time) is cut after
+    its first event: how much more the server wrote before it saw the connection close depends on timing."""
+    streams = [e for e in exchanges if "event-stream" in e.response_headers.get("content-type", "")]
+    if not streams or not gave_up:
+        return sample_of(exchanges)
+    body = streams[-1].response_body
+    ends = [found + len(mark) for mark in ("\r\n\r\n", "\n\n", "\r\r") if (found := body.find(mark)) >= 0]
+    first = body[: min(ends)] if ends else body
+    return sample_of([streams[-1].model_copy(update={"response_body": first})])
 
 
 DRIVEN_PROBES: dict[str, Probe] = {

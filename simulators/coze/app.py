@@ -52,7 +52,7 @@ class _LogIdMiddleware:
             if scope["path"].startswith(ADMIN_PREFIX):  # not from the seeded source: admin calls leave ids as they are
                 state["logid"] = _ADMIN_LOGIDS.logid(int(time.time()))
             else:
-                state["logid"] = simulator.ids.logid(simulator.clock.now())
+                state["logid"] = simulator.logids.logid(simulator.log_clock.now())
             state[LOGID_DETAIL_KEY] = simulator.profile.envelope.logid_detail
         await self.app(scope, receive, send)
 

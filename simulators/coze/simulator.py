@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -69,6 +70,12 @@ class Simulator:
         self.profile: Profile = load_profile(self.config.profile)
         self.ids = IdSource(self.config.seed)
         self.clock = Clock(self.config.clock_start, wall=self.config.wall_clock)
+        # Log ids come from a source and a clock of their own: a request that creates nothing (a poll) then
+        # moves no id and no timestamp, so what a run creates does not depend on how often a client polled.
+        # Their seed names the profile too, so two simulators of one seed (cloud and studio side by side in
+        # one report) never hand out the same log id.
+        self.logids = IdSource(zlib.crc32(f"logids:{self.config.seed}:{self.config.profile}".encode()))
+        self.log_clock = Clock(self.config.clock_start, wall=self.config.wall_clock)
         self.auth = Authenticator(self.config.tokens, self.profile.auth)
         self.bots = BotEngine(self.ids, self.clock, self.profile)
         self.flows = FlowEngine(

@@ -259,7 +259,7 @@ class _Session:
 @router.websocket("/v1/chat")
 async def chat_socket(socket: WebSocket) -> None:
     sim: Simulator = socket.app.state.simulator
-    logid = sim.ids.logid(sim.clock.now())
+    logid = sim.logids.logid(sim.log_clock.now())
     try:
         grant = sim.auth.authenticate(socket)
         bot_id = socket.query_params.get("bot_id") or ""
