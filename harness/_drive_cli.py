@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,9 @@ from simulators.coze import (
 from simulators.coze import FRAMING_VARIANTS as VARIANTS
 from simulators.coze import combined_framing as combined
 
-from .drivers import FLOWS, DriverUnavailable, FlowRequest, Observation, ToolCallSeen, coze_js
+from . import sdk
+from .drivers import FLOWS, Driver, DriverUnavailable, FlowRequest, Observation, ToolCallSeen, coze_js
+from .drivers.cozepy import CozepyDriver
 
 EXIT_OK, EXIT_FLOW_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
@@ -51,7 +53,11 @@ def add_drive_command(commands: Any) -> None:
         description=__doc__,
     )
     drive.add_argument(
-        "--sdk", required=True, metavar="SDK", help="coze-js (the @coze/api in node_modules) or coze-js@VERSION"
+        "--sdk",
+        required=True,
+        metavar="SDK",
+        help="cozepy (the one installed here, run in this process), coze-js (the @coze/api in node_modules) or "
+        "coze-js@VERSION",
     )
     drive.add_argument(
         "--flow", required=True, choices=[flow for flow in FLOWS if flow in _DEFAULTS], help="the flow to run"
@@ -104,15 +110,19 @@ def _request(
     )
 
 
-def _sdk_folder(spec: str, install: bool) -> tuple[coze_js.NodeTools, Path]:
-    """Node, and the folder of the release `spec` names (installed first, if asked and missing)."""
-    if spec == "cozepy" or spec.startswith("cozepy@"):
-        raise ValueError("drive runs coze-js for now (the cozepy driver is today's probe code, not yet moved)")
+def _driver_for(spec: str, install: bool) -> Callable[[Path | None], Driver]:
+    """What makes the driver `spec` names, given the TLS authority of a wss:// flow (a release of @coze/api is
+    installed first, if asked and missing)."""
+    if spec == "cozepy":
+        return lambda _ca_file: CozepyDriver()
+    if spec.startswith("cozepy@"):
+        raise ValueError(f"--sdk {spec}: drive runs the cozepy installed here ({sdk.version()}); say --sdk cozepy")
     version = coze_js.parse_sdk(spec)
     if version is not None and install and coze_js.cached(version) is None:
         print(f"installing @coze/api {version} into {coze_js.cache_root()} with npm...", file=sys.stderr, flush=True)
         coze_js.install(version)
-    return coze_js.find_node(), coze_js.locate(version)
+    tools, prefix = coze_js.find_node(), coze_js.locate(version)
+    return lambda ca_file: coze_js.CozeJsDriver(prefix, tools, extra_ca_file=ca_file)
 
 
 @contextmanager
@@ -138,7 +148,7 @@ def _local_tool(call: ToolCallSeen) -> str:
 def _cmd_drive(args: argparse.Namespace) -> int:
     try:
         framing = combined(args.framing) if args.framing else None
-        tools, prefix = _sdk_folder(args.sdk, install=not args.no_install)
+        make_driver = _driver_for(args.sdk, install=not args.no_install)
     except ValueError as exc:
         print(f"coze-harness drive: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -156,7 +166,7 @@ def _cmd_drive(args: argparse.Namespace) -> int:
                 secure = stack.enter_context(running(app, tls=tls))
                 ws_base_url, ca_file = "wss://" + secure.base_url.removeprefix("https://"), Path(tls.ca_file)
             bridge_url = stack.enter_context(_bridge(args.flow == "workflow-bridge"))
-            driver = stack.enter_context(coze_js.CozeJsDriver(prefix, tools, extra_ca_file=ca_file))
+            driver = stack.enter_context(make_driver(ca_file))
             request = _request(args, sim.base_url, bridge_url, ws_base_url)
             observation = driver.run(request, tools=_local_tool)
     except ValueError as exc:

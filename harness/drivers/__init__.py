@@ -121,6 +121,11 @@ class Observation(BaseModel):
     result: Any = Field(None, description="the flow's final result as the SDK gave it (answer, run data, status)")
     errors: list[SdkError] = Field(default_factory=list)
     methods: dict[str, MethodKind] = Field(default_factory=dict, description="SDK methods by dotted name")
+    fields: dict[str, bool] = Field(
+        default_factory=dict,
+        description="whether the SDK's models have a field (Chat.required_action), where its types say so; an "
+        "untyped SDK leaves this empty",
+    )
     timed_out: bool = False
     seconds: float = 0.0
     seconds_after_last_event: float | None = Field(

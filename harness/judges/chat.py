@@ -48,7 +48,15 @@ class ChatRun:
 
     @property
     def saw_tool_event(self) -> bool:
-        return REQUIRES_ACTION in self.observation.event_names() or bool(self.observation.tool_rounds)
+        """The caller learnt that the chat paused for tools: the event, a round of calls, or (polled) a Chat the
+        SDK returned with status requires_action."""
+        if REQUIRES_ACTION in self.observation.event_names() or self.observation.tool_rounds:
+            return True
+        for call in self.observation.calls:
+            value = call.value.get("chat", call.value) if isinstance(call.value, dict) else None
+            if isinstance(value, dict) and value.get("status") == "requires_action":
+                return True
+        return False
 
     def quotes_outputs(self) -> bool:
         answer = self.observation.answer
@@ -140,8 +148,10 @@ def judge_chat(
         event = (Verdict.SUPPORTED, "the SDK delivered conversation.chat.requires_action to the caller.")
     else:
         event = (Verdict.BROKEN, f"no requires_action reached the caller: {single.error or single.status}.")
-    if single.rounds:
+    if single.rounds and single.rounds[0]:
         fields = (Verdict.SUPPORTED, f"read {len(single.rounds[0])} calls with id, function.name and arguments.")
+    elif chat_lacks_required_action(single):
+        fields = (Verdict.ABSENT, "the SDK's Chat has no required_action field: the tool calls are dropped on parse.")
     else:
         fields = (Verdict.BROKEN, f"the tool calls could not be read: {single.error}.")
     if not has_submit:
@@ -182,6 +192,12 @@ def judge_chat(
         Capability.INTERRUPT_RESUME: NOT_APPLICABLE,
         Capability.LOCAL_CODE: local,
     }
+
+
+def chat_lacks_required_action(run: ChatOutcome) -> bool:
+    """The SDK's types say its Chat has no required_action field (only a typed SDK's driver can say so)."""
+    observation = getattr(run, "observation", None)
+    return isinstance(observation, Observation) and observation.fields.get("Chat.required_action") is False
 
 
 def lacks_tool_path(exchanges: list[Exchange], default_platform: bool) -> bool:

@@ -255,6 +255,7 @@ async function outputsFor(request, calls, round) {
     name: String(call && call.function ? call.function.name : undefined),
     arguments: jsonSafe(call && call.function ? call.function.arguments : undefined),
   }));
+  if (!seen.length) throw new Error('the chat paused for tool calls, and the SDK handed over none');
   let answers = {};
   if (request.host_tools) {
     write({ tool_calls: seen, round });

@@ -1,0 +1,461 @@
+"""The cozepy driver: the installed cozepy, run in this process, behind the same protocol as @coze/api's.
+
+Each flow is what the cozepy probes do (harness/probes/chat.py, workflow.py), written against the
+driver protocol: it returns an `Observation` in the protocol's terms, so the judges read a cozepy run
+exactly as they read a JavaScript one. Method names are the protocol's (`chat.submitToolOutputs`, the
+spelling the runner of @coze/api reports); the cozepy name each stands for is in `METHODS`.
+
+Every wait is bounded: each HTTP read by the flow's time limit, each loop by `max_rounds` or a poll
+deadline. `websocket-chat` is not a flow of this driver yet (the report's cozepy websocket probe runs
+it); asked for, it returns an observation that says so.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import httpx
+
+from .. import sdk
+from ..clients import coze_client_and_http
+from ..sdk import enum_value, event_name
+from . import FlowRequest, MethodKind, Observation, SdkCall, SdkError, SdkEvent, ToolAnswerer, ToolCallSeen
+
+SDK_NAME = "cozepy"
+POLL_INTERVAL_SECONDS = 0.05
+
+METHODS: dict[str, str] = {
+    "chat.stream": "chat.stream",
+    "chat.create": "chat.create",
+    "chat.retrieve": "chat.retrieve",
+    "chat.submitToolOutputs": "chat.submit_tool_outputs",
+    "chat.messages.list": "chat.messages.list",
+    "workflows.runs.create": "workflows.runs.create",
+    "workflows.runs.stream": "workflows.runs.stream",
+    "workflows.runs.resume": "workflows.runs.resume",
+    "workflows.chat.stream": "workflows.chat.stream",
+    "websockets.chat.create": "websockets.chat.create",
+}
+"""Protocol name -> cozepy's dotted name on a `Coze` client."""
+
+
+def _lookup(root: Any, dotted: str) -> Any:
+    """The attribute at `dotted`, or None (cozepy builds some clients on first access, and its websocket
+    client refuses an http:// base URL there: not a method this client can use)."""
+    value = root
+    for part in dotted.split("."):
+        try:
+            value = getattr(value, part, None)
+        except Exception:
+            return None
+        if value is None:
+            return None
+    return value
+
+
+def surface(coze: Any) -> dict[str, MethodKind]:
+    """The protocol's methods this cozepy offers (a cozepy method returns a stream object: a `function`), and
+    every public method of `coze.workflows.runs`, under `workflows.runs.NAME`, for the judges to look for a
+    way to hand back a tool's output."""
+    methods: dict[str, MethodKind] = {
+        name: ("function" if callable(_lookup(coze, dotted)) else "absent") for name, dotted in METHODS.items()
+    }
+    runs = _lookup(coze, "workflows.runs")
+    for name in dir(runs) if runs is not None else []:
+        if not name.startswith("_") and callable(getattr(runs, name, None)):
+            methods.setdefault(f"workflows.runs.{name}", "function")
+    return methods
+
+
+def _jsonable(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        return json.loads(json.dumps(dump(mode="json"), default=str))
+    try:
+        return json.loads(json.dumps(value, default=str))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _error(exc: BaseException) -> SdkError:
+    code = getattr(exc, "code", None)
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return SdkError(
+        type=type(exc).__name__,
+        message=text[:1000],
+        code=code if isinstance(code, int) else None,
+        status=status if isinstance(status, int) else (404 if code == 404 else None),
+    )
+
+
+class _Record:
+    """One flow's observation as it is built."""
+
+    def __init__(self, request: FlowRequest, version: str, methods: dict[str, MethodKind]) -> None:
+        self.observation = Observation(sdk=SDK_NAME, sdk_version=version, flow=request.flow, methods=methods)
+        self.started = time.monotonic()
+        self.last_event: float | None = None
+
+    def call(self, method: str) -> int:
+        self.observation.calls.append(SdkCall(method=method, returned="pending"))
+        return len(self.observation.calls) - 1
+
+    def settle(self, index: int, returned: str, value: Any = None, began: float | None = None) -> None:
+        call = self.observation.calls[index]
+        call.returned = returned  # type: ignore[assignment]
+        call.value = value
+        if began is not None:
+            call.seconds = time.monotonic() - began
+
+    def event(self, index: int, name: str, data: Any) -> None:
+        self.observation.events.append(SdkEvent(name=name, data=data, call=index))
+        self.observation.calls[index].events += 1
+        self.last_event = time.monotonic()
+
+    def drain(self, method: str, function: Callable[..., Iterable[Any]], **arguments: Any) -> list[Any]:
+        """Call a streaming method and read its stream to the end, recording each event."""
+        index, began = self.call(method), time.monotonic()
+        events: list[Any] = []
+        try:
+            for item in function(**arguments):
+                self.event(index, event_name(item), _jsonable(_payload(item)))
+                events.append(item)
+        except BaseException:
+            self.settle(index, "raised", began=began)
+            raise
+        self.settle(index, "stream", began=began)
+        return events
+
+    def value(self, method: str, function: Callable[..., Any], **arguments: Any) -> Any:
+        index, began = self.call(method), time.monotonic()
+        try:
+            returned = function(**arguments)
+        except BaseException:
+            self.settle(index, "raised", began=began)
+            raise
+        self.settle(index, "value", _jsonable(returned), began)
+        return returned
+
+    def done(self) -> Observation:
+        now = time.monotonic()
+        self.observation.seconds = now - self.started
+        if self.last_event is not None:
+            self.observation.seconds_after_last_event = now - self.last_event
+        for call in self.observation.calls:
+            if call.returned == "pending":
+                call.returned = "raised"
+        return self.observation
+
+
+def _payload(event: Any) -> Any:
+    """What an SDK event carries: its chat, message, interrupt or error, whichever it has."""
+    for name in ("chat", "message", "interrupt", "error"):
+        value = getattr(event, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+def _message(text: str) -> Any:
+    import cozepy
+
+    return cozepy.Message(role="user", type="question", content=text, content_type="text")
+
+
+def _tool_calls(chat: Any) -> list[Any]:
+    action = getattr(chat, "required_action", None)
+    outputs = getattr(action, "submit_tool_outputs", None)
+    return list(getattr(outputs, "tool_calls", None) or [])
+
+
+def _answer(record: _Record, calls: list[Any], tools: ToolAnswerer | None, request: FlowRequest) -> list[Any]:
+    """One round: every call answered by local code (or the request's canned outputs), as cozepy ToolOutputs.
+    A pause whose tool calls the SDK did not hand over ends the flow: there is nothing to answer."""
+    import cozepy
+
+    if not calls:
+        raise LookupError("the chat paused for tool calls, and the SDK handed over none (no required_action read)")
+
+    seen, outputs = [], []
+    for call in calls:
+        function = getattr(call, "function", None)
+        name = str(getattr(function, "name", None))
+        arguments = getattr(function, "arguments", None)
+        found = ToolCallSeen(id=str(call.id), name=name, arguments=arguments)
+        seen.append(found)
+        if tools is not None:
+            try:
+                output = tools(found)
+            except Exception as exc:  # local code failing is an answer too
+                output = f"error: {type(exc).__name__}: {exc}"
+        else:
+            output = request.tool_outputs.get(name, f"no local tool named {name}")
+        outputs.append(cozepy.ToolOutput(tool_call_id=str(call.id), output=output))
+    record.observation.tool_rounds.append(seen)
+    return outputs
+
+
+def _chat_answer(events: list[Any]) -> str:
+    completed = [
+        str(e.message.content)
+        for e in events
+        if event_name(e) == "conversation.message.completed" and enum_value(getattr(e.message, "type", "")) == "answer"
+    ]
+    if completed:
+        return "".join(completed)
+    return "".join(
+        str(e.message.content)
+        for e in events
+        if event_name(e) == "conversation.message.delta" and enum_value(getattr(e.message, "type", "")) == "answer"
+    )
+
+
+def _chat_stream(coze: Any, request: FlowRequest, record: _Record, tools: ToolAnswerer | None) -> None:
+    events = record.drain(
+        "chat.stream",
+        coze.chat.stream,
+        bot_id=request.bot_id,
+        user_id=request.user_id,
+        additional_messages=[_message(request.message)],
+    )
+    answer = _chat_answer(events)
+    for _ in range(request.max_rounds):
+        action = next((e for e in events if event_name(e) == "conversation.chat.requires_action"), None)
+        if action is None:
+            break
+        chat = action.chat
+        outputs = _answer(record, _tool_calls(chat), tools, request)
+        if not hasattr(coze.chat, "submit_tool_outputs"):
+            break
+        events = record.drain(
+            "chat.submitToolOutputs",
+            coze.chat.submit_tool_outputs,
+            conversation_id=chat.conversation_id,
+            chat_id=chat.id,
+            tool_outputs=outputs,
+            stream=True,
+        )
+        answer = _chat_answer(events) or answer
+    chats = [e for e in record.observation.events if e.name.startswith("conversation.chat.")]
+    status = chats[-1].data.get("status") if chats and isinstance(chats[-1].data, dict) else None
+    record.observation.result = {"status": status, "answer": answer}
+
+
+def _chat_poll(coze: Any, request: FlowRequest, record: _Record, tools: ToolAnswerer | None) -> None:
+    deadline = time.monotonic() + request.timeout_seconds
+
+    def settled(chat: Any) -> Any:
+        while enum_value(chat.status) in ("created", "in_progress"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the chat was still in progress after {request.timeout_seconds:g} s")
+            time.sleep(POLL_INTERVAL_SECONDS)
+            chat = record.value(
+                "chat.retrieve", coze.chat.retrieve, conversation_id=chat.conversation_id, chat_id=chat.id
+            )
+        return chat
+
+    chat = record.value(
+        "chat.create",
+        coze.chat.create,
+        bot_id=request.bot_id,
+        user_id=request.user_id,
+        additional_messages=[_message(request.message)],
+    )
+    chat = settled(chat)
+    for _ in range(request.max_rounds):
+        if enum_value(chat.status) != "requires_action" or not hasattr(coze.chat, "submit_tool_outputs"):
+            break
+        outputs = _answer(record, _tool_calls(chat), tools, request)
+        paused = chat
+        chat = record.value(
+            "chat.submitToolOutputs",
+            coze.chat.submit_tool_outputs,
+            conversation_id=paused.conversation_id,
+            chat_id=paused.id,
+            tool_outputs=outputs,
+            stream=False,
+        )
+        chat = settled(chat)
+    record.observation.result = {"status": enum_value(chat.status), "answer": ""}
+    messages = record.value(
+        "chat.messages.list",
+        coze.chat.messages.list,
+        conversation_id=chat.conversation_id,
+        chat_id=chat.id,
+    )
+    answer = "".join(str(m.content) for m in list(messages) if enum_value(m.type) == "answer")
+    record.observation.result = {"status": enum_value(chat.status), "answer": answer}
+
+
+def _chat_submit(coze: Any, request: FlowRequest, record: _Record, tools: ToolAnswerer | None) -> None:
+    import cozepy
+
+    if not hasattr(coze.chat, "submit_tool_outputs"):
+        record.observation.result = {"absent": "chat.submitToolOutputs"}
+        return
+    chat = record.value(
+        "chat.submitToolOutputs",
+        coze.chat.submit_tool_outputs,
+        conversation_id=request.conversation_id,
+        chat_id=request.chat_id,
+        tool_outputs=[cozepy.ToolOutput(tool_call_id="0", output="")],
+        stream=False,
+    )
+    record.observation.result = {"status": enum_value(getattr(chat, "status", None))}
+
+
+def _workflow_answer(events: list[Any]) -> str:
+    return "".join(str(e.message.content) for e in events if event_name(e) == "Message" and e.message is not None)
+
+
+def _workflow_run(coze: Any, request: FlowRequest, record: _Record, tools: ToolAnswerer | None) -> None:
+    result = record.value(
+        "workflows.runs.create",
+        coze.workflows.runs.create,
+        workflow_id=request.workflow_id,
+        parameters=request.parameters,
+    )
+    record.observation.result = {"data": _jsonable(getattr(result, "data", result))}
+
+
+def _workflow_stream(coze: Any, request: FlowRequest, record: _Record, tools: ToolAnswerer | None) -> None:
+    events = record.drain(
+        "workflows.runs.stream",
+        coze.workflows.runs.stream,
+        workflow_id=request.workflow_id,
+        parameters=request.parameters,
+    )
+    record.observation.result = {"answer": _workflow_answer(events)}
+
+
+def _workflow_resume(coze: Any, request: FlowRequest, record: _Record, tools: ToolAnswerer | None) -> None:
+    events = record.drain(
+        "workflows.runs.stream",
+        coze.workflows.runs.stream,
+        workflow_id=request.workflow_id,
+        parameters=request.parameters,
+    )
+    answer = _workflow_answer(events)
+    for resume_data in request.resume_data:
+        interrupt = next((e for e in events if event_name(e) == "Interrupt"), None)
+        data = getattr(getattr(interrupt, "interrupt", None), "interrupt_data", None)
+        if data is None:
+            break
+        events = record.drain(
+            "workflows.runs.resume",
+            coze.workflows.runs.resume,
+            workflow_id=request.workflow_id,
+            event_id=data.event_id,
+            resume_data=resume_data,
+            interrupt_type=data.type,
+        )
+        answer = _workflow_answer(events)
+    record.observation.result = {"answer": answer}
+
+
+def _chatflow(coze: Any, request: FlowRequest, record: _Record, tools: ToolAnswerer | None) -> None:
+    client = getattr(coze.workflows, "chat", None)
+    if client is None:
+        record.observation.result = {"answer": "", "absent": "workflows.chat.stream"}
+        return
+
+    def turn(text: str, conversation_id: str | None = None) -> list[Any]:
+        extra = {"conversation_id": conversation_id} if conversation_id else {}
+        return record.drain(
+            "workflows.chat.stream",
+            client.stream,
+            workflow_id=request.workflow_id,
+            additional_messages=[_message(text)],
+            parameters=request.parameters,
+            **extra,
+        )
+
+    events = turn(request.message)
+    answer = _chat_answer(events)
+    answers = list(request.resume_data)
+    for _ in range(request.max_rounds):
+        action = next((e for e in events if event_name(e) == "conversation.chat.requires_action"), None)
+        if action is None:
+            break
+        chat = action.chat
+        calls = _tool_calls(chat)
+        if calls:
+            outputs = _answer(record, calls, tools, request)
+            events = record.drain(
+                "chat.submitToolOutputs",
+                coze.chat.submit_tool_outputs,
+                conversation_id=chat.conversation_id,
+                chat_id=chat.id,
+                tool_outputs=outputs,
+                stream=True,
+            )
+        elif answers:
+            events = turn(answers.pop(0), str(chat.conversation_id))
+        else:
+            break
+        answer = _chat_answer(events) or answer
+    chats = [e for e in record.observation.events if e.name.startswith("conversation.chat.")]
+    status = chats[-1].data.get("status") if chats and isinstance(chats[-1].data, dict) else None
+    record.observation.result = {"status": status, "answer": answer}
+
+
+_Flow = Callable[[Any, FlowRequest, _Record, "ToolAnswerer | None"], None]
+_FLOWS: dict[str, _Flow] = {
+    "chat-stream": _chat_stream,
+    "chat-poll": _chat_poll,
+    "chat-submit": _chat_submit,
+    "workflow-run": _workflow_run,
+    "workflow-stream": _workflow_stream,
+    "workflow-bridge": _workflow_stream,
+    "workflow-resume": _workflow_resume,
+    "chatflow": _chatflow,
+}
+
+
+class CozepyDriver:
+    """Runs flows with the cozepy installed in this process. Use as a context manager (nothing to start or stop:
+    each flow makes its own client and closes it)."""
+
+    sdk = SDK_NAME
+    runtime = ""
+
+    @property
+    def sdk_version(self) -> str:
+        return sdk.version()
+
+    def __enter__(self) -> CozepyDriver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        return None
+
+    def run(self, request: FlowRequest, tools: ToolAnswerer | None = None) -> Observation:
+        timeout = httpx.Timeout(request.timeout_seconds)
+        coze, http = coze_client_and_http(None, base_url=request.base_url, token=request.token, timeout=timeout)
+        record = _Record(request, self.sdk_version, surface(coze))
+        record.observation.fields = {"Chat.required_action": sdk.chat_has_required_action()}
+        flow = _FLOWS.get(request.flow)
+        try:
+            if flow is None:
+                raise NotImplementedError(
+                    f"the cozepy driver has no {request.flow} flow (the report's cozepy probe runs it)"
+                )
+            flow(coze, request, record, tools)
+        except (httpx.TimeoutException, TimeoutError) as exc:
+            record.observation.timed_out = True
+            record.observation.errors.append(_error(exc))
+        except Exception as exc:  # what the SDK raised is the observation, not a failure of the driver
+            record.observation.errors.append(_error(exc))
+        finally:
+            http.close()
+        return record.done()
+
+
+__all__ = ["METHODS", "CozepyDriver", "surface"]

@@ -1,0 +1,73 @@
+"""The cozepy driver: the installed cozepy behind the driver protocol, and the judges agreeing with the cozepy
+probes when they read its observations.
+
+The agreement is the seam's proof: the cozepy probes decide with cozepy's own objects in hand; the driven
+probes see only what the driver observed (and what the simulator's side recorded), through the same judges
+that read @coze/api's runs. For every mode both run, on both platforms, the verdicts must be the same.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness import sdk
+from harness.cli import main
+from harness.drivers import FlowRequest
+from harness.drivers.cozepy import CozepyDriver
+from harness.reporting import run_report
+from simulators.coze import DEFAULT_TOKEN, Catalogue, SimConfig, create_app, running
+
+MODES = [
+    "chat-stream",
+    "chat-poll",
+    "workflow-run",
+    "workflow-stream",
+    "workflow-resume",
+    "chatflow",
+    "workflow-bridge",
+]
+IDS = {entry["name"]: entry["id"] for entry in Catalogue.builtin().entries()}
+
+
+def test_the_judges_read_a_cozepy_run_as_the_cozepy_probes_do() -> None:
+    legacy = run_report(MODES, platforms=("cloud", "studio"))
+    driven = run_report(MODES, platforms=("cloud", "studio"), driver_for=lambda _ca: CozepyDriver())
+    assert not legacy.crashes and not driven.crashes
+    assert (driven.sdk, driven.sdk_version, driven.runtime) == ("cozepy", sdk.version(), "")
+    decided = {(c.platform, c.mode, c.capability): c.verdict for c in legacy.cells}
+    judged = {(c.platform, c.mode, c.capability): c.verdict for c in driven.cells}
+    assert judged.keys() == decided.keys()
+    differing = {key: (decided[key].value, judged[key].value) for key in decided if decided[key] != judged[key]}
+    assert differing == {}
+
+
+def test_a_flow_returns_what_cozepy_did() -> None:
+    with running(create_app(Catalogue.builtin(), SimConfig())) as sim, CozepyDriver() as driver:
+        base = {"base_url": sim.base_url, "token": DEFAULT_TOKEN}
+        answered = []
+        seen = driver.run(
+            FlowRequest(flow="chat-stream", bot_id=IDS["weather-bot"], **base),
+            tools=lambda call: answered.append(call.name) or f"{call.name} ran locally",
+        )
+        assert seen.sdk == "cozepy" and seen.sdk_version == sdk.version()
+        assert seen.fields == {"Chat.required_action": sdk.chat_has_required_action()}
+        if sdk.tool_call_gap() is None:
+            assert not seen.errors
+            assert [c.method for c in seen.calls] == ["chat.stream", "chat.submitToolOutputs"]
+            assert answered == ["get_weather", "get_time"] and "get_weather ran locally" in seen.answer
+            assert seen.event_names(0)[-1] in ("conversation.chat.requires_action", "done")
+        else:  # the chat paused, and this cozepy handed over no tool call: nothing for local code to answer
+            assert answered == [] and "handed over none" in seen.errors[0].message
+        unsupported = driver.run(FlowRequest(flow="websocket-chat", bot_id=IDS["weather-bot"], **base))
+        assert unsupported.errors[0].type == "NotImplementedError"
+        assert "the report's cozepy probe runs it" in unsupported.errors[0].message
+
+
+def test_drive_runs_cozepy(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["drive", "--sdk", "cozepy", "--flow", "workflow-stream", "--json"]) == 0
+    observation = json.loads(capsys.readouterr().out)
+    assert observation["sdk"] == "cozepy" and observation["calls"][0]["method"] == "workflows.runs.stream"
+    assert main(["drive", "--sdk", "cozepy@0.1.0", "--flow", "chat-stream"]) == 2
+    assert "drive runs the cozepy installed here" in capsys.readouterr().err
