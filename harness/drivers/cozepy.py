@@ -214,6 +214,23 @@ def _chat_answer(events: list[Any]) -> str:
     )
 
 
+def _submit_streaming(record: _Record, coze: Any, chat: Any, outputs: list[Any]) -> list[Any]:
+    return record.drain(
+        "chat.submitToolOutputs",
+        coze.chat.submit_tool_outputs,
+        conversation_id=chat.conversation_id,
+        chat_id=chat.id,
+        tool_outputs=outputs,
+        stream=True,
+    )
+
+
+def _last_chat_status(record: _Record) -> Any:
+    """The status of the last Chat an event carried."""
+    chats = [e for e in record.observation.events if e.name.startswith("conversation.chat.")]
+    return chats[-1].data.get("status") if chats and isinstance(chats[-1].data, dict) else None
+
+
 def _chat_stream(coze: Any, request: FlowRequest, record: _Record, tools: ToolAnswerer | None) -> None:
     events = record.drain(
         "chat.stream",
@@ -231,18 +248,9 @@ def _chat_stream(coze: Any, request: FlowRequest, record: _Record, tools: ToolAn
         outputs = _answer(record, _tool_calls(chat), tools, request)
         if not hasattr(coze.chat, "submit_tool_outputs"):
             break
-        events = record.drain(
-            "chat.submitToolOutputs",
-            coze.chat.submit_tool_outputs,
-            conversation_id=chat.conversation_id,
-            chat_id=chat.id,
-            tool_outputs=outputs,
-            stream=True,
-        )
+        events = _submit_streaming(record, coze, chat, outputs)
         answer = _chat_answer(events) or answer
-    chats = [e for e in record.observation.events if e.name.startswith("conversation.chat.")]
-    status = chats[-1].data.get("status") if chats and isinstance(chats[-1].data, dict) else None
-    record.observation.result = {"status": status, "answer": answer}
+    record.observation.result = {"status": _last_chat_status(record), "answer": answer}
 
 
 def _chat_poll(coze: Any, request: FlowRequest, record: _Record, tools: ToolAnswerer | None) -> None:
@@ -385,22 +393,13 @@ def _chatflow(coze: Any, request: FlowRequest, record: _Record, tools: ToolAnswe
         calls = _tool_calls(chat)
         if calls:
             outputs = _answer(record, calls, tools, request)
-            events = record.drain(
-                "chat.submitToolOutputs",
-                coze.chat.submit_tool_outputs,
-                conversation_id=chat.conversation_id,
-                chat_id=chat.id,
-                tool_outputs=outputs,
-                stream=True,
-            )
+            events = _submit_streaming(record, coze, chat, outputs)
         elif answers:
             events = turn(answers.pop(0), str(chat.conversation_id))
         else:
             break
         answer = _chat_answer(events) or answer
-    chats = [e for e in record.observation.events if e.name.startswith("conversation.chat.")]
-    status = chats[-1].data.get("status") if chats and isinstance(chats[-1].data, dict) else None
-    record.observation.result = {"status": status, "answer": answer}
+    record.observation.result = {"status": _last_chat_status(record), "answer": answer}
 
 
 _Flow = Callable[[Any, FlowRequest, _Record, "ToolAnswerer | None"], None]
