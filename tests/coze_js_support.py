@@ -33,6 +33,15 @@ def node() -> coze_js.NodeTools:
         raise AssertionError("unreachable") from exc
 
 
+def npm() -> coze_js.NodeTools:
+    """Node and npm (the sweep asks npm even when every release is in the cache)."""
+    try:
+        return coze_js.find_node(need_npm=True)
+    except DriverUnavailable as exc:
+        unavailable(str(exc))
+        raise AssertionError("unreachable") from exc
+
+
 def sdk_folder(version: str) -> Path:
     """The cache folder of an installed release (skip, or fail under CI, when it is not installed)."""
     node()

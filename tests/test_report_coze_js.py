@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from coze_js_support import LATEST, OLD, sdk_folder
+from coze_js_support import LATEST, OLD, npm, sdk_folder
 
 from harness.cli import main
 from harness.compat import sweep_js
@@ -125,6 +125,7 @@ def test_the_sweep_reports_each_release_records_failures_and_merges_both_sdks(
     """One release for real (the oldest), one that cannot be installed (a stand-in refuses it: no npm call),
     and a cozepy matrix left by another sweep: one report with a part per SDK."""
     old = sdk_folder(OLD)
+    npm()
     real_install = coze_js.install
 
     def install(version: str, timeout: float = 600.0) -> Path:
