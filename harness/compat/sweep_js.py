@@ -198,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if jobs < 1:
         return _refuse(f"--jobs {jobs}: give 1 or more")
     try:
-        coze_js.find_node(need_npm=True)
+        coze_js.find_node(need_npm=not args.versions)  # npm is asked for the list; a cached release needs none
         if args.versions:
             versions, source = keep([part.strip() for part in args.versions.split(",") if part.strip()]), "--versions"
         else:
