@@ -49,7 +49,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 def add_drive_command(commands: Any) -> None:
     drive = commands.add_parser(
         "drive",
-        help="run one flow with one SDK (coze-js[@VERSION]) against the embedded simulator; print the observation",
+        help="run one flow with one SDK (cozepy, coze-js[@VERSION]) against the embedded simulator; "
+        "print the observation",
         description=__doc__,
     )
     drive.add_argument(

@@ -23,10 +23,12 @@ from simulators.coze import (
 DESCRIPTION = """\
 A contract-test and simulation harness for the Coze open API. It runs a fake Coze server that speaks
 the API on the wire (chat v3 with local-plugin tool calls, workflows, chatflows, websocket chat; the
-cloud platform or the open-source coze-studio server), drives the installed cozepy SDK against it, and
-reports what that SDK can do: a capability matrix with the evidence behind every verdict.
+cloud platform or the open-source coze-studio server), drives the installed cozepy SDK (or a release of
+the JavaScript SDK, @coze/api, in Node) against it, and reports what that SDK can do: a capability
+matrix with the evidence behind every verdict.
 
-Main commands: `report` (the capability matrix for the installed cozepy), `serve` (run the fake server),
+Main commands: `report` (the capability matrix for the installed cozepy, or `--sdk coze-js@VERSION`),
+`drive` (one flow with one SDK), `serve` (run the fake server),
 `catalogue` (the bots and workflows it serves), `scenario validate` (check scenario files), `bridge serve`
 (local tools over HTTP for workflows), `record` / `verify-sim` (cassettes), `compat` (merge releases).
 """
@@ -260,7 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_command(commands)
 
     report_cmd = commands.add_parser(
-        "report", help="probe the installed cozepy against the embedded simulator and write the capability matrix"
+        "report",
+        help="probe the installed cozepy (or --sdk coze-js[@VERSION]) against the embedded simulator and write the "
+        "capability matrix",
     )
     report_cmd.add_argument(
         "--out", default=None, help="folder for the reports (default ./reports; with --probe, none unless given)"
