@@ -63,6 +63,7 @@ def _cmd_compat(args: argparse.Namespace) -> int:
     from .compat.markdown import span
     from .compat.merge import merge_by_sdk
     from .compat.shards import check_shards
+    from .compat.write import json_name, kept_parts
 
     baseline_path = Path(args.baseline) if args.baseline else None
     out = None if args.no_write else out_folder(args)
@@ -98,7 +99,14 @@ def _cmd_compat(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         failures = gate(baseline, gated)
     if out is not None:
-        for path in write_compatibility(compats, out):
+        kept = kept_parts(out, [compat.sdk for compat in compats])
+        for compat in kept:
+            print(
+                f"kept {compat.sdk}'s part as {out / json_name(compat.sdk)} has it ({span(compat)}; "
+                f"no {compat.sdk} matrix given)"
+            )
+        ordered = sorted([*compats, *kept], key=lambda compat: (compat.sdk != "cozepy", compat.sdk))
+        for path in write_compatibility(ordered, out):
             print(f"wrote {path}")
     where = f"the merged report is in {out}" if out is not None else "no file written (--no-write)"
     if baseline is None:

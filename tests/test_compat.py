@@ -371,3 +371,26 @@ def test_framing_robustness_per_release_and_its_regressions_fail_the_gate(
     err = capsys.readouterr().err
     assert f"framing: {stream} / {variant} at cozepy {NEWER} (newest) vs baseline cozepy {sdk.version()}" in err
     assert "baseline survives, now fails" in err
+
+
+def test_a_merge_of_one_sdk_keeps_the_other_sdks_part_already_in_the_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cozepy sweep in a fresh checkout has no @coze/api matrix at hand: the report keeps @coze/api's part
+    (from its JSON in the folder) instead of dropping it."""
+    reports = Path(__file__).resolve().parents[1] / "reports"
+    release = tmp_path / "sdk" / "0.20.0"
+    release.mkdir(parents=True)
+    shutil.copy(reports / "capability-matrix.json", release / "capability-matrix.json")
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copy(reports / "compatibility-coze-js.json", out / "compatibility-coze-js.json")
+    assert main(["compat", str(tmp_path / "sdk"), "--out", str(out)]) == 0
+    assert "kept coze-js's part" in capsys.readouterr().out
+    markdown = (out / "compatibility.md").read_text(encoding="utf-8")
+    assert "## cozepy compatibility: 0.20.0" in markdown and "## coze-js compatibility: 1.0.4 .. 1.3.9" in markdown
+    assert (out / "compatibility-coze-js.json").read_bytes() == (reports / "compatibility-coze-js.json").read_bytes()
+    (out / "compatibility-coze-js.json").write_text('{"schema_version": 1}', encoding="utf-8")
+    assert main(["compat", str(tmp_path / "sdk"), "--out", str(out)]) == 0
+    assert "not keeping coze-js's part" in capsys.readouterr().err
+    assert "coze-js" not in (out / "compatibility.md").read_text(encoding="utf-8")

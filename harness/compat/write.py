@@ -7,6 +7,7 @@ each other SDK, so a baseline is always one SDK's.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,6 +28,28 @@ def json_name(sdk: str) -> str:
 def file_names(sdks: Sequence[str]) -> list[str]:
     """Every file a merge of these SDKs writes."""
     return ["compatibility.md", *(json_name(sdk) for sdk in sdks), "compatibility.html"]
+
+
+def kept_parts(folder: Path, merged: Sequence[str]) -> list[Compatibility]:
+    """The other SDKs' parts already in `folder` (their JSON), for a merge of only some SDKs to keep: a sweep
+    of cozepy in a fresh checkout, where no @coze/api matrix is at hand, must not drop @coze/api's part from
+    the report. A file that is not readable as that SDK's merge is left out, and said so."""
+    from ..drivers import SDKS
+    from .load import CompatError, load_compatibility
+
+    kept = []
+    for sdk in SDKS:
+        path = folder / json_name(sdk)
+        if sdk in merged or not path.is_file():
+            continue
+        try:
+            compat = load_compatibility(path)
+        except CompatError as exc:
+            print(f"not keeping {sdk}'s part: {exc}", file=sys.stderr)
+            continue
+        if compat.sdk == sdk:
+            kept.append(compat)
+    return kept
 
 
 def write_compatibility(compats: Compatibility | Sequence[Compatibility], folder: Path) -> list[Path]:
