@@ -115,7 +115,7 @@ def _driver_for(spec: str, install: bool) -> Callable[[Path | None], Driver]:
     """What makes the driver `spec` names, given the TLS authority of a wss:// flow (a release of @coze/api is
     installed first, if asked and missing)."""
     if spec == "cozepy":
-        return lambda _ca_file: CozepyDriver()
+        return lambda ca_file: CozepyDriver(ca_file)
     if spec.startswith("cozepy@"):
         raise ValueError(f"--sdk {spec}: drive runs the cozepy installed here ({sdk.version()}); say --sdk cozepy")
     version = coze_js.parse_sdk(spec)

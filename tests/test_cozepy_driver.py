@@ -3,7 +3,7 @@ probes when they read its observations.
 
 The agreement is the seam's proof: the cozepy probes decide with cozepy's own objects in hand; the driven
 probes see only what the driver observed (and what the simulator's side recorded), through the same judges
-that read @coze/api's runs. For every mode both run, on both platforms, the verdicts must be the same.
+that read @coze/api's runs. For every capability column, on both platforms, the verdicts must be the same.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ IDS = {entry["name"]: entry["id"] for entry in Catalogue.builtin().entries()}
 
 def test_the_judges_read_a_cozepy_run_as_the_cozepy_probes_do() -> None:
     legacy = run_report(MODES, platforms=("cloud", "studio"))
-    driven = run_report(MODES, platforms=("cloud", "studio"), driver_for=lambda _ca: CozepyDriver())
+    driven = run_report(MODES, platforms=("cloud", "studio"), driver_for=lambda ca_file: CozepyDriver(ca_file))
     assert not legacy.crashes and not driven.crashes
     assert (driven.sdk, driven.sdk_version, driven.runtime) == ("cozepy", sdk.version(), "")
     decided = {(c.platform, c.mode, c.capability): c.verdict for c in legacy.cells}
@@ -60,9 +60,19 @@ def test_a_flow_returns_what_cozepy_did() -> None:
             assert seen.event_names(0)[-1] in ("conversation.chat.requires_action", "done")
         else:  # this cozepy cannot hand a tool call over (tool_call_gap): local code is never asked
             assert answered == [] and seen.errors, sdk.tool_call_gap()
-        unsupported = driver.run(FlowRequest(flow="websocket-chat", bot_id=IDS["weather-bot"], **base))
-        assert unsupported.errors[0].type == "NotImplementedError"
-        assert "the report's cozepy probe runs it" in unsupported.errors[0].message
+
+
+def test_drive_runs_cozepy_over_the_websocket(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["drive", "--sdk", "cozepy", "--flow", "websocket-chat", "--json"])
+    observation = json.loads(capsys.readouterr().out)
+    if sdk.websocket_chat_gap() is None:
+        assert code == 0 and observation["result"]["status"] == "completed"
+        assert [[call["name"] for call in calls] for calls in observation["tool_rounds"]] == [
+            ["get_weather", "get_time"]
+        ]
+        assert "conversation.chat.requires_action" in [event["name"] for event in observation["events"]]
+    else:  # no websocket chat, or one that starts only with audio: said, not run
+        assert code == 0 and "absent" in observation["result"], sdk.websocket_chat_gap()
 
 
 def test_drive_runs_cozepy(capsys: pytest.CaptureFixture[str]) -> None:

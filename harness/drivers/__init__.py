@@ -33,6 +33,9 @@ FlowName = Literal[
 ]
 FLOWS: tuple[FlowName, ...] = get_args(FlowName)
 
+TEXT_WEBSOCKET_CHAT = "websockets.chat text messages"
+"""`Observation.fields` key: False when the SDK's websocket chat starts a chat only with audio."""
+
 MethodKind = Literal["absent", "function", "async-function", "async-generator", "generator"]
 """What an SDK offers under a method name: nothing, or a callable of this kind. An async generator
 function (coze-js `submitToolOutputs`, `resume` in later releases) hands its result over as a stream
@@ -170,6 +173,7 @@ class Driver(Protocol):
 __all__ = [
     "FLOWS",
     "SDKS",
+    "TEXT_WEBSOCKET_CHAT",
     "CallOutcome",
     "Driver",
     "DriverUnavailable",

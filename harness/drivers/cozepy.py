@@ -6,15 +6,17 @@ exactly as they read a JavaScript one. Method names are the protocol's (`chat.su
 spelling the runner of @coze/api reports); the cozepy name each stands for is in `METHODS`.
 
 Every wait is bounded: each HTTP read by the flow's time limit, each loop by `max_rounds` or a poll
-deadline. `websocket-chat` is not a flow of this driver yet (the report's cozepy websocket probe runs
-it); asked for, it returns an observation that says so.
+deadline. `websocket-chat` runs through the harness's websocket local-plugin runner, over wss:// to the
+simulator's TLS listener, trusting the authority the driver is given.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,7 +24,19 @@ import httpx
 from .. import sdk
 from ..clients import coze_client_and_http
 from ..sdk import enum_value, event_name
-from . import FlowRequest, MethodKind, Observation, SdkCall, SdkError, SdkEvent, ToolAnswerer, ToolCallSeen
+from ..tools import ToolResult
+from ..trust import trusting
+from . import (
+    TEXT_WEBSOCKET_CHAT,
+    FlowRequest,
+    MethodKind,
+    Observation,
+    SdkCall,
+    SdkError,
+    SdkEvent,
+    ToolAnswerer,
+    ToolCallSeen,
+)
 
 SDK_NAME = "cozepy"
 POLL_INTERVAL_SECONDS = 0.05
@@ -402,6 +416,67 @@ def _chatflow(coze: Any, request: FlowRequest, record: _Record, tools: ToolAnswe
     record.observation.result = {"status": _last_chat_status(record), "answer": answer}
 
 
+class _Answers:
+    """The runner's tool registry, answered by the driver's local code (`ToolAnswerer`) or canned outputs."""
+
+    def __init__(self, tools: ToolAnswerer | None, request: FlowRequest) -> None:
+        self.tools, self.request = tools, request
+
+    def invoke(self, name: str, arguments: Any, timeout: float | None = None) -> ToolResult:
+        call = ToolCallSeen(id="", name=name, arguments=arguments)
+        try:
+            output = (
+                self.tools(call)
+                if self.tools is not None
+                else self.request.tool_outputs.get(name, f"no local tool named {name}")
+            )
+        except Exception as exc:  # local code failing is an answer too
+            output = f"error: {type(exc).__name__}: {exc}"
+        return ToolResult(tool=name, ok=True, output=output, duration_seconds=0.0)
+
+
+def _websocket_chat(coze: Any, request: FlowRequest, record: _Record, tools: ToolAnswerer | None) -> None:
+    """websockets.chat over the simulator's TLS listener, through the harness's websocket local-plugin runner
+    (which answers conversation.chat.requires_action on the socket); every event the SDK dispatched is kept."""
+    from ..local_plugin import LocalPluginError
+    from ..local_plugin_ws import WebsocketLocalPluginRunner
+
+    if sdk.websocket_chat_gap() is not None and sdk.websocket_chat_is_audio_only():
+        record.observation.fields[TEXT_WEBSOCKET_CHAT] = False  # a chat starts only with audio here
+        record.observation.result = {"answer": "", "absent": "a text message on websockets.chat"}
+        return
+    if _lookup(coze, "websockets.chat.create") is None:
+        record.observation.result = {"answer": "", "absent": "websockets.chat.create"}
+        return
+    index, began = record.call("websockets.chat.create"), time.monotonic()
+    runner = WebsocketLocalPluginRunner(
+        coze,
+        _Answers(tools, request),  # duck-typed: the runner only invokes its tools
+        max_rounds=request.max_rounds,
+        chat_timeout=request.timeout_seconds,
+        observer=lambda name, event: record.event(index, name, _jsonable(getattr(event, "data", None))),
+    )
+    try:
+        result = runner.run(request.bot_id or "", request.message, user_id=request.user_id)
+    except LocalPluginError as exc:
+        record.settle(index, "raised", began=began)
+        if exc.result is not None:
+            _rounds(record, exc.result.tool_calls)
+        raise
+    record.settle(index, "stream", began=began)
+    _rounds(record, result.tool_calls)
+    record.observation.result = {"status": result.status, "answer": result.answer}
+
+
+def _rounds(record: _Record, calls: list[Any]) -> None:
+    rounds: dict[int, list[ToolCallSeen]] = {}
+    for call in calls:
+        rounds.setdefault(call.round, []).append(
+            ToolCallSeen(id=call.call_id, name=call.name, arguments=call.arguments)
+        )
+    record.observation.tool_rounds = [rounds[number] for number in sorted(rounds)]
+
+
 _Flow = Callable[[Any, FlowRequest, _Record, "ToolAnswerer | None"], None]
 _FLOWS: dict[str, _Flow] = {
     "chat-stream": _chat_stream,
@@ -412,6 +487,7 @@ _FLOWS: dict[str, _Flow] = {
     "workflow-bridge": _workflow_stream,
     "workflow-resume": _workflow_resume,
     "chatflow": _chatflow,
+    "websocket-chat": _websocket_chat,
 }
 
 
@@ -435,18 +511,24 @@ class CozepyDriver:
     def close(self) -> None:
         return None
 
+    def __init__(self, ca_file: Path | None = None) -> None:
+        """`ca_file`: the authority cozepy trusts for a websocket chat over wss:// (the simulator's own)."""
+        self.ca_file = ca_file
+
     def run(self, request: FlowRequest, tools: ToolAnswerer | None = None) -> Observation:
         timeout = httpx.Timeout(request.timeout_seconds)
-        coze, http = coze_client_and_http(None, base_url=request.base_url, token=request.token, timeout=timeout)
+        base_url = request.base_url
+        if request.flow == "websocket-chat" and request.ws_base_url:  # cozepy derives wss:// from https://
+            base_url = "https://" + request.ws_base_url.removeprefix("wss://")
+        coze, http = coze_client_and_http(None, base_url=base_url, token=request.token, timeout=timeout)
         record = _Record(request, self.sdk_version, surface(coze))
         record.observation.fields = {"Chat.required_action": sdk.chat_has_required_action()}
         flow = _FLOWS.get(request.flow)
         try:
             if flow is None:
-                raise NotImplementedError(
-                    f"the cozepy driver has no {request.flow} flow (the report's cozepy probe runs it)"
-                )
-            flow(coze, request, record, tools)
+                raise NotImplementedError(f"the cozepy driver has no {request.flow} flow")
+            with trusting(self.ca_file) if self.ca_file is not None else contextlib.nullcontext():
+                flow(coze, request, record, tools)
         except (httpx.TimeoutException, TimeoutError) as exc:
             record.observation.timed_out = True
             record.observation.errors.append(_error(exc))

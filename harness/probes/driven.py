@@ -14,7 +14,7 @@ from simulators.coze import DEFAULT_PLATFORM, SimConfig, TokenGrant, create_app,
 from simulators.coze import FRAMING_VARIANTS as VARIANTS
 
 from .. import judges
-from ..drivers import Driver, FlowName, FlowRequest, Observation, ToolAnswerer, ToolCallSeen
+from ..drivers import TEXT_WEBSOCKET_CHAT, Driver, FlowName, FlowRequest, Observation, ToolAnswerer, ToolCallSeen
 from ..matrix import LOADING_FACT, Capability, Evidence, FramingResult, Mode, SdkFact, Verdict
 from ..recorder import Exchange
 from ..streams import GRAMMARS
@@ -214,6 +214,14 @@ def probe_websocket_chat(ctx: ProbeContext) -> ProbeResult:
     runs = _three_chats(ctx, "websocket-chat", ws_base_url="wss://" + ctx.secure_url.removeprefix("https://"))
     single, chain, failing = runs
     evidence.sdk_facts = _facts(_driver(ctx), single.observation, ("websockets.",))
+    if single.observation.fields.get(TEXT_WEBSOCKET_CHAT) is False:
+        reason = (
+            "this release's websocket chat starts a chat only with audio, which the simulator does not model "
+            "(coverage ceiling): not shown either way."
+        )
+        verdicts = {capability: (Verdict.UNKNOWN, reason) for capability in Capability}
+        verdicts[Capability.INTERRUPT_RESUME] = (Verdict.NOT_APPLICABLE, "bot chat has no interrupts.")
+        return _result(Mode.WEBSOCKET_CHAT, evidence, verdicts, [])
     if not judges.has_method(single.observation, "websockets.chat.create"):
         return _result(Mode.WEBSOCKET_CHAT, evidence, judges.absent_sdk_method("websockets.chat.create", _sdk(ctx)), [])
     evidence.sdk_events = [
