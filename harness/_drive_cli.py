@@ -118,12 +118,7 @@ def _driver_for(spec: str, install: bool) -> Callable[[Path | None], Driver]:
         return lambda ca_file: CozepyDriver(ca_file)
     if spec.startswith("cozepy@"):
         raise ValueError(f"--sdk {spec}: drive runs the cozepy installed here ({sdk.version()}); say --sdk cozepy")
-    version = coze_js.parse_sdk(spec)
-    if version is not None and install and coze_js.cached(version) is None:
-        print(f"installing @coze/api {version} into {coze_js.cache_root()} with npm...", file=sys.stderr, flush=True)
-        coze_js.install(version)
-    tools, prefix = coze_js.find_node(), coze_js.locate(version)
-    return lambda ca_file: coze_js.CozeJsDriver(prefix, tools, extra_ca_file=ca_file)
+    return coze_js.driver_factory(coze_js.parse_sdk(spec), install)
 
 
 @contextmanager

@@ -8,9 +8,8 @@ import json
 import os
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from simulators.coze import (
     BUILTIN_DIR,
@@ -75,18 +74,6 @@ def _sdk_choice(spec: str) -> tuple[str, str | None]:
     raise ValueError(f"--sdk {spec!r}: choose cozepy, coze-js or coze-js@VERSION")
 
 
-def _coze_js_driver(version: str | None, install: bool) -> Callable[[Path], Any]:
-    """What makes the @coze/api driver for a run (given the run's TLS authority), the release installed into
-    the cache first when asked and missing; DriverUnavailable when Node, npm or the release is missing."""
-    from .drivers import coze_js
-
-    if version is not None and install and coze_js.cached(version) is None:
-        print(f"installing @coze/api {version} into {coze_js.cache_root()} with npm...", file=sys.stderr, flush=True)
-        coze_js.install(version)
-    tools, prefix = coze_js.find_node(), coze_js.locate(version)
-    return lambda ca_file: coze_js.CozeJsDriver(prefix, tools, extra_ca_file=ca_file)
-
-
 def _probe_selection(names: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
     """`--probe MODE` or `--probe MODE:CAPABILITY` -> probes to run, and single cells to print."""
     from .matrix import Capability
@@ -109,7 +96,7 @@ def _probe_selection(names: list[str]) -> tuple[list[str], list[tuple[str, str]]
 def _cmd_report(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from .drivers import DriverUnavailable
+    from .drivers import DriverUnavailable, coze_js
     from .expect import Expectation, ExpectationError, compare
     from .matrix import Mode
     from .report import FORMATS, render_cells, write_reports
@@ -149,7 +136,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     try:
-        driver_for = None if sdk_name == "cozepy" else _coze_js_driver(js_version, install=not args.no_install)
+        driver_for = None if sdk_name == "cozepy" else coze_js.driver_factory(js_version, not args.no_install)
     except DriverUnavailable as exc:
         print(f"coze-harness report: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE

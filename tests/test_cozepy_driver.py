@@ -16,18 +16,11 @@ from harness import sdk
 from harness.cli import main
 from harness.drivers import FlowRequest
 from harness.drivers.cozepy import CozepyDriver
+from harness.matrix import Mode
 from harness.reporting import run_report
 from simulators.coze import DEFAULT_TOKEN, Catalogue, SimConfig, create_app, running
 
-MODES = [
-    "chat-stream",
-    "chat-poll",
-    "workflow-run",
-    "workflow-stream",
-    "workflow-resume",
-    "chatflow",
-    "workflow-bridge",
-]
+MODES = [mode.value for mode in Mode]  # every capability column
 IDS = {entry["name"]: entry["id"] for entry in Catalogue.builtin().entries()}
 
 

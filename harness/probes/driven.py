@@ -153,11 +153,7 @@ def _chat_probe(ctx: ProbeContext, mode: Mode, flow: FlowName, how: str, summary
             *single.observation.event_names(),
             *chain.observation.event_names(),
             "runs: " + " | ".join(run.summary() for run in runs),
-            *(
-                [f"submitToolOutputs on the paused chat: {judges.ChatRun(submit).error or 'accepted'}"]
-                if submit
-                else []
-            ),
+            *([f"submitToolOutputs on the paused chat: {judges.first_error(submit) or 'accepted'}"] if submit else []),
             *([REPEATS_NOTE] if any(run.observation.timed_out for run in runs) else []),
         ],
         sdk_facts=_facts(_driver(ctx), single.observation, ("chat.",)),

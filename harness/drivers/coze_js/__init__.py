@@ -19,10 +19,12 @@ import queue
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -368,6 +370,17 @@ class CozeJsDriver:
                     stream.close()
 
 
+def driver_factory(version: str | None, install_missing: bool = True) -> Callable[[Path | None], CozeJsDriver]:
+    """What makes a driver of this release (None: the @coze/api in node_modules) given the certificate authority
+    Node is to trust for wss://. A named release missing from the cache is installed first when asked (said on
+    stderr); DriverUnavailable when Node, npm or the release is missing."""
+    if version is not None and install_missing and cached(version) is None:
+        print(f"installing {PACKAGE} {version} into {cache_root()} with npm...", file=sys.stderr, flush=True)
+        install(version)
+    tools, prefix = find_node(), locate(version)
+    return lambda ca_file: CozeJsDriver(prefix, tools, extra_ca_file=ca_file)
+
+
 def _answer_calls(calls: Any, tools: ToolAnswerer | None) -> dict[str, str]:
     """The local code's output for each call the runner handed over; a tool that raises answers with the error."""
     outputs: dict[str, str] = {}
@@ -402,6 +415,7 @@ __all__ = [
     "cache_root",
     "cached",
     "check_version",
+    "driver_factory",
     "find_node",
     "install",
     "install_command",
