@@ -19,7 +19,7 @@ With `transport=None` the clients use httpx's own socket transport.
 
 The conveniences elsewhere are this, with defaults filled in: `harness.transports.inprocess.coze_over` (the
 in-process base URL and the simulator's dev token), `harness.cassettes.cozepy_client` (a recording or
-replaying transport), `ProbeContext.coze` (a recording transport) and the pytest plugin's
+replaying transport), the cozepy driver the report runs (`harness.drivers.cozepy`) and the pytest plugin's
 `coze_client` fixture; none has a timeout of its own.
 """
 

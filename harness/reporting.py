@@ -24,13 +24,19 @@ from .bridge import create_bridge_app
 from .drivers import Driver
 from .matrix import PLATFORM_TITLES, CoverageNote, Matrix
 from .probes import ProbeContext, demo_tools, run_probes
-from .probes.framing import _quiet_late_writes as quiet_late_writes
+from .probes.framing import quiet_late_writes
 from .recorder import Normaliser
 from .tap import RecordingApp
 
 BRIDGE_TOKEN = None  # the simulator's http node sends no Authorization header of its own
 # What the loopback servers' ephemeral ports are called in the report (`http://127.0.0.1:PORT`...).
 SIMULATOR_PORT, TLS_PORT, BRIDGE_PORT = "PORT", "TLS_PORT", "BRIDGE_PORT"
+
+
+def _cozepy_driver(ca_file: Path) -> Driver:
+    from .drivers.cozepy import CozepyDriver
+
+    return CozepyDriver(ca_file)
 
 
 def coverage_notes() -> list[CoverageNote]:
@@ -56,8 +62,8 @@ def run_report(
     them, return one matrix with a column set per platform.
 
     `driver_for`: makes the driver of the SDK to run, given the certificate authority of the run's TLS
-    listener (for wss://); the driver is entered here and closed at the end. None runs the installed cozepy
-    in this process.
+    listener (for wss://); the driver is entered here and closed at the end. None: the installed cozepy, in
+    this process (`harness.drivers.cozepy.CozepyDriver`).
     `token` is the one the simulator accepts and the probes send; it never appears in the matrix.
     `progress` gets a line per platform and per finished probe, `started` each probe as it begins.
     """
@@ -75,13 +81,12 @@ def run_report(
         stack.enter_context(quiet_late_writes())
         tls = stack.enter_context(local_tls())
         bridge = stack.enter_context(running(bridge_app))
-        driver = None if driver_for is None else stack.enter_context(driver_for(Path(tls.ca_file)))
+        make = driver_for or _cozepy_driver
+        driver = stack.enter_context(make(Path(tls.ca_file)))
         servers[bridge.base_url] = BRIDGE_PORT
         for platform in platforms:
             app: Any = create_app(catalogue, SimConfig(tokens=[TokenGrant(token=token)], profile=platform))
-            tap = None
-            if driver is not None:  # an SDK in another process: its wire evidence is taken on the server's side
-                app = tap = RecordingApp(app)
+            app = tap = RecordingApp(app)  # the wire evidence is taken on the server's side, for every SDK
             with running(app) as sim, running(app, tls=tls) as secure:
                 servers[sim.base_url], servers[secure.base_url] = SIMULATOR_PORT, TLS_PORT
                 if progress:

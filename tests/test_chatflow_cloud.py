@@ -19,8 +19,7 @@ from conftest import user_message
 
 from harness import sdk
 from harness.matrix import Capability, Verdict
-from harness.probes import ProbeContext
-from harness.probes.workflow import probe_chatflow
+from harness.reporting import run_report
 from simulators.coze import DEFAULT_TOKEN, RunningServer, SimConfig, create_app, running
 from tests.spec_cases import sse_events
 
@@ -130,18 +129,14 @@ def test_studio_refuses_an_end_side_plugin_chatflow_before_streaming() -> None:
 
 @needs_chatflow
 @needs_required_action
-def test_the_chatflow_probe_judges_cloud_cells_with_evidence(sim: RunningServer) -> None:
-    from simulators.coze import Catalogue
-
-    catalogue = Catalogue.builtin()
-    ids = {s.name: s.id for s in [*catalogue.bots.values(), *catalogue.workflows.values()]}
-    result = probe_chatflow(ProbeContext(base_url=sim.base_url, token=DEFAULT_TOKEN, scenario_ids=ids))
-    cells = {cell.capability: cell for cell in result.cells}
+def test_the_chatflow_probe_judges_cloud_cells_with_evidence() -> None:
+    matrix = run_report(["chatflow"])
+    cells = {cell.capability: cell for cell in matrix.cells}
     assert {c.value for c in cells} >= {"tool-call-event", "submit-method", "interrupt-resume", "local-code-reachable"}
     assert cells[Capability.INTERRUPT_RESUME].verdict is Verdict.SUPPORTED
     for capability in (Capability.TOOL_CALL_EVENT, Capability.SUBMIT_METHOD, Capability.OUTPUTS_IN_ANSWER):
         cell = cells[capability]
         assert cell.verdict is Verdict.ABSENT, cell
         assert "get_weather" in cell.reason and "error event" in cell.reason
-    assert not [c for c in result.cells if c.verdict is Verdict.UNKNOWN]
-    assert result.evidence[0].exchanges  # the verdicts rest on recorded traffic
+    assert not [c for c in matrix.cells if c.verdict is Verdict.UNKNOWN]
+    assert matrix.evidence["chatflow"].exchanges  # the verdicts rest on recorded traffic

@@ -285,6 +285,17 @@ def test_workflow_run_stream_and_resume(latest: coze_js.CozeJsDriver, cloud: str
     assert "Lima" in resume.answer
 
 
+def test_an_async_run_is_read_back_from_its_history(
+    latest: coze_js.CozeJsDriver, old: coze_js.CozeJsDriver, cloud: str
+) -> None:
+    request = _request("workflow-history", cloud, workflow_id=IDS["joke-workflow"], parameters={"topic": "owls"})
+    history = _ok(latest.run(request))
+    assert [call.method for call in history.calls][:2] == ["workflows.runs.create", "workflows.runs.history"]
+    assert history.result["execute_status"] == "Success" and history.result["error_code"] == ""  # as recorded
+    assert "owls" in history.result["output"]
+    assert old.run(request).result == {"absent": "workflows.runs.history"}  # 1.1.0 added it
+
+
 def test_chatflow_and_the_bridge_workflow(latest: coze_js.CozeJsDriver, cloud: str) -> None:
     from harness.bridge import create_bridge_app
 

@@ -17,10 +17,9 @@ from packaging.version import Version
 
 from harness import sdk
 from harness.matrix import FramingResult, Matrix
-from harness.probes import ProbeContext
-from harness.probes.framing import probe_framing
 from harness.report.html import render_html
 from harness.report.markdown import render_markdown
+from harness.reporting import run_report
 from harness.streams import parse_sse
 from simulators.coze import DEFAULT_TOKEN, Catalogue, RunningServer, ScenarioFileError, create_app, running
 from simulators.coze.framing import CANONICAL, VARIANTS, Framer, Framing, combined
@@ -220,7 +219,7 @@ def test_combined_variants() -> None:
 
 @pytest.fixture(scope="module")
 def probed() -> list[FramingResult]:
-    return probe_framing(ProbeContext(base_url="http://127.0.0.1:9", token=DEFAULT_TOKEN)).framing
+    return run_report(["framing"]).framing
 
 
 def test_probe_reports_every_variant_on_both_streams(probed: list[FramingResult]) -> None:
@@ -286,43 +285,13 @@ def test_a_lingering_response_stays_open_after_its_last_event(framed: RunningSer
     assert entry.complete and entry.closed_by == "server"
 
 
-def test_a_lingering_stream_is_read_with_a_short_timeout_well_under_its_linger() -> None:
+def test_a_lingering_stream_is_read_with_a_short_limit_well_under_its_linger() -> None:
     """Half a second of silence (the events before `done` leave at once), and six times that before the close."""
-    from harness.probes.framing import LINGER_READ_TIMEOUT, _timeout
+    from harness.probes.driven import FLOW_SECONDS, LINGER_SECONDS, framing_limit
 
     lingering = VARIANTS["open-after-done"].framing
     assert lingering.linger_seconds is not None
-    read = _timeout(lingering).read
-    assert read == LINGER_READ_TIMEOUT == 0.5 and read * 6 <= lingering.linger_seconds
-    assert _timeout(Framing(linger_seconds=1.2)).read == pytest.approx(0.2)  # never more than a sixth
-
-
-def test_the_lingering_reads_overlap_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The stream left open is read beside the others, not in turn: the first canonical read waits for the
-    lingering one to begin, which waits for another read to begin while it runs (in turn, both time out)."""
-    import threading
-
-    from harness.probes import framing as probe
-
-    real = probe._read
-    lingering_began, overlapped = threading.Event(), threading.Event()
-    active = {"lingering": False}
-
-    def read(ctx: ProbeContext, kind: Any, scenario: str, framing: Framing) -> Any:
-        if framing.linger_seconds is not None:
-            active["lingering"] = True
-            lingering_began.set()
-            overlapped.wait(5)
-            try:
-                return real(ctx, kind, scenario, framing)
-            finally:
-                active["lingering"] = False
-        lingering_began.wait(5)
-        if active["lingering"]:
-            overlapped.set()
-        return real(ctx, kind, scenario, framing)
-
-    monkeypatch.setattr(probe, "_read", read)
-    results = probe_framing(ProbeContext(base_url="http://127.0.0.1:9", token=DEFAULT_TOKEN)).framing
-    assert overlapped.is_set()
-    assert [(r.variant, r.stream) for r in results][:2] == [("canonical", "chat"), ("comment-keepalive", "chat")]
+    limit = framing_limit(lingering.linger_seconds)
+    assert limit == LINGER_SECONDS == 0.5 and limit * 6 <= lingering.linger_seconds
+    assert framing_limit(1.2) == pytest.approx(0.2)  # never more than a sixth
+    assert framing_limit(None) == FLOW_SECONDS

@@ -78,7 +78,8 @@ def test_bot_chat_verdict_follows_what_the_sdk_can_read(report: tuple[Path, Matr
         assert cell.verdict in (Verdict.BROKEN, Verdict.ABSENT)
     evidence = matrix.evidence[cell.evidence[0]]
     assert any("/v3/chat" in exchange.url for exchange in evidence.exchanges)
-    assert any(fact.subject == "cozepy.Chat fields" for fact in evidence.sdk_facts)
+    facts = {fact.subject: fact.value for fact in evidence.sdk_facts}
+    assert facts["cozepy Chat.required_action"] is sdk.chat_has_required_action()
 
 
 def test_chat_streams_follow_the_grammar(report: tuple[Path, Matrix]) -> None:

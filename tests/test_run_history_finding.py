@@ -13,19 +13,12 @@ from harness import sdk
 from harness.compat.load import Loaded
 from harness.compat.merge import merge
 from harness.matrix import Evidence, Matrix
-from harness.probes import ProbeContext
-from harness.probes.workflow import RUN_HISTORY_EVIDENCE, probe_workflow_run
-from simulators.coze import DEFAULT_TOKEN, Catalogue, RunningServer
+from harness.probes.driven import RUN_HISTORY_EVIDENCE
+from harness.reporting import run_report
 
 
-def _ids() -> dict[str, str]:
-    catalogue = Catalogue.builtin()
-    return {s.name: s.id for s in [*catalogue.bots.values(), *catalogue.workflows.values()]}
-
-
-def test_the_probe_reads_an_async_run_back_with_this_release(sim: RunningServer) -> None:
-    result = probe_workflow_run(ProbeContext(base_url=sim.base_url, token=DEFAULT_TOKEN, scenario_ids=_ids()))
-    history = next(e for e in result.evidence if e.id == RUN_HISTORY_EVIDENCE)
+def test_the_probe_reads_an_async_run_back_with_this_release() -> None:
+    history = run_report(["workflow-run"]).evidence[RUN_HISTORY_EVIDENCE]
     if not (sdk.has_run_histories() and sdk.workflow_run_has_is_async()):
         assert history.error is None and "cannot" in history.sdk_events[0]
     elif Version(sdk.version()) >= Version("0.14.0"):  # the release that turns "" into 0

@@ -69,3 +69,47 @@ def test_bodies_and_the_record_are_bounded_and_other_traffic_passes_through() ->
 
     asyncio.run(lifespan())
     assert seen == ["lifespan", "websocket"]
+
+
+async def _slow_end(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"first|", "more_body": True})
+    await asyncio.sleep(0.3)
+    await send({"type": "http.response.body", "body": b"rest"})
+
+
+def test_a_take_waits_for_what_the_app_still_writes() -> None:
+    """A client that has what it wanted (a pause, an error) stops reading while the app writes on: what is
+    recorded must not depend on when the exchanges were taken."""
+    tap = RecordingApp(_slow_end)
+    with running(tap) as server, httpx.stream("GET", f"{server.base_url}/slow", timeout=5) as answer:  # type: ignore[arg-type]
+        assert next(answer.iter_raw()) == b"first|"
+        [exchange] = tap.take()  # the app is still sleeping before its last chunk
+        assert (exchange.response_body, exchange.complete) == ("first|rest", True)
+
+
+def test_a_websocket_is_one_exchange_with_the_frames_both_ways() -> None:
+    import websockets.sync.client
+    from starlette.applications import Starlette
+    from starlette.routing import WebSocketRoute
+    from starlette.websockets import WebSocket
+
+    async def echo(socket: WebSocket) -> None:
+        await socket.accept()
+        for _ in range(2):
+            text = await socket.receive_text()
+            await socket.send_text(f'{{"echo":{text}}}')
+        await socket.close()
+
+    tap = RecordingApp(Starlette(routes=[WebSocketRoute("/v1/chat", echo)]))
+    with running(tap) as server:  # type: ignore[arg-type]
+        url = server.base_url.replace("http://", "ws://") + "/v1/chat?bot_id=1"
+        with websockets.sync.client.connect(url, additional_headers={"Authorization": "Bearer secret"}) as socket:
+            for number in (1, 2):
+                socket.send(str(number))
+                socket.recv(timeout=5)
+        [exchange] = tap.take()
+    assert (exchange.method, exchange.url, exchange.status) == ("WEBSOCKET", url, 101)
+    assert exchange.request_body == "1\n2" and exchange.response_body == '{"echo":1}\n{"echo":2}'
+    assert exchange.complete and exchange.request_headers["authorization"] == "***"
+    assert exchange.request_headers["sec-websocket-key"] == "(random per handshake)"  # the same in every run

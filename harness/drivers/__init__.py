@@ -30,6 +30,7 @@ FlowName = Literal[
     "workflow-bridge",
     "websocket-chat",
     "chat-submit",
+    "workflow-history",
 ]
 FLOWS: tuple[FlowName, ...] = get_args(FlowName)
 
@@ -161,6 +162,12 @@ class Driver(Protocol):
 
     def run(self, request: FlowRequest, tools: ToolAnswerer | None = None) -> Observation:
         """Run one flow; with `tools`, tool calls are answered by that local code (else `request.tool_outputs`)."""
+        ...
+
+    def settle(self) -> list[str]:
+        """Wait (bounded) for what earlier flows left finishing in the background (cozepy closes a websocket
+        chat's connection on a thread of its own while the next chat runs); the problems found there, such as
+        a close() that hung. A driver that leaves nothing behind returns []."""
         ...
 
     def close(self) -> None: ...

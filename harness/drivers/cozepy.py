@@ -1,9 +1,9 @@
 """The cozepy driver: the installed cozepy, run in this process, behind the same protocol as @coze/api's.
 
-Each flow is what the cozepy probes do (harness/probes/chat.py, workflow.py), written against the
-driver protocol: it returns an `Observation` in the protocol's terms, so the judges read a cozepy run
-exactly as they read a JavaScript one. Method names are the protocol's (`chat.submitToolOutputs`, the
-spelling the runner of @coze/api reports); the cozepy name each stands for is in `METHODS`.
+The cozepy report comes from it (`coze-harness report`). Each flow returns an `Observation` in the protocol's
+terms, so the judges read a cozepy run exactly as they read a JavaScript one. Method names are the protocol's
+(`chat.submitToolOutputs`, the spelling the runner of @coze/api reports); the cozepy name each stands for is
+in `METHODS`.
 
 Every wait is bounded: each HTTP read by the flow's time limit, each loop by `max_rounds` or a poll
 deadline. `websocket-chat` runs through the harness's websocket local-plugin runner, over wss:// to the
@@ -23,6 +23,7 @@ import httpx
 
 from .. import sdk
 from ..clients import coze_client_and_http
+from ..recorder import default_transport
 from ..sdk import enum_value, event_name
 from ..tools import ToolResult
 from ..trust import trusting
@@ -50,6 +51,7 @@ METHODS: dict[str, str] = {
     "workflows.runs.create": "workflows.runs.create",
     "workflows.runs.stream": "workflows.runs.stream",
     "workflows.runs.resume": "workflows.runs.resume",
+    "workflows.runs.history": "workflows.runs.run_histories.retrieve",
     "workflows.chat.stream": "workflows.chat.stream",
     "websockets.chat.create": "websockets.chat.create",
 }
@@ -97,10 +99,9 @@ def _jsonable(value: Any) -> Any:
 def _error(exc: BaseException) -> SdkError:
     code = getattr(exc, "code", None)
     status = getattr(getattr(exc, "response", None), "status_code", None)
-    text = str(exc).splitlines()[0] if str(exc) else ""
     return SdkError(
         type=type(exc).__name__,
-        message=text[:1000],
+        message=str(exc)[:1000],  # whole: a validation error says which field and why on the lines after the first
         code=code if isinstance(code, int) else None,
         status=status if isinstance(status, int) else (404 if code == 404 else None),
     )
@@ -113,6 +114,7 @@ class _Record:
         self.observation = Observation(sdk=SDK_NAME, sdk_version=version, flow=request.flow, methods=methods)
         self.started = time.monotonic()
         self.last_event: float | None = None
+        self.closing: list[Any] = []  # websocket runners whose connection is still closing (CozepyDriver.settle)
 
     def call(self, method: str) -> int:
         self.observation.calls.append(SdkCall(method=method, returned="pending"))
@@ -271,10 +273,13 @@ def _chat_poll(coze: Any, request: FlowRequest, record: _Record, tools: ToolAnsw
     deadline = time.monotonic() + request.timeout_seconds
 
     def settled(chat: Any) -> Any:
+        polls = 0
         while enum_value(chat.status) in ("created", "in_progress"):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the chat was still in progress after {request.timeout_seconds:g} s")
-            time.sleep(POLL_INTERVAL_SECONDS)
+            if polls:  # the first retrieve goes at once: the simulator has usually settled the step by then
+                time.sleep(POLL_INTERVAL_SECONDS)
+            polls += 1
             chat = record.value(
                 "chat.retrieve", coze.chat.retrieve, conversation_id=chat.conversation_id, chat_id=chat.id
             )
@@ -342,6 +347,41 @@ def _workflow_run(coze: Any, request: FlowRequest, record: _Record, tools: ToolA
         parameters=request.parameters,
     )
     record.observation.result = {"data": _jsonable(getattr(result, "data", result))}
+
+
+HISTORY_POLLS = 100
+"""Reads of an async run's history before the flow stops waiting for it to leave Running (20 ms apart)."""
+
+
+def _workflow_history(coze: Any, request: FlowRequest, record: _Record, tools: ToolAnswerer | None) -> None:
+    """An async run read back from its run history (polled, bounded): whether this release can read the history
+    the platform sends (error_code "" on success, as recorded), not only whether it asks. cozepy has
+    `run_histories` from 0.7.0, and `is_async` on runs.create from then too."""
+    histories = _lookup(coze, "workflows.runs.run_histories.retrieve")
+    if histories is None or not sdk.workflow_run_has_is_async():
+        record.observation.result = {"absent": "workflows.runs.history"}
+        return
+    started = record.value(
+        "workflows.runs.create",
+        coze.workflows.runs.create,
+        workflow_id=request.workflow_id,
+        parameters=request.parameters,
+        is_async=True,
+    )
+    history: Any = None
+    for poll in range(HISTORY_POLLS):
+        if poll:
+            time.sleep(0.02)
+        history = record.value(
+            "workflows.runs.history", histories, workflow_id=request.workflow_id, execute_id=started.execute_id
+        )
+        if enum_value(history.execute_status) != "Running":
+            break
+    record.observation.result = {
+        "execute_status": enum_value(history.execute_status),
+        "error_code": _jsonable(history.error_code),
+        "output": _jsonable(history.output),
+    }
 
 
 def _workflow_stream(coze: Any, request: FlowRequest, record: _Record, tools: ToolAnswerer | None) -> None:
@@ -455,7 +495,9 @@ def _websocket_chat(coze: Any, request: FlowRequest, record: _Record, tools: Too
         max_rounds=request.max_rounds,
         chat_timeout=request.timeout_seconds,
         observer=lambda name, event: record.event(index, name, _jsonable(getattr(event, "data", None))),
+        close_later=True,  # cozepy's close() takes up to half a second: the driver's settle() waits for it
     )
+    record.closing.append(runner)
     try:
         result = runner.run(request.bot_id or "", request.message, user_id=request.user_id)
     except LocalPluginError as exc:
@@ -483,6 +525,7 @@ _FLOWS: dict[str, _Flow] = {
     "chat-poll": _chat_poll,
     "chat-submit": _chat_submit,
     "workflow-run": _workflow_run,
+    "workflow-history": _workflow_history,
     "workflow-stream": _workflow_stream,
     "workflow-bridge": _workflow_stream,
     "workflow-resume": _workflow_resume,
@@ -498,6 +541,11 @@ class CozepyDriver:
     sdk = SDK_NAME
     runtime = ""
 
+    def __init__(self, ca_file: Path | None = None) -> None:
+        """`ca_file`: the authority cozepy trusts for a websocket chat over wss:// (the simulator's own)."""
+        self.ca_file = ca_file
+        self._closing: list[Any] = []
+
     @property
     def sdk_version(self) -> str:
         return sdk.version()
@@ -508,19 +556,31 @@ class CozepyDriver:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self) -> None:
-        return None
+    def settle(self) -> list[str]:
+        """Wait for the websocket connections still closing (they close side by side, so they share one
+        bounded wait); the closes that hung, and the ones the runner had to rescue, described."""
+        from ..local_plugin_ws import CLOSE_TIMEOUT
 
-    def __init__(self, ca_file: Path | None = None) -> None:
-        """`ca_file`: the authority cozepy trusts for a websocket chat over wss:// (the simulator's own)."""
-        self.ca_file = ca_file
+        runners: list[Any] = self._closing
+        self._closing = []
+        deadline = time.monotonic() + CLOSE_TIMEOUT
+        issues: list[str] = []
+        for runner in runners:
+            issues += [f"{type(stuck).__name__}: {stuck}" for stuck in runner.settle(deadline)]
+            issues += runner.close_issues
+        return issues
+
+    def close(self) -> None:
+        self.settle()
 
     def run(self, request: FlowRequest, tools: ToolAnswerer | None = None) -> Observation:
         timeout = httpx.Timeout(request.timeout_seconds)
         base_url = request.base_url
         if request.flow == "websocket-chat" and request.ws_base_url:  # cozepy derives wss:// from https://
             base_url = "https://" + request.ws_base_url.removeprefix("wss://")
-        coze, http = coze_client_and_http(None, base_url=base_url, token=request.token, timeout=timeout)
+        # httpx's own transport, with the process's one default SSL context: making one per flow loads the
+        # certificate bundle each time (about 50 ms; a report runs some 30 flows, nearly all over plain HTTP)
+        coze, http = coze_client_and_http(default_transport(), base_url=base_url, token=request.token, timeout=timeout)
         record = _Record(request, self.sdk_version, surface(coze))
         record.observation.fields = {"Chat.required_action": sdk.chat_has_required_action()}
         flow = _FLOWS.get(request.flow)
@@ -536,6 +596,7 @@ class CozepyDriver:
             record.observation.errors.append(_error(exc))
         finally:
             http.close()
+            self._closing += record.closing
         return record.done()
 
 

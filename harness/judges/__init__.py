@@ -33,6 +33,7 @@ from .workflow import (
     judge_workflow_resume,
     judge_workflow_run,
     judge_workflow_stream,
+    read_back,
     workflow_text,
 )
 
@@ -61,5 +62,6 @@ __all__ = [
     "lacks_tool_path",
     "offers_tool_calls",
     "platform_without_tool_path",
+    "read_back",
     "workflow_text",
 ]

@@ -1,7 +1,7 @@
 """Judging bot chat (streamed, polled, websocket): the local-plugin loop, from what the SDK observed.
 
 The same three chats in every mode: the weather bot (two tools in one round), the research bot (two
-rounds) and the weather bot with a failing tool. The rules are the cozepy probes' (harness/probes/chat.py).
+rounds) and the weather bot with a failing tool. The probes that run them: harness/probes/driven.py.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def absent_on_platform(single: ChatRun, submit: Observation | None, sdk: str) ->
 
 
 class ChatOutcome(Protocol):
-    """One chat driven to its end, as a judge reads it (a `ChatRun`, or the cozepy probes' own record)."""
+    """One chat driven to its end, as a judge reads it (a `ChatRun`)."""
 
     @property
     def rounds(self) -> list[list[str]]: ...

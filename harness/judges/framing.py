@@ -1,5 +1,5 @@
 """Judging framing robustness: one spec-legal SSE framing variant against the canonical framing, as read
-by one SDK (the rules of harness/probes/framing.py, read off observations)."""
+by one SDK (the variants: harness/probes/framing.py; the probe: driven.py)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Judging workflows (sync run, stream, stream and resume), chatflows and the HTTP bridge workaround.
 
-The rules are the cozepy probes' (harness/probes/workflow.py, bridge.py), read off observations: an
-SDK with no typed surface at run time (JavaScript) is judged on the methods it offers and on what it
-handed its caller, never on what its types promise.
+The rules read observations (harness/probes/driven.py runs the flows): an SDK with no typed surface at
+run time (JavaScript) is judged on the methods it offers and on what it handed its caller, never on what
+its types promise.
 """
 
 from __future__ import annotations
@@ -327,6 +327,26 @@ __all__ = [
     "judge_workflow_resume",
     "judge_workflow_run",
     "judge_workflow_stream",
+    "read_back",
     "result_field",
     "workflow_text",
 ]
+
+
+def read_back(observation: Observation) -> tuple[list[str], str | None]:
+    """An async run read back from its run history: what the SDK read, and the error it raised reading it (with
+    the lines after the first, where a validation error names the field and why), or None."""
+    absent = result_field(observation, "absent")
+    if absent:
+        return [f"this SDK cannot start an async run and read its run history ({absent} is absent)"], None
+    error = first_error(observation)
+    if error is not None:
+        lines = observation.errors[0].message.splitlines() if observation.errors else []
+        detail = " ".join(line.strip() for line in lines[1:3])
+        error += f": {detail}" if detail else ""
+        return [f"reading the run history raised {error}"], error
+    read = observation.result if isinstance(observation.result, dict) else {}
+    return [
+        f"read back: execute_status {read.get('execute_status')}, error_code {read.get('error_code')!r}, "
+        f"output {read.get('output')!r}"
+    ], None

@@ -9,29 +9,10 @@ from collections.abc import Callable
 
 from simulators.coze import DEFAULT_PLATFORM
 
-from .. import sdk
 from ..matrix import Matrix, ProbeCrash
-from ._base import Probe, ProbeContext, ProbeResult
+from ._base import ProbeContext, ProbeResult
 from ._warnings import sdk_output
-from .bridge import probe_workflow_bridge
-from .chat import probe_chat_poll, probe_chat_stream
-from .driven import DRIVEN_PROBES
-from .framing import probe_framing
-from .websocket import probe_websocket_chat
-from .workflow import probe_chatflow, probe_workflow_resume, probe_workflow_run, probe_workflow_stream
-
-PROBES: dict[str, Probe] = {
-    "chat-stream": probe_chat_stream,
-    "chat-poll": probe_chat_poll,
-    "websocket-chat": probe_websocket_chat,
-    "workflow-run": probe_workflow_run,
-    "workflow-stream": probe_workflow_stream,
-    "workflow-resume": probe_workflow_resume,
-    "chatflow": probe_chatflow,
-    "workflow-bridge": probe_workflow_bridge,
-    "framing": probe_framing,
-}
-
+from .driven import DRIVEN_PROBES as PROBES
 
 SDK_ONLY = {"framing"}
 """Probes whose findings are about the SDK's parser, not the platform: run on the first platform only."""
@@ -44,24 +25,21 @@ def run_probes(
     matrix: Matrix | None = None,
     started: Callable[[str], None] | None = None,
 ) -> Matrix:
-    """Run the named probes (all by default) against the simulator of `ctx` (speaking `ctx.platform`), into
-    `matrix` (a new one for the SDK by default): the cozepy probes in this process, or, when `ctx.driver` is
-    set, the driven probes with that driver's SDK.
+    """Run the named probes (all by default) with the SDK of `ctx.driver` against the simulator of `ctx`
+    (speaking `ctx.platform`), into `matrix` (a new one for the driver's SDK by default).
 
     `progress` gets one line per probe when it ends (done or crashed); `started` the step as it begins.
     What the SDK warns or logs while a probe runs goes into that probe's evidence, not to the terminal."""
     platform = ctx.platform
-    registry = PROBES if ctx.driver is None else DRIVEN_PROBES
-    chosen = names or list(registry)
-    unknown = [name for name in chosen if name not in registry]
+    if ctx.driver is None:
+        raise ValueError("run_probes needs ProbeContext.driver: the SDK to run (harness.drivers)")
+    chosen = names or list(PROBES)
+    unknown = [name for name in chosen if name not in PROBES]
     if unknown:
-        raise KeyError(f"unknown probe(s) {unknown}; choose from {', '.join(registry)}")
+        raise KeyError(f"unknown probe(s) {unknown}; choose from {', '.join(PROBES)}")
     if matrix is None:
-        if ctx.driver is None:
-            matrix = Matrix(sdk_version=sdk.version(), platforms=[])
-        else:
-            runtime = getattr(ctx.driver, "runtime", "")
-            matrix = Matrix(sdk=ctx.driver.sdk, sdk_version=ctx.driver.sdk_version, runtime=runtime, platforms=[])
+        runtime = getattr(ctx.driver, "runtime", "")
+        matrix = Matrix(sdk=ctx.driver.sdk, sdk_version=ctx.driver.sdk_version, runtime=runtime, platforms=[])
     if matrix.platforms:
         chosen = [name for name in chosen if name not in SDK_ONLY]
     matrix.platforms.append(platform)
@@ -73,7 +51,7 @@ def run_probes(
         began = time.monotonic()
         try:
             with sdk_output() as said:
-                result = registry[name](ctx)
+                result = PROBES[name](ctx)
         except Exception as exc:  # a crash is reported, not a verdict: the other probes still run
             matrix.crashes.append(
                 ProbeCrash(

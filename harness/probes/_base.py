@@ -7,14 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, Field
 
 from simulators.coze import DEFAULT_PLATFORM, PlatformName
 
-from ..clients import CLIENT_TIMEOUT, coze_client
-from ..matrix import Cell, Evidence, FramingResult, SdkFact
-from ..recorder import Exchange, RecordingTransport
+from ..matrix import Cell, Evidence, FramingResult
+from ..recorder import Exchange
 from ..streams import GRAMMARS, parse_sse
 
 
@@ -30,13 +28,8 @@ class ProbeContext:
     secure_url: str | None = None  # the same simulator over TLS (https/wss), for websocket chat
     ca_file: Path | None = None  # the authority that signed secure_url's certificate
     platform: PlatformName = DEFAULT_PLATFORM  # the profile the simulator speaks; only another may lack a path
-    driver: Any = None  # a harness.drivers.Driver: the SDK the driven probes run (None: cozepy, in process)
-    tap: Any = None  # the simulator's harness.tap.RecordingApp: the wire evidence of an SDK run out of process
-
-    def coze(self, timeout: httpx.Timeout = CLIENT_TIMEOUT) -> tuple[Any, RecordingTransport]:
-        """A real `cozepy.Coze` whose HTTP goes through a recording transport."""
-        transport = RecordingTransport()
-        return coze_client(transport, base_url=self.base_url, token=self.token, timeout=timeout), transport
+    driver: Any = None  # a harness.drivers.Driver: the SDK the probes run
+    tap: Any = None  # the simulator's harness.tap.RecordingApp: the wire evidence, taken on the server's side
 
 
 class StreamCheck(BaseModel):
@@ -80,12 +73,3 @@ def check_streams(exchanges: list[Exchange]) -> list[StreamCheck]:
         for exchange in exchanges
         if "event-stream" in exchange.response_headers.get("content-type", "")
     ]
-
-
-def describe_error(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__module__}.{type(exc).__name__}: {text}"[:500]
-
-
-def fact(subject: str, value: Any, note: str = "") -> SdkFact:
-    return SdkFact(subject=subject, value=value, note=note)

@@ -71,3 +71,7 @@ for _tool in (get_weather, search_files, read_file):
 def broken_clock(timezone: str) -> str:
     """Always fails: how a tool error reaches a workflow through the bridge."""
     raise ToolError(f"clock unavailable for {timezone}", code="clock_down")
+
+
+BROKEN_CLOCK_ERROR = "clock unavailable for UTC"
+"""What `broken_clock`'s error says for UTC, looked for in the bridge workflow's Error event."""

@@ -1,7 +1,7 @@
 """Probes run through an SDK driver (harness.drivers): the flows each column needs, judged by harness.judges.
 
-Every column runs the same scenarios as the cozepy probes, with the SDK in its own process (@coze/api
-in Node). What the SDK did comes back as observations; what crossed the wire is taken on the
+Every column runs the same scenarios for every SDK, through its driver: cozepy in this process, @coze/api in
+Node. What the SDK did comes back as observations; what crossed the wire is taken on the
 simulator's side (`ProbeContext.tap`), so the evidence, the stream grammar checks and the judges are
 the ones every SDK gets. Local code answers tool calls here in Python, over the driver's protocol.
 """
@@ -22,7 +22,6 @@ from ..tap import RecordingApp
 from ..tools import ToolRegistry
 from . import demo_tools
 from ._base import Probe, ProbeContext, ProbeResult, StreamCheck, check_streams
-from .bridge import BROKEN_CLOCK_ERROR
 from .framing import STREAMS, framing_catalogue, sample_of
 from .websocket import handshake_refusal
 
@@ -30,6 +29,19 @@ FLOW_SECONDS = 10.0
 POLL_SECONDS = 2.0
 """A polled chat's limit: the simulator settles a step at once, so a poll still going after this never ends
 (coze-js's createAndPoll polls without a limit until a status it knows; studio spells one differently)."""
+LINGER_SECONDS = 0.5
+"""The limit of a flow reading a stream left open after its last event (`open-after-done`, open 3 s): an SDK
+that stops at `done` returns within milliseconds of the last event, one that reads to the close runs out of
+time here. Every event before `done` leaves the server at once, so half a second without a byte happens only
+to a client waiting for the close, two and a half seconds before it comes."""
+
+
+def framing_limit(linger_seconds: float | None) -> float:
+    """The time limit of a flow reading one framing variant: `LINGER_SECONDS` for a stream left open after its
+    last event (never more than a sixth of the time it is left open), else `FLOW_SECONDS`."""
+    return FLOW_SECONDS if linger_seconds is None else min(LINGER_SECONDS, linger_seconds / 6)
+
+
 CHATFLOW_TOOL_OUTPUT = "sunny and 21 degrees"
 RESUME_ANSWER = "Reykjavik"
 
@@ -91,6 +103,9 @@ def _answering(registry: ToolRegistry, outputs: list[str]) -> ToolAnswerer:
 def _facts(driver: Driver, observation: Observation, prefixes: tuple[str, ...]) -> list[SdkFact]:
     methods = {name: kind for name, kind in sorted(observation.methods.items()) if name.startswith(prefixes)}
     facts = [SdkFact(subject=f"{driver.sdk} methods ({', '.join(prefixes)})", value=methods)]
+    facts += [  # what the SDK's types say, where it has types (Chat.required_action...)
+        SdkFact(subject=f"{driver.sdk} {name}", value=present) for name, present in sorted(observation.fields.items())
+    ]
     runtime = getattr(driver, "node_version", None)
     if runtime:
         facts.append(SdkFact(subject="node", value=runtime))
@@ -208,6 +223,8 @@ def probe_websocket_chat(ctx: ProbeContext) -> ProbeResult:
         verdicts = {c: (Verdict.UNKNOWN, "the report ran without a TLS listener: not probed.") for c in Capability}
         return _result(Mode.WEBSOCKET_CHAT, evidence, verdicts, [])
     runs = _three_chats(ctx, "websocket-chat", ws_base_url="wss://" + ctx.secure_url.removeprefix("https://"))
+    hangs = _driver(ctx).settle()  # the chats' connections closing in the background, if the SDK leaves them
+    evidence.exchanges = _take(ctx)  # each chat's socket: the frames both ways, as the simulator carried them
     single, chain, failing = runs
     evidence.sdk_facts = _facts(_driver(ctx), single.observation, ("websockets.",))
     if single.observation.fields.get(TEXT_WEBSOCKET_CHAT) is False:
@@ -234,6 +251,10 @@ def probe_websocket_chat(ctx: ProbeContext) -> ProbeResult:
             StreamCheck(grammar="websocket chat", events=names, transitions=transitions, violation=violation)
         )
     verdicts = judges.judge_chat(single, chain, failing, "over the websocket", True, "the websocket's submit")
+    if hangs:  # the chats themselves ran: they are judged, and the hang is kept as a finding
+        evidence.error = evidence.error or hangs[0]
+        verdict, reason = verdicts[Capability.LOCAL_CODE]
+        verdicts[Capability.LOCAL_CODE] = (verdict, f"{reason} But the SDK's close() hangs: {hangs[0]}")
     if single.status == "completed" and single.rounds:
         verdicts[Capability.SUBMIT_METHOD] = (
             Verdict.SUPPORTED,
@@ -261,7 +282,30 @@ def probe_workflow_run(ctx: ProbeContext) -> ProbeResult:
         error=judges.first_error(observation),
         simulated="6039 for a synchronous run that reaches an interrupt follows CONTRACT.md.",
     )
-    return _result(Mode.WORKFLOW_RUN, evidence, judges.judge_workflow_run(observation), [])
+    result = _result(Mode.WORKFLOW_RUN, evidence, judges.judge_workflow_run(observation), [])
+    result.evidence.append(_run_history(ctx))
+    return result
+
+
+RUN_HISTORY_EVIDENCE = "workflow-run-history"
+"""The evidence id of an async run read back; `coze-harness compat` lists a release that failed to as a finding."""
+
+
+def _run_history(ctx: ProbeContext) -> Evidence:
+    """An async run of the joke workflow read back from its run history: no cell shows whether a release can
+    read the history the platform sends, so the evidence (and the compat report's findings) do."""
+    observation = _flow(ctx, "workflow-history", workflow_id=ctx.scenario_ids["joke-workflow"])
+    outcomes, error = judges.read_back(observation)
+    return Evidence(
+        id=RUN_HISTORY_EVIDENCE,
+        probe="workflow-run",
+        summary="an async run of joke-workflow read back from its run history (workflows.runs.history)",
+        exchanges=_take(ctx),
+        sdk_events=outcomes,
+        error=error,
+        simulated="the run history's shape follows the spec, workflow_history.md and a recorded history "
+        '(coze-py tests/test_workflow_run_history.py): error_code is a string, "" on success',
+    )
 
 
 def probe_workflow_stream(ctx: ProbeContext) -> ProbeResult:
@@ -307,9 +351,15 @@ def probe_workflow_resume(ctx: ProbeContext) -> ProbeResult:
     return _result(Mode.WORKFLOW_RESUME, evidence, verdicts, check_streams(exchanges))
 
 
-def probe_chatflow(ctx: ProbeContext) -> ProbeResult:
-    from .workflow import CHATFLOW_SOURCES
+CHATFLOW_SOURCES = (
+    "cloud chatflow behaviour modelled from reference/coze-openapi/api-markdown/workflow_chat.md (question and "
+    "input nodes pause with conversation.chat.requires_action, the next /v1/workflows/chat call continues; "
+    '"对话流中不支持提交端插件结果": no local-plugin results in a chatflow) and coze-dev/coze-py#303 (a cloud '
+    "chatflow's end-side plugin gave requires_action, and submit_tool_outputs then an error event)"
+)
 
+
+def probe_chatflow(ctx: ProbeContext) -> ProbeResult:
     _take(ctx)
     echo = _flow(ctx, "chatflow", workflow_id=ctx.scenario_ids["echo-chatflow"], message="hello")
     facts = _facts(_driver(ctx), echo, ("workflows.chat.", "chat.submitToolOutputs"))
@@ -376,7 +426,7 @@ def probe_workflow_bridge(ctx: ProbeContext) -> ProbeResult:
     exchanges = _take(ctx)
     expected_chain = [demo_tools.search_files("coze"), demo_tools.read_file(demo_tools.search_files("coze"))]
     verdicts = judges.judge_bridge(
-        one, chain, failed, demo_tools.get_weather("Paris"), expected_chain, BROKEN_CLOCK_ERROR
+        one, chain, failed, demo_tools.get_weather("Paris"), expected_chain, demo_tools.BROKEN_CLOCK_ERROR
     )
     evidence = Evidence(
         id="workflow-bridge",
@@ -410,7 +460,7 @@ def probe_framing(ctx: ProbeContext) -> ProbeResult:
 
         def read(stream: str, name: str) -> tuple[Observation, str]:
             linger = by_name[name].linger_seconds
-            seconds = FLOW_SECONDS if linger is None else max(0.5, linger / 3)
+            seconds = framing_limit(linger)
             bot, workflow = ids[name]
             if stream == "chat":
                 observation = _flow(local, "chat-stream", bot_id=bot, message="framing", timeout_seconds=seconds)

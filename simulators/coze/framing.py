@@ -6,8 +6,8 @@ stream) re-encodes each event another way the SSE specification allows: comment 
 `retry:` lines, CRLF or CR line ends, `id:` lines on chat events, a space after the colon or not,
 `data:` spread over several lines, an event of an unknown name, the chat `done` data spelled
 differently, and a response left open for a while after its last event. A spec-following parser
-reads every variant as the same events; the framing probe (`harness/probes/framing.py`) shows which
-variants each `cozepy` release survives.
+reads every variant as the same events; the framing probe (`harness/probes/`) shows which
+variants each SDK release survives.
 """
 
 from __future__ import annotations

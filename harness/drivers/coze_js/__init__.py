@@ -349,6 +349,10 @@ class CozeJsDriver:
             timed_out=timed_out,
         )
 
+    def settle(self) -> list[str]:
+        """Nothing is left running between two flows: each ends in the runner before its answer comes back."""
+        return []
+
     def close(self) -> None:
         proc, self._proc = self._proc, None
         if proc is None:

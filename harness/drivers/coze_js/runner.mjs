@@ -39,6 +39,9 @@ const METHODS = [
   'websockets.chat.create',
 ];
 
+const HISTORY_POLLS = 100;
+const HISTORY_POLL_MS = 20;
+
 const SURFACES = ['chat', 'workflows.runs', 'workflows.chat', 'workflows'];
 
 function methodNames(resource) {
@@ -368,6 +371,37 @@ const FLOWS = {
       ),
     );
     observer.result = { data: jsonSafe(value && value.data !== undefined ? value.data : value) };
+  },
+
+  // An async run, read back from its run history until it is no longer Running (polls bounded by the flow's
+  // time limit): whether this release reads the history the platform sends, not only whether it asks.
+  async 'workflow-history'(client, request, observer) {
+    const runs = client.workflows.runs;
+    if (typeof runs.history !== 'function') {
+      observer.result = { absent: 'workflows.runs.history' };
+      return;
+    }
+    const { value: started } = await drain(observer, 'workflows.runs.create', () =>
+      runs.create(
+        { workflow_id: request.workflow_id, parameters: request.parameters, is_async: true },
+        observer.options(),
+      ),
+    );
+    const executeId = started && started.execute_id;
+    let history = null;
+    for (let poll = 0; poll < HISTORY_POLLS; poll += 1) {
+      if (poll) await new Promise((resolve) => setTimeout(resolve, HISTORY_POLL_MS));
+      const { value } = await drain(observer, 'workflows.runs.history', () =>
+        runs.history(request.workflow_id, executeId, observer.options()),
+      );
+      history = Array.isArray(value) ? value[0] : value;
+      if (!history || history.execute_status !== 'Running') break;
+    }
+    observer.result = {
+      execute_status: history ? history.execute_status ?? null : null,
+      error_code: history ? jsonSafe(history.error_code) : null,
+      output: history ? jsonSafe(history.output) : null,
+    };
   },
 
   async 'workflow-stream'(client, request, observer) {
