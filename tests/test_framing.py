@@ -287,7 +287,7 @@ def test_a_lingering_response_stays_open_after_its_last_event(framed: RunningSer
 
 def test_a_lingering_stream_is_read_with_a_short_limit_well_under_its_linger() -> None:
     """Half a second of silence (the events before `done` leave at once), and six times that before the close."""
-    from harness.probes.driven import FLOW_SECONDS, LINGER_SECONDS, framing_limit
+    from harness.probes.framing import FLOW_SECONDS, LINGER_SECONDS, framing_limit
 
     lingering = VARIANTS["open-after-done"].framing
     assert lingering.linger_seconds is not None

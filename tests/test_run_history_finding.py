@@ -13,7 +13,7 @@ from harness import sdk
 from harness.compat.load import Loaded
 from harness.compat.merge import merge
 from harness.matrix import Evidence, Matrix
-from harness.probes.driven import RUN_HISTORY_EVIDENCE
+from harness.probes.workflow import RUN_HISTORY_EVIDENCE
 from harness.reporting import run_report
 
 

@@ -131,7 +131,7 @@ def _findings(loaded: list[Loaded]) -> list[Finding]:
 
 
 _READ_BACK = ("workflow-run-history",)
-"""Evidence of a probe reading an answer back (probes/driven.py RUN_HISTORY_EVIDENCE): a release that
+"""Evidence of a probe reading an answer back (probes/workflow.py RUN_HISTORY_EVIDENCE): a release that
 raised while parsing it cannot read that answer at all, which no cell shows, so it is a finding."""
 
 

@@ -1,7 +1,7 @@
 """Judges: what an SDK observed (harness.drivers.Observation) and what crossed the wire, made into cells.
 
 A judge imports neither an SDK nor the simulator, so the same rules serve every SDK a driver runs;
-`harness.probes.driven` runs the flows with a driver and hands their observations here.
+`harness.probes` runs the flows with a driver and hands their observations here.
 """
 
 from ._cells import (

@@ -1,7 +1,7 @@
 """Judging bot chat (streamed, polled, websocket): the local-plugin loop, from what the SDK observed.
 
 The same three chats in every mode: the weather bot (two tools in one round), the research bot (two
-rounds) and the weather bot with a failing tool. The probes that run them: harness/probes/driven.py.
+rounds) and the weather bot with a failing tool. The probes that run them: harness/probes/chat.py, websocket.py.
 """
 
 from __future__ import annotations

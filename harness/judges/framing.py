@@ -1,5 +1,5 @@
 """Judging framing robustness: one spec-legal SSE framing variant against the canonical framing, as read
-by one SDK (the variants: harness/probes/framing.py; the probe: driven.py)."""
+by one SDK (the variants and the probe: harness/probes/framing.py)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Judging workflows (sync run, stream, stream and resume), chatflows and the HTTP bridge workaround.
 
-The rules read observations (harness/probes/driven.py runs the flows): an SDK with no typed surface at
+The rules read observations (harness/probes/workflow.py and bridge.py run the flows): an SDK with no typed surface at
 run time (JavaScript) is judged on the methods it offers and on what it handed its caller, never on what
 its types promise.
 """

@@ -10,9 +10,26 @@ from collections.abc import Callable
 from simulators.coze import DEFAULT_PLATFORM
 
 from ..matrix import Matrix, ProbeCrash
-from ._base import ProbeContext, ProbeResult
+from ._base import Probe, ProbeContext, ProbeResult
 from ._warnings import sdk_output
-from .driven import DRIVEN_PROBES as PROBES
+from .bridge import probe_workflow_bridge
+from .chat import probe_chat_poll, probe_chat_stream
+from .framing import probe_framing
+from .websocket import probe_websocket_chat
+from .workflow import probe_chatflow, probe_workflow_resume, probe_workflow_run, probe_workflow_stream
+
+PROBES: dict[str, Probe] = {
+    "chat-stream": probe_chat_stream,
+    "chat-poll": probe_chat_poll,
+    "websocket-chat": probe_websocket_chat,
+    "workflow-run": probe_workflow_run,
+    "workflow-stream": probe_workflow_stream,
+    "workflow-resume": probe_workflow_resume,
+    "chatflow": probe_chatflow,
+    "workflow-bridge": probe_workflow_bridge,
+    "framing": probe_framing,
+}
+"""Every probe, by the name `--probe` takes; each runs its flows through the SDK's driver (`ProbeContext.driver`)."""
 
 SDK_ONLY = {"framing"}
 """Probes whose findings are about the SDK's parser, not the platform: run on the first platform only."""

@@ -1,4 +1,4 @@
-"""Framing robustness: each spec-legal SSE framing variant, served for an SDK to read (the probe: driven.py).
+"""Framing robustness: each spec-legal SSE framing variant, read by the SDK.
 
 The real server may start sending what the SSE specification allows and the canonical framing does
 not use: comment keep-alives, `retry:` lines, CRLF or CR line ends, `id:` lines on chat events, a
@@ -19,9 +19,15 @@ from typing import Literal
 
 from simulators.coze import CANONICAL_FRAMING as CANONICAL
 from simulators.coze import FRAMING_VARIANTS as VARIANTS
-from simulators.coze import Catalogue, Framing
+from simulators.coze import Catalogue, Framing, SimConfig, TokenGrant, create_app, running
 
+from .. import judges
+from ..drivers import Observation
+from ..matrix import FramingResult
 from ..recorder import Exchange
+from ..tap import RecordingApp
+from ._base import ProbeContext, ProbeResult
+from ._flows import FLOW_SECONDS, run_flow, take
 
 ECHO_BOT = "7390000000000000001"
 JOKE_WORKFLOW = "7440000000000000001"
@@ -81,3 +87,88 @@ def quiet_late_writes() -> Iterator[None]:
         yield
     finally:
         logger.removeFilter(late)
+
+
+LINGER_SECONDS = 0.5
+"""The limit of a flow reading a stream left open after its last event (`open-after-done`, open 3 s): an SDK
+that stops at `done` returns within milliseconds of the last event, one that reads to the close runs out of
+time here. Every event before `done` leaves the server at once, so half a second without a byte happens only
+to a client waiting for the close, two and a half seconds before it comes."""
+
+
+def framing_limit(linger_seconds: float | None) -> float:
+    """The time limit of a flow reading one framing variant: `LINGER_SECONDS` for a stream left open after its
+    last event (never more than a sixth of the time it is left open), else `FLOW_SECONDS`."""
+    return FLOW_SECONDS if linger_seconds is None else min(LINGER_SECONDS, linger_seconds / 6)
+
+
+def probe_framing(ctx: ProbeContext) -> ProbeResult:
+    """Each spec-legal framing variant of the echo bot's chat stream and the joke workflow's stream, read by the
+    SDK, against the canonical framing; on a simulator of its own, recorded on its side."""
+    framings, catalogue, ids = framing_catalogue()
+    by_name = dict(framings)
+    tap = RecordingApp(create_app(catalogue, SimConfig(tokens=[TokenGrant(token=ctx.token)])))
+    results: list[FramingResult] = []
+    with running(tap) as sim:  # type: ignore[arg-type]  # an ASGI app like the simulator's own
+        local = ProbeContext(base_url=sim.base_url, token=ctx.token, driver=ctx.driver, tap=tap)
+
+        def read(stream: str, name: str) -> tuple[Observation, str]:
+            linger = by_name[name].linger_seconds
+            seconds = framing_limit(linger)
+            bot, workflow = ids[name]
+            if stream == "chat":
+                observation = run_flow(local, "chat-stream", bot_id=bot, message="framing", timeout_seconds=seconds)
+            else:
+                observation = run_flow(
+                    local,
+                    "workflow-stream",
+                    workflow_id=workflow,
+                    parameters={"topic": "framing"},
+                    timeout_seconds=seconds,
+                )
+            return observation, _sample(take(local), gave_up=bool(observation.errors or observation.timed_out))
+
+        for stream in STREAMS:
+            baseline, sample = read(stream, "canonical")
+            results.append(
+                FramingResult(
+                    variant="canonical",
+                    stream=stream,
+                    description="the framing CONTRACT.md describes (the control)",
+                    outcome="fails" if baseline.errors or baseline.timed_out else "survives",
+                    error=judges.first_error(baseline),
+                    events=baseline.event_names(),
+                    detail=f"{len(baseline.events)} events",
+                    sample=sample,
+                )
+            )
+            for name, variant in VARIANTS.items():
+                if stream not in variant.kinds:
+                    continue
+                observation, sample = read(stream, name)
+                outcome, detail = judges.judge_framing(observation, baseline, variant.framing.linger_seconds)
+                results.append(
+                    FramingResult(
+                        variant=name,
+                        stream=stream,
+                        description=variant.description,
+                        outcome=outcome,
+                        error=judges.first_error(observation),
+                        events=observation.event_names(),
+                        detail=detail,
+                        sample=sample,
+                    )
+                )
+    return ProbeResult(framing=results)
+
+
+def _sample(exchanges: list[Exchange], gave_up: bool) -> str:
+    """`sample_of` the stream as sent. A stream the SDK gave up on (it raised, or ran out of time) is cut after
+    its first event: how much more the server wrote before it saw the connection close depends on timing."""
+    streams = [e for e in exchanges if "event-stream" in e.response_headers.get("content-type", "")]
+    if not streams or not gave_up:
+        return sample_of(exchanges)
+    body = streams[-1].response_body
+    ends = [found + len(mark) for mark in ("\r\n\r\n", "\n\n", "\r\r") if (found := body.find(mark)) >= 0]
+    first = body[: min(ends)] if ends else body
+    return sample_of([streams[-1].model_copy(update={"response_body": first})])

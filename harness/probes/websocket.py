@@ -1,11 +1,16 @@
-"""What the platform answers a websocket chat handshake, whatever the SDK can do (the probe: driven.py)."""
+"""Websocket chat: the three chats over `websockets.chat`, on the simulator's TLS listener."""
 
 from __future__ import annotations
 
 from simulators.coze import DEFAULT_PLATFORM
 
+from .. import judges
+from ..drivers import TEXT_WEBSOCKET_CHAT
+from ..matrix import Capability, Evidence, Mode, Verdict
 from ..recorder import Exchange
-from ._base import ProbeContext
+from ..streams import GRAMMARS
+from ._base import ProbeContext, ProbeResult, StreamCheck
+from ._flows import driver_of, facts, result_of, sdk_of, take, three_chats
 
 
 def handshake_refusal(ctx: ProbeContext, bot: str) -> Exchange | None:
@@ -31,3 +36,61 @@ def handshake_refusal(ctx: ProbeContext, bot: str) -> Exchange | None:
     except (OSError, websockets.WebSocketException):  # not a refusal: the SDK's own run will say what it is
         return None
     return None
+
+
+def probe_websocket_chat(ctx: ProbeContext) -> ProbeResult:
+    """websockets.chat.create: the same three chats over the simulator's TLS listener."""
+    take(ctx)
+    summary = "weather-bot, research-bot, weather-bot with a failing tool over websockets.chat"
+    evidence = Evidence(id=Mode.WEBSOCKET_CHAT.value, probe=Mode.WEBSOCKET_CHAT.value, summary=summary)
+    refused = handshake_refusal(ctx, "weather-bot")
+    if refused is not None:
+        evidence.exchanges = [refused]
+        reason = "the server has no websocket chat: it answered the /v1/chat handshake with HTTP 404."
+        verdicts: judges.Verdicts = dict.fromkeys(Capability, (Verdict.ABSENT, reason))
+        verdicts[Capability.INTERRUPT_RESUME] = (Verdict.NOT_APPLICABLE, "bot chat has no interrupts.")
+        return result_of(Mode.WEBSOCKET_CHAT, evidence, verdicts, [])
+    if ctx.secure_url is None:
+        verdicts = {c: (Verdict.UNKNOWN, "the report ran without a TLS listener: not probed.") for c in Capability}
+        return result_of(Mode.WEBSOCKET_CHAT, evidence, verdicts, [])
+    runs = three_chats(ctx, "websocket-chat", ws_base_url="wss://" + ctx.secure_url.removeprefix("https://"))
+    hangs = driver_of(ctx).settle()  # the chats' connections closing in the background, if the SDK leaves them
+    evidence.exchanges = take(ctx)  # each chat's socket: the frames both ways, as the simulator carried them
+    single, chain, failing = runs
+    evidence.sdk_facts = facts(driver_of(ctx), single.observation, ("websockets.",))
+    if single.observation.fields.get(TEXT_WEBSOCKET_CHAT) is False:
+        reason = (
+            "this release's websocket chat starts a chat only with audio, which the simulator does not model "
+            "(coverage ceiling): not shown either way."
+        )
+        verdicts = {capability: (Verdict.UNKNOWN, reason) for capability in Capability}
+        verdicts[Capability.INTERRUPT_RESUME] = (Verdict.NOT_APPLICABLE, "bot chat has no interrupts.")
+        return result_of(Mode.WEBSOCKET_CHAT, evidence, verdicts, [])
+    if not judges.has_method(single.observation, "websockets.chat.create"):
+        return result_of(
+            Mode.WEBSOCKET_CHAT, evidence, judges.absent_sdk_method("websockets.chat.create", sdk_of(ctx)), []
+        )
+    evidence.sdk_events = [
+        *single.observation.event_names(),
+        *chain.observation.event_names(),
+        "runs: " + " | ".join(run.summary() for run in runs),
+    ]
+    evidence.error = single.error or chain.error or failing.error
+    streams = []
+    for run in runs:
+        names = run.observation.event_names()
+        transitions, violation = GRAMMARS["websocket chat"].check(names, whole=run.error is None)
+        streams.append(
+            StreamCheck(grammar="websocket chat", events=names, transitions=transitions, violation=violation)
+        )
+    verdicts = judges.judge_chat(single, chain, failing, "over the websocket", True, "the websocket's submit")
+    if hangs:  # the chats themselves ran: they are judged, and the hang is kept as a finding
+        evidence.error = evidence.error or hangs[0]
+        verdict, reason = verdicts[Capability.LOCAL_CODE]
+        verdicts[Capability.LOCAL_CODE] = (verdict, f"{reason} But the SDK's close() hangs: {hangs[0]}")
+    if single.status == "completed" and single.rounds:
+        verdicts[Capability.SUBMIT_METHOD] = (
+            Verdict.SUPPORTED,
+            "conversation.chat.submit_tool_outputs went on the same socket and the chat completed.",
+        )
+    return result_of(Mode.WEBSOCKET_CHAT, evidence, verdicts, streams)
