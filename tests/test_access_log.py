@@ -15,6 +15,8 @@ from harness.tools import ToolRegistry
 from simulators.coze import DEFAULT_TOKEN, create_app, running
 from simulators.coze.accesslog import AccessLog, redacted_query
 
+pytestmark = pytest.mark.cozepy_free  # runs no cozepy: once, in the newest release's env (tox.ini)
+
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "sk-query-secret-0123456789"
 

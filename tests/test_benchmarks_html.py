@@ -7,7 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from harness.report.benchmarks_html import bars, benchmarks_section
+
+pytestmark = pytest.mark.cozepy_free  # runs no cozepy: once, in the newest release's env (tox.ini)
 
 ROOT = Path(__file__).resolve().parent.parent
 

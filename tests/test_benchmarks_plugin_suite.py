@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from benchmarks.plugin_suite import TARGETS, _suites
 from harness.report.benchmarks_html import bars
+
+pytestmark = pytest.mark.cozepy_free  # runs no cozepy: once, in the newest release's env (tox.ini)
 
 
 def test_each_plugin_mode_is_a_bar_beside_its_target() -> None:

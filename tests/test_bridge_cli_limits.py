@@ -23,6 +23,8 @@ from harness.bridge import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES
 from harness.cli import build_parser
 from simulators.coze import running
 
+pytestmark = pytest.mark.cozepy_free  # runs no cozepy: once, in the newest release's env (tox.ini)
+
 _TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 SMALL = 256
 """The lowered limit: a body of BIG bytes is over it, and far under the default of 1 MiB."""

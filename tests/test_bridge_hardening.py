@@ -29,6 +29,8 @@ from harness.cli import build_parser, main
 from harness.tools import BUSY, ToolRegistry, ToolSlots, load_registry
 from simulators.coze import ServerLimits, running
 
+pytestmark = pytest.mark.cozepy_free  # runs no cozepy: once, in the newest release's env (tox.ini)
+
 TOKEN = "hardening-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 _TIMEOUT = httpx.Timeout(15.0, connect=5.0)

@@ -20,6 +20,8 @@ from harness.drivers import DriverUnavailable, FlowRequest, Observation, ToolCal
 from harness.probes import demo_tools
 from simulators.coze import DEFAULT_TOKEN, Catalogue, SimConfig, create_app, local_tls, running
 
+pytestmark = pytest.mark.cozepy_free  # runs no cozepy: once, in the newest release's env (tox.ini)
+
 IDS = {entry["name"]: entry["id"] for entry in Catalogue.builtin().entries()}
 _node = node
 _sdk = sdk_folder

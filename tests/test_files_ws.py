@@ -14,7 +14,7 @@ from simulators.coze import DEFAULT_TOKEN, LocalTls, RunningServer
 
 websockets_sync = pytest.importorskip("websockets.sync.client", reason="the websockets package is too old")
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cozepy_free]
 
 FILE_BOT = "7390000000000000030"
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}

@@ -29,6 +29,8 @@ from harness.tools import ToolRegistry
 from simulators.coze import DEFAULT_TOKEN
 from simulators.coze.inputs import MAX_BODY_BYTES, MAX_JSON_DEPTH
 
+pytestmark = pytest.mark.cozepy_free  # runs no cozepy: once, in the newest release's env (tox.ini)
+
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
 WEATHER_BOT, ECHO_BOT, FAILING_BOT = "7390000000000000002", "7390000000000000001", "7390000000000000004"
 QUESTION, INPUT, JOKE, FORECAST = (

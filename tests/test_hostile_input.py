@@ -22,6 +22,8 @@ from asgi_driver import Sim, SocketRun
 from simulators.coze import DEFAULT_TOKEN, SimConfig, create_app, running
 from simulators.coze.inputs import MAX_INT_DIGITS, MAX_JSON_DEPTH
 
+pytestmark = pytest.mark.cozepy_free  # runs no cozepy: once, in the newest release's env (tox.ini)
+
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
 ECHO_BOT, WEATHER_BOT = "7390000000000000001", "7390000000000000002"
 JOKE, QUESTION, INPUT, CHATFLOW = (

@@ -30,6 +30,8 @@ from harness.matrix import Matrix
 from harness.report.html import render_html
 from harness.report.summary import answers
 
+pytestmark = pytest.mark.cozepy_free  # runs no cozepy: once, in the newest release's env (tox.ini)
+
 ROOT = Path(__file__).resolve().parent.parent
 WIDTH, HEIGHT = 1280, 800
 _WAIT = 30.0

@@ -20,6 +20,8 @@ from harness.drivers import DriverUnavailable, coze_js
 from harness.expect import Expectation
 from harness.matrix import Capability, Matrix, Mode, Verdict
 
+pytestmark = pytest.mark.cozepy_free  # runs no cozepy: once, in the newest release's env (tox.ini)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

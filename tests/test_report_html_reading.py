@@ -8,6 +8,8 @@ import re
 from html import unescape
 from pathlib import Path
 
+import pytest
+
 from harness.compat import load_compatibility
 from harness.compat.html import render_html as render_compat
 from harness.compat.markdown import render_markdown as render_compat_markdown
@@ -17,6 +19,8 @@ from harness.report._html import VERDICT_COLOURS, VERDICT_TEXT
 from harness.report.html import render_html
 from harness.report.markdown import render_markdown
 from harness.report.summary import answers
+
+pytestmark = pytest.mark.cozepy_free  # runs no cozepy: once, in the newest release's env (tox.ini)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,6 +9,8 @@ import pytest
 from simulators.coze import Catalogue, ScenarioFileError
 from simulators.coze.scenarios import load_file
 
+pytestmark = pytest.mark.cozepy_free  # runs no cozepy: once, in the newest release's env (tox.ini)
+
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name

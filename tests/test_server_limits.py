@@ -14,6 +14,8 @@ from pydantic import ValidationError
 from simulators.coze import ServerLimits, running
 from simulators.coze.server import DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, _config
 
+pytestmark = pytest.mark.cozepy_free  # runs no cozepy: once, in the newest release's env (tox.ini)
+
 _WAIT = 10.0
 
 

@@ -11,6 +11,8 @@ from simulators.coze.envelope import dumps
 from simulators.coze.profiles import load_profile
 from simulators.coze.sse import Frame, Variant, chat_end, chat_frame, encode_data, workflow_frame
 
+pytestmark = pytest.mark.cozepy_free  # runs no cozepy: once, in the newest release's env (tox.ini)
+
 _DELTA = {
     "id": "7390000000000012345",
     "conversation_id": "7390000000000012346",

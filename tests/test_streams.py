@@ -6,6 +6,8 @@ import pytest
 
 from harness.streams import CHAT, CHAT_AFTER_SUBMIT, WORKFLOW, parse_sse
 
+pytestmark = pytest.mark.cozepy_free  # runs no cozepy: once, in the newest release's env (tox.ini)
+
 
 def test_parse_sse_follows_the_spec() -> None:
     text = ': comment\nevent:a\ndata:{"x":1}\n\nid: 3\nevent: b\ndata: line1\ndata: line2\n\r\ndata:plain\n\n'

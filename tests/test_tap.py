@@ -6,10 +6,13 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from harness.recorder import MAX_BODY_CHARS
 from harness.tap import RecordingApp
 from simulators.coze import DEFAULT_TOKEN, Catalogue, SimConfig, create_app, running
+
+pytestmark = pytest.mark.cozepy_free  # runs no cozepy: once, in the newest release's env (tox.ini)
 
 ECHO_BOT = "7390000000000000001"
 

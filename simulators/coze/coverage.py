@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
+
+from ._yaml import load_yaml
 
 COVERAGE_FILE = Path(__file__).resolve().parent.parent / "coverage.yaml"
 
@@ -30,4 +31,4 @@ class Coverage(BaseModel):
 
 
 def coverage(path: Path = COVERAGE_FILE) -> Coverage:
-    return Coverage.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return Coverage.model_validate(load_yaml(path.read_text(encoding="utf-8")))

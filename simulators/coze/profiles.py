@@ -11,8 +11,9 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ._yaml import YAMLError, load_yaml
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles"
 PlatformName = Literal["cloud", "studio"]
@@ -170,6 +171,6 @@ def load_profile(name: str) -> Profile:
         raise ProfileError(f"unknown platform profile {name!r}; choose one of: {', '.join(PLATFORMS)}")
     path = PROFILE_DIR / f"{name}.yaml"
     try:
-        return Profile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        return Profile.model_validate(load_yaml(path.read_text(encoding="utf-8")))
+    except (OSError, YAMLError, ValidationError) as exc:
         raise ProfileError(f"{path}: not a valid platform profile: {exc}") from None

@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from ._yaml import YAMLError, load_yaml
 from .engines.templates import references, references_in
 from .faults import Faults
 from .framing import Framing
@@ -466,8 +466,8 @@ def _location(loc: tuple[int | str, ...]) -> str:
 def load_file(path: Path) -> BotScenario | WorkflowScenario:
     try:
         text = path.read_text(encoding="utf-8")
-        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
+        raw = json.loads(text) if path.suffix == ".json" else load_yaml(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, YAMLError) as exc:
         raise ScenarioFileError(f"{path}: cannot read: {exc}") from None
     if not isinstance(raw, dict):
         raise ScenarioFileError(f"{path}: the top level must be a mapping with a 'kind' (bot, workflow, chatflow)")
