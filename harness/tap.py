@@ -71,13 +71,14 @@ class RecordingApp:
         self.app = app
         self._lock = threading.Condition()
         self._exchanges: deque[Exchange] = deque(maxlen=max_exchanges)
-        self._serving: set[int] = set()  # id() of the exchanges whose app call has not returned yet
+        self._serving: set[int] = set()  # id() of the HTTP exchanges whose app call has not returned yet
 
     def take(self, settle_seconds: float = SETTLE_SECONDS) -> list[Exchange]:
         """The exchanges so far, oldest first, each as the app left it: an SDK that stops reading at the event it
         wanted (a pause, an error) has its answer while the app may still be writing the rest, so this waits up to
-        `settle_seconds` for the app calls still running to return, and what is recorded does not depend on when
-        it was taken."""
+        `settle_seconds` for the HTTP app calls still running to return, and what is recorded does not depend on
+        when it was taken. A websocket exchange is not waited for: its frames are in once its chat is over, and it
+        is complete once the client has closed it (the caller waits for that where it matters)."""
         with self._lock:
             self._lock.wait_for(lambda: not self._serving, timeout=settle_seconds)
             taken = list(self._exchanges)
@@ -87,7 +88,7 @@ class RecordingApp:
     def __getattr__(self, name: str) -> Any:  # `running()` and tests reach the app's state through the wrapper
         return getattr(self.app, name)
 
-    def _begin(self, scope: Scope, method: str) -> Exchange:
+    def _begin(self, scope: Scope, method: str, awaited: bool = True) -> Exchange:
         headers = _headers(list(scope.get("headers", [])))
         query = scope.get("query_string", b"").decode("latin-1")
         scheme = scope.get("scheme", "http")
@@ -95,7 +96,8 @@ class RecordingApp:
         exchange = Exchange(method=method, url=url, request_headers=headers)
         with self._lock:
             self._exchanges.append(exchange)
-            self._serving.add(id(exchange))
+            if awaited:
+                self._serving.add(id(exchange))
         return exchange
 
     def _end(self, exchange: Exchange) -> None:
@@ -140,7 +142,7 @@ class RecordingApp:
             self._end(exchange)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        exchange = self._begin(scope, "WEBSOCKET")
+        exchange = self._begin(scope, "WEBSOCKET", awaited=False)
         sent, received = _Frames(), _Frames()
 
         async def receive_recorded() -> Message:

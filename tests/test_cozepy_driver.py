@@ -61,3 +61,28 @@ def test_drive_runs_cozepy(capsys: pytest.CaptureFixture[str]) -> None:
     assert observation["sdk"] == "cozepy" and observation["calls"][0]["method"] == "workflows.runs.stream"
     assert main(["drive", "--sdk", "cozepy@0.1.0", "--flow", "chat-stream"]) == 2
     assert "drive runs the cozepy installed here" in capsys.readouterr().err
+
+
+def test_a_websocket_close_that_hangs_is_kept_beside_the_verdict() -> None:
+    """The closes are waited for after the probes (`Driver.settle`); one that hung does not change the verdict,
+    it is added to the local-code cell's reason and to its evidence."""
+    from harness.matrix import Capability, Cell, Evidence, Matrix, Verdict
+    from harness.probes.websocket import note_close_hangs
+
+    matrix = Matrix(sdk_version="0.15.0", platforms=["cloud"])
+    evidence = Evidence(id="websocket-chat", probe="websocket-chat", summary="three chats")
+    cell = Cell(
+        capability=Capability.LOCAL_CODE,
+        mode=Mode.WEBSOCKET_CHAT,
+        verdict=Verdict.SUPPORTED,
+        reason="the chats completed.",
+        evidence=["websocket-chat"],
+    )
+    matrix.add([cell], [evidence])
+    note_close_hangs(matrix, "cloud", [])
+    assert matrix.evidence["websocket-chat"].error is None
+    note_close_hangs(matrix, "cloud", ["CloseTimeout: close() did not return"])
+    judged = matrix.cell(Capability.LOCAL_CODE, Mode.WEBSOCKET_CHAT)
+    assert judged is not None and judged.verdict is Verdict.SUPPORTED
+    assert judged.reason == "the chats completed. But the SDK's close() hangs: CloseTimeout: close() did not return"
+    assert matrix.evidence["websocket-chat"].error == "CloseTimeout: close() did not return"

@@ -15,7 +15,7 @@ from ._warnings import sdk_output
 from .bridge import probe_workflow_bridge
 from .chat import probe_chat_poll, probe_chat_stream
 from .framing import probe_framing
-from .websocket import probe_websocket_chat
+from .websocket import note_close_hangs, probe_websocket_chat
 from .workflow import probe_chatflow, probe_workflow_resume, probe_workflow_run, probe_workflow_stream
 
 PROBES: dict[str, Probe] = {
@@ -94,6 +94,9 @@ def run_probes(
             covered.extend(t for t in stream.transitions if t not in covered)
             if stream.violation:
                 covered.append(f"VIOLATION: {stream.violation}")
+    # What flows left finishing in the background (websocket connections still closing) went on beside the
+    # later probes; it is waited for here, once, and what hung is added to the websocket chat's cells.
+    note_close_hangs(matrix, platform, ctx.driver.settle())
     return matrix
 
 

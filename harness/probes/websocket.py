@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from simulators.coze import DEFAULT_PLATFORM
+from simulators.coze import DEFAULT_PLATFORM, PlatformName
 
 from .. import judges
 from ..drivers import TEXT_WEBSOCKET_CHAT
-from ..matrix import Capability, Evidence, Mode, Verdict
+from ..matrix import Capability, Evidence, Matrix, Mode, Verdict
 from ..recorder import Exchange
 from ..streams import GRAMMARS
 from ._base import ProbeContext, ProbeResult, StreamCheck
@@ -54,8 +54,10 @@ def probe_websocket_chat(ctx: ProbeContext) -> ProbeResult:
         verdicts = {c: (Verdict.UNKNOWN, "the report ran without a TLS listener: not probed.") for c in Capability}
         return result_of(Mode.WEBSOCKET_CHAT, evidence, verdicts, [])
     runs = three_chats(ctx, "websocket-chat", ws_base_url="wss://" + ctx.secure_url.removeprefix("https://"))
-    hangs = driver_of(ctx).settle()  # the chats' connections closing in the background, if the SDK leaves them
-    evidence.exchanges = take(ctx)  # each chat's socket: the frames both ways, as the simulator carried them
+    # Each chat's socket: the frames both ways, as the simulator carried them. An SDK may still be closing them
+    # (cozepy's close takes up to half a second): the probes go on meanwhile, `run_probes` waits for the closes
+    # at the end (`Driver.settle`) and a close that hung is added here then (`note_close_hangs`).
+    evidence.exchanges = take(ctx)
     single, chain, failing = runs
     evidence.sdk_facts = facts(driver_of(ctx), single.observation, ("websockets.",))
     if single.observation.fields.get(TEXT_WEBSOCKET_CHAT) is False:
@@ -84,13 +86,22 @@ def probe_websocket_chat(ctx: ProbeContext) -> ProbeResult:
             StreamCheck(grammar="websocket chat", events=names, transitions=transitions, violation=violation)
         )
     verdicts = judges.judge_chat(single, chain, failing, "over the websocket", True, "the websocket's submit")
-    if hangs:  # the chats themselves ran: they are judged, and the hang is kept as a finding
-        evidence.error = evidence.error or hangs[0]
-        verdict, reason = verdicts[Capability.LOCAL_CODE]
-        verdicts[Capability.LOCAL_CODE] = (verdict, f"{reason} But the SDK's close() hangs: {hangs[0]}")
     if single.status == "completed" and single.rounds:
         verdicts[Capability.SUBMIT_METHOD] = (
             Verdict.SUPPORTED,
             "conversation.chat.submit_tool_outputs went on the same socket and the chat completed.",
         )
     return result_of(Mode.WEBSOCKET_CHAT, evidence, verdicts, streams)
+
+
+def note_close_hangs(matrix: Matrix, platform: PlatformName, hangs: list[str]) -> None:
+    """The websocket chats' connections that would not close (`Driver.settle`, after the probes): the chats
+    themselves ran and are judged as they ran; the hang is kept as a finding, in the evidence and in the
+    local-code cell's reason."""
+    cell = matrix.cell(Capability.LOCAL_CODE, Mode.WEBSOCKET_CHAT, platform)
+    if not hangs or cell is None:
+        return
+    cell.reason = f"{cell.reason} But the SDK's close() hangs: {hangs[0]}"
+    for ref in cell.evidence:
+        evidence = matrix.evidence[ref]
+        evidence.error = evidence.error or hangs[0]
