@@ -100,10 +100,17 @@ class RecordingApp:
                 self._serving.add(id(exchange))
         return exchange
 
-    def _end(self, exchange: Exchange) -> None:
-        with self._lock:
-            self._serving.discard(id(exchange))
-            self._lock.notify_all()
+    async def _run(self, exchange: Exchange, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app on one connection, recording what it raised; the exchange is over when it returns."""
+        try:
+            await self.app(scope, receive, send)
+        except BaseException as exc:
+            exchange.error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            with self._lock:
+                self._serving.discard(id(exchange))
+                self._lock.notify_all()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -133,13 +140,7 @@ class RecordingApp:
                     exchange.complete = True
             await send(message)
 
-        try:
-            await self.app(scope, receive_recorded, send_recorded)
-        except BaseException as exc:
-            exchange.error = f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
-            self._end(exchange)
+        await self._run(exchange, scope, receive_recorded, send_recorded)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         exchange = self._begin(scope, "WEBSOCKET", awaited=False)
@@ -173,13 +174,7 @@ class RecordingApp:
                 exchange.complete = True
             await send(message)
 
-        try:
-            await self.app(scope, receive_recorded, send_recorded)
-        except BaseException as exc:
-            exchange.error = f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
-            self._end(exchange)
+        await self._run(exchange, scope, receive_recorded, send_recorded)
 
 
 class _Frames(_Body):

@@ -67,3 +67,10 @@ def test_the_committed_figures_render() -> None:
     for case in cases:
         assert f"in-process / respx, {case}" in labels and f"transport alone / respx, {case}" in labels
     assert "<svg" in benchmarks_section(ROOT / "reports" / "benchmarks.json")
+
+
+def test_the_committed_report_shows_the_committed_figures() -> None:
+    """`coze-harness report` renders reports/benchmarks.json into the HTML report: after a benchmark run rewrites
+    the figures, the committed report must be regenerated with them, or the quick start changes a committed file."""
+    section = benchmarks_section(ROOT / "reports" / "benchmarks.json")
+    assert section and section in (ROOT / "reports" / "capability-matrix.html").read_text(encoding="utf-8")
