@@ -28,7 +28,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -340,11 +340,19 @@ def _prepare_venvs(versions: Sequence[str], venvs: Path, timeout: float, jobs: i
         list(pool.map(make, lines))
 
 
-def sweep_all(order: Sequence[str], venvs: Path, sdk_root: Path, timeout: float, jobs: int) -> list[str]:
-    """Sweep the releases (oldest first), `jobs` at a time; returns the ones that failed, in that order.
+def sweep_each(
+    order: Sequence[str],
+    label: str,
+    sweep: Callable[[str], tuple[bool, str]],
+    jobs: int,
+    note: Callable[[str], str] = lambda _version: "",
+) -> list[str]:
+    """Run `sweep` on each release (oldest first), `jobs` at a time; returns the ones that failed, in that order.
+    One sweep of either SDK (`label`: cozepy, coze-js) goes through here.
 
     Each release writes only its own folder, so the files do not depend on `jobs`; the progress lines are
-    whole lines, each naming its release and its place in the order, printed as releases start and end."""
+    whole lines, each naming its release and its place in the order, printed as releases start and end
+    (`note`: what to add to a release's first line)."""
     printing = threading.Lock()
 
     def say(text: str) -> None:
@@ -352,18 +360,30 @@ def sweep_all(order: Sequence[str], venvs: Path, sdk_root: Path, timeout: float,
             print(text, flush=True)
 
     def one(number: int, version: str) -> bool:
-        prefix = f"[{number}/{len(order)}] cozepy {version}"
-        say(f"{prefix} (httpx {httpx_line(Version(version))}.*) ...")
+        prefix = f"[{number}/{len(order)}] {label} {version}"
+        say(f"{prefix}{note(version)} ...")
         begun = time.monotonic()
-        ok, line = sweep_one(version, venvs, sdk_root, timeout)
+        ok, line = sweep(version)
         say(f"{prefix} {'done' if ok else 'failed'} in {time.monotonic() - begun:.1f} s: {line}")
         return ok
 
-    if jobs > 1 and order:
-        _prepare_venvs(order, venvs, timeout, jobs)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         results = list(pool.map(one, range(1, len(order) + 1), order))
     return [version for version, ok in zip(order, results, strict=True) if not ok]
+
+
+def sweep_all(order: Sequence[str], venvs: Path, sdk_root: Path, timeout: float, jobs: int) -> list[str]:
+    """Sweep the cozepy releases (oldest first), `jobs` at a time (`sweep_each`), each in its httpx line's venv
+    (made beforehand, the lines at once, when releases run side by side); returns the ones that failed."""
+    if jobs > 1 and order:
+        _prepare_venvs(order, venvs, timeout, jobs)
+    return sweep_each(
+        order,
+        "cozepy",
+        lambda version: sweep_one(version, venvs, sdk_root, timeout),
+        jobs,
+        note=lambda version: f" (httpx {httpx_line(Version(version))}.*)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

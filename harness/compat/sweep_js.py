@@ -17,10 +17,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
@@ -28,7 +26,7 @@ from packaging.version import InvalidVersion, Version
 from ..drivers import DriverUnavailable, coze_js
 from .load import FAILURE_FILE, MATRIX_FILE
 from .model import VersionFailure
-from .sweep import LOG_FILE, ROOT, default_jobs, summary
+from .sweep import LOG_FILE, ROOT, default_jobs, summary, sweep_each
 
 SDK = "coze-js"
 DEFAULT_TIMEOUT = 300.0
@@ -134,24 +132,8 @@ def sweep_one(version: str, root: Path, timeout: float) -> tuple[bool, str]:
 
 
 def sweep_all(order: Sequence[str], root: Path, timeout: float, jobs: int) -> list[str]:
-    """Sweep the releases (oldest first), `jobs` at a time; returns the ones that failed, in that order."""
-    printing = threading.Lock()
-
-    def say(text: str) -> None:
-        with printing:
-            print(text, flush=True)
-
-    def one(number: int, version: str) -> bool:
-        prefix = f"[{number}/{len(order)}] {SDK} {version}"
-        say(f"{prefix} ...")
-        begun = time.monotonic()
-        ok, line = sweep_one(version, root, timeout)
-        say(f"{prefix} {'done' if ok else 'failed'} in {time.monotonic() - begun:.1f} s: {line}")
-        return ok
-
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(one, range(1, len(order) + 1), order))
-    return [version for version, ok in zip(order, results, strict=True) if not ok]
+    """Sweep the releases (oldest first), `jobs` at a time (`sweep_each`); returns the ones that failed."""
+    return sweep_each(order, SDK, lambda version: sweep_one(version, root, timeout), jobs)
 
 
 def build_parser() -> argparse.ArgumentParser:

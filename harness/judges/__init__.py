@@ -16,7 +16,6 @@ from ._cells import (
 )
 from .chat import (
     SUBMIT,
-    ChatOutcome,
     ChatRun,
     absent_on_platform,
     absent_sdk_method,
@@ -40,7 +39,6 @@ from .workflow import (
 __all__ = [
     "SUBMIT",
     "TOOL_CAPABILITIES",
-    "ChatOutcome",
     "ChatRun",
     "Verdicts",
     "absent_on_platform",

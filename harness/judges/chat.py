@@ -7,7 +7,6 @@ rounds) and the weather bot with a failing tool. The probes that run them: harne
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from ..drivers import Observation
 from ..matrix import Capability, Verdict
@@ -112,26 +111,10 @@ def absent_on_platform(single: ChatRun, submit: Observation | None, sdk: str) ->
     )
 
 
-class ChatOutcome(Protocol):
-    """One chat driven to its end, as a judge reads it (a `ChatRun`)."""
-
-    @property
-    def rounds(self) -> list[list[str]]: ...
-    @property
-    def outputs(self) -> list[str]: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def error(self) -> str | None: ...
-    @property
-    def saw_tool_event(self) -> bool: ...
-    def quotes_outputs(self) -> bool: ...
-
-
 def judge_chat(
-    single: ChatOutcome,
-    chain: ChatOutcome,
-    failing: ChatOutcome,
+    single: ChatRun,
+    chain: ChatRun,
+    failing: ChatRun,
     how: str,
     has_submit: bool,
     submit_name: str = SUBMIT,
@@ -139,7 +122,7 @@ def judge_chat(
     """The local-plugin loop's cells from three chats that ran (`how`: streamed, polled, over a websocket);
     `submit_name` is the SDK's name for its submit method, which `has_submit` says it has."""
 
-    def ran(run: ChatOutcome, what: str) -> tuple[Verdict, str]:
+    def ran(run: ChatRun, what: str) -> tuple[Verdict, str]:
         if run.quotes_outputs():
             return Verdict.SUPPORTED, f"{what}: the answer quotes every tool output ({how})."
         return Verdict.BROKEN, f"{what} failed: {run.error or f'the chat ended {run.status!r} without the outputs'}."
@@ -194,10 +177,9 @@ def judge_chat(
     }
 
 
-def chat_lacks_required_action(run: ChatOutcome) -> bool:
+def chat_lacks_required_action(run: ChatRun) -> bool:
     """The SDK's types say its Chat has no required_action field (only a typed SDK's driver can say so)."""
-    observation = getattr(run, "observation", None)
-    return isinstance(observation, Observation) and observation.fields.get("Chat.required_action") is False
+    return run.observation.fields.get("Chat.required_action") is False
 
 
 def lacks_tool_path(exchanges: list[Exchange], default_platform: bool) -> bool:

@@ -242,6 +242,16 @@ async function generatorValue(observer, method, thunk) {
   }
 }
 
+// The outputs of one round, submitted to the chat that paused, read as the stream the SDK hands back.
+function submitStreaming(client, observer, chat, outputs) {
+  return drain(observer, 'chat.submitToolOutputs', () =>
+    client.chat.submitToolOutputs(
+      { conversation_id: chat.conversation_id, chat_id: chat.id, tool_outputs: outputs, stream: true },
+      observer.options(),
+    ),
+  );
+}
+
 const userMessage = (text) => [{ role: 'user', content: text, content_type: 'text', type: 'question' }];
 
 function toolCallsOf(chat) {
@@ -307,12 +317,7 @@ const FLOWS = {
       const { seen, outputs } = await outputsFor(request, toolCallsOf(chat), round);
       observer.toolRounds.push(seen);
       if (typeof client.chat.submitToolOutputs !== 'function') break;
-      ({ events } = await drain(observer, 'chat.submitToolOutputs', () =>
-        client.chat.submitToolOutputs(
-          { conversation_id: chat.conversation_id, chat_id: chat.id, tool_outputs: outputs, stream: true },
-          observer.options(),
-        ),
-      ));
+      ({ events } = await submitStreaming(client, observer, chat, outputs));
       answer = answerOfChatEvents(events) || answer;
     }
     const terminal = observer.events.filter((e) => e.name.startsWith('conversation.chat.')).pop();
@@ -478,12 +483,7 @@ const FLOWS = {
         const { seen, outputs } = await outputsFor(request, calls, round);
         observer.toolRounds.push(seen);
         if (typeof client.chat.submitToolOutputs !== 'function') break;
-        ({ events } = await drain(observer, 'chat.submitToolOutputs', () =>
-          client.chat.submitToolOutputs(
-            { conversation_id: chat.conversation_id, chat_id: chat.id, tool_outputs: outputs, stream: true },
-            observer.options(),
-          ),
-        ));
+        ({ events } = await submitStreaming(client, observer, chat, outputs));
       } else if (answers.length) {
         ({ events } = await turn(answers.shift(), chat.conversation_id));
       } else {
