@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from simulators.coze import ServerLimits, running
-from simulators.coze.server import DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, _config
+from simulators.coze._uvicorn import config_for as _config
+from simulators.coze.server import DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS
 
 pytestmark = pytest.mark.cozepy_free  # runs no cozepy: once, in the newest release's env (tox.ini)
 
