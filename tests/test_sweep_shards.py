@@ -200,3 +200,37 @@ def test_a_release_is_installed_into_its_own_folder_once(tmp_path: Path, monkeyp
     calls.clear()
     assert "already in" in sweep.install_cozepy(tmp_path / "python", "0.6.0", "0.27", 5.0, site)
     assert calls == []  # reused: no pip at all
+
+
+def test_the_installer_is_uv_when_there_and_an_asked_for_uv_that_is_missing_is_an_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import subprocess
+
+    monkeypatch.setitem(sweep._INSTALLER, "uv", None)  # put back whatever the test chooses
+    ran: list[list[str]] = []
+
+    def run(command: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        ran.append(command)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(sweep.subprocess, "run", run)
+    monkeypatch.setattr(sweep, "find_uv", lambda: "/opt/uv/bin/uv")
+    assert sweep.use_installer("auto") == "uv (/opt/uv/bin/uv)"
+    sweep._make_venv(Path("/v/httpx-0.27"), timeout=5.0)
+    sweep._pip(Path("/v/httpx-0.27/bin/python"), "--quiet", "--no-deps", "--target", "/t", "cozepy==0.6.0", timeout=5.0)
+    assert ran[0][:3] == ["/opt/uv/bin/uv", "venv", "--quiet"] and "--seed" in ran[0]  # pip kept for `pip check`
+    assert ran[1][:5] == ["/opt/uv/bin/uv", "pip", "install", "--python", "/v/httpx-0.27/bin/python"]
+    assert ran[1][5:] == ["--quiet", "--no-deps", "--target", "/t", "cozepy==0.6.0"]
+
+    assert sweep.use_installer("pip") == "pip"
+    sweep._pip(Path("/v/httpx-0.27/bin/python"), "--quiet", "cozepy==0.6.0", timeout=5.0)
+    assert ran[2][:3] == ["/v/httpx-0.27/bin/python", "-m", "pip"]
+    assert ran[2][-3:] == ["install", "--quiet", "cozepy==0.6.0"]
+
+    monkeypatch.setattr(sweep, "find_uv", lambda: None)
+    assert sweep.use_installer("auto") == "pip"
+    with pytest.raises(sweep.SweepError, match="uv is not installed"):
+        sweep.use_installer("uv")
+    assert sweep.main(["--out", str(tmp_path), "--versions", "0.6.0", "--installer", "uv"]) == 2
+    assert not (tmp_path / "sdk" / "0.6.0").exists()  # refused before any release ran
