@@ -53,6 +53,7 @@ def _serving(*options: str) -> Iterator[tuple[str, IO[str]]]:
 
 
 @pytest.mark.e2e
+@pytest.mark.cozepy_free
 def test_serve_on_port_zero_prints_its_url_and_answers() -> None:
     with _serving("--token", "t0k") as (base_url, _):
         # The socket listens before the line is printed, so the kernel queues this until uvicorn accepts it.
@@ -68,6 +69,7 @@ def test_serve_on_port_zero_prints_its_url_and_answers() -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.cozepy_free
 def test_serve_profile_studio_speaks_the_open_source_server() -> None:
     with _serving("--profile", "studio") as (base_url, stdout):
         assert stdout.readline().startswith("Platform: open-source Coze server (coze-studio)")

@@ -97,6 +97,7 @@ def test_record_against_an_unreachable_host_is_one_line_exit_3(
     assert not out.exists()
 
 
+@pytest.mark.cozepy_free
 def test_catalogue_into_a_closed_pipe_exits_quietly() -> None:
     """`coze-harness catalogue --json | head -1`: the reader is gone before the first write."""
     process = subprocess.Popen(
@@ -112,6 +113,7 @@ def test_catalogue_into_a_closed_pipe_exits_quietly() -> None:
     assert "BrokenPipeError" not in err and "Traceback" not in err and err == ""
 
 
+@pytest.mark.cozepy_free
 def test_catalogue_through_head_in_a_shell() -> None:
     result = subprocess.run(
         f"{sys.executable} -m harness.cli catalogue --json | head -1",

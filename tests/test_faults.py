@@ -252,6 +252,7 @@ def _raw_runs(catalogue: Catalogue, bots: list[str], seed: int = 7) -> list[Outc
     return outcomes
 
 
+@pytest.mark.cozepy_free
 def test_every_fault_replays_identically_with_the_same_seed(catalogue: Catalogue) -> None:
     """Two fresh simulators with the same seed, the same requests: the same bytes, errors and delays."""
     bots = [FAULT_BOT[name] for name in FAULTS]

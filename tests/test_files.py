@@ -392,6 +392,7 @@ def test_serve_takes_the_file_limits_as_flags(
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+@pytest.mark.cozepy_free
 def test_serve_removes_the_uploads_folder_when_stopped_by_a_signal(tmp_path: Path, stop: signal.Signals) -> None:
     """uvicorn re-raises the signal it caught after shutting down; SIGTERM's default action would kill the
     process before any cleanup, so `serve` exits instead and removes the folder (in $TMPDIR, here tmp_path)."""

@@ -106,6 +106,7 @@ def _synthetic(kind: str) -> list[bytes]:
     return [workflow_frame(0, "Message", {"content": "hi"}), workflow_frame(1, "Done", {})]
 
 
+@pytest.mark.cozepy_free
 def test_every_variant_is_pinned() -> None:
     expected = {("canonical", "chat"), ("canonical", "workflow")}
     expected |= {(name, kind) for name, variant in VARIANTS.items() for kind in variant.kinds}
@@ -113,12 +114,14 @@ def test_every_variant_is_pinned() -> None:
 
 
 @pytest.mark.parametrize(("variant", "kind"), list(PINNED))
+@pytest.mark.cozepy_free
 def test_variant_bytes_are_pinned(variant: str, kind: str) -> None:
     framing = CANONICAL if variant == "canonical" else VARIANTS[variant].framing
     framer = Framer(framing)
     assert b"".join(framer.encode(frame) for frame in _synthetic(kind)) == PINNED[(variant, kind)]
 
 
+@pytest.mark.cozepy_free
 def test_canonical_framer_writes_the_canonical_bytes() -> None:
     for kind in ("chat", "workflow"):
         frames = _synthetic(kind)
@@ -186,6 +189,7 @@ def _ids_free(events: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
 
 
 @pytest.mark.parametrize(("variant", "kind"), [(n, k) for n, v in VARIANTS.items() for k in v.kinds])
+@pytest.mark.cozepy_free
 def test_served_variant_is_spec_legal(framed: RunningServer, variant: str, kind: str) -> None:
     canonical_id = ECHO_BOT if kind == "chat" else JOKE_WORKFLOW
     scenario_id = VARIANT_IDS[variant][0 if kind == "chat" else 1]
@@ -199,6 +203,7 @@ def test_served_variant_is_spec_legal(framed: RunningServer, variant: str, kind:
     assert framed.app.state.simulator.journal.wait_closed(5.0) == []
 
 
+@pytest.mark.cozepy_free
 def test_bad_framing_block_names_the_place(tmp_path: Path) -> None:
     echo = (BUILTIN_DIR / "echo_bot.yaml").read_text(encoding="utf-8")
     (tmp_path / "bad.yaml").write_text(echo + "framing: {line_ending: lf2}\n")
@@ -207,6 +212,7 @@ def test_bad_framing_block_names_the_place(tmp_path: Path) -> None:
     assert "bad.yaml" in str(info.value) and "at framing.line_ending" in str(info.value)
 
 
+@pytest.mark.cozepy_free
 def test_combined_variants() -> None:
     framing = combined(["crlf", "chat-id-lines", "comment-keepalive"])
     assert framing == Framing(line_ending="crlf", event_ids=True, comment="ping")
@@ -258,6 +264,7 @@ def test_report_has_a_framing_robustness_section(probed: list[FramingResult]) ->
     assert Matrix.model_validate_json(matrix.model_dump_json()).framing == probed
 
 
+@pytest.mark.cozepy_free
 def test_a_lingering_response_stays_open_after_its_last_event(framed: RunningServer) -> None:
     """`open-after-done`: every event, `done` included, goes out at once; the server ends the response only
     after the linger (the journal shows it still open once `done` has been read), or when the client leaves."""
@@ -285,6 +292,7 @@ def test_a_lingering_response_stays_open_after_its_last_event(framed: RunningSer
     assert entry.complete and entry.closed_by == "server"
 
 
+@pytest.mark.cozepy_free
 def test_a_lingering_stream_is_read_with_a_short_limit_well_under_its_linger() -> None:
     """Half a second of silence (the events before `done` leave at once), and six times that before the close."""
     from harness.probes.framing import FLOW_SECONDS, LINGER_SECONDS, framing_limit

@@ -211,6 +211,7 @@ def test_coze_harness_record_redacts_a_token_and_a_pattern_cut_across_pieces(flo
     assert replayed == outcome
 
 
+@pytest.mark.cozepy_free
 def test_the_check_refuses_a_secret_left_cut_across_pieces() -> None:
     """The final check reads each message's joined text: a split token or pattern match is refused."""
     for secrets, rules in (([DEFAULT_TOKEN], None), ([], RedactionRules(patterns=[CODE_PATTERN]))):
@@ -370,6 +371,7 @@ BUILDERS = {"chat": _chat_stream, "workflow": _workflow_stream}
 
 @pytest.mark.parametrize("pattern", [False, True], ids=["token", "pattern"])
 @pytest.mark.parametrize("framing", sorted(BUILDERS))
+@pytest.mark.cozepy_free
 def test_a_secret_cut_at_every_offset_into_two_or_three_pieces_is_redacted(framing: str, pattern: bool) -> None:
     secret = PATTERN_SECRET if pattern else TOKEN_SECRET
     text = f"before {secret} after"
@@ -414,6 +416,7 @@ def _planted(draw: st.DrawFn) -> tuple[str, list[str], list[str], _Encoding, lis
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_planted())
+@pytest.mark.cozepy_free
 def test_property_no_planted_secret_survives_in_any_artifact(
     case: tuple[str, list[str], list[str], _Encoding, list[int], bool],
 ) -> None:

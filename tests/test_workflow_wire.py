@@ -145,6 +145,7 @@ def test_workflow_stream_is_reproducible_from_the_seed() -> None:
         (TIMEOUT, "Error"),
     ],
 )
+@pytest.mark.cozepy_free
 def test_workflow_framing_rules(sim: RunningServer, workflow_id: str, last: str) -> None:
     headers, raw = _raw(sim.base_url, "/v1/workflow/stream_run", {"workflow_id": workflow_id})
     assert headers["content-type"] == "text/event-stream"
@@ -321,6 +322,7 @@ def test_sync_run_envelope_is_flat(sim: RunningServer) -> None:
     assert body["usage"]["token_count"] == body["usage"]["input_count"] + body["usage"]["output_count"]
 
 
+@pytest.mark.cozepy_free
 def test_async_run_envelope_and_history_shape(sim: RunningServer) -> None:
     with httpx.Client(base_url=sim.base_url, headers=AUTH, timeout=10) as http:
         started = http.post("/v1/workflow/run", json={"workflow_id": SLOW, "is_async": True}).json()
@@ -364,6 +366,7 @@ def test_old_and_odd_request_forms_are_accepted(sim: RunningServer) -> None:
             assert _blocks(response.read())[-1][1] == "Done"
 
 
+@pytest.mark.cozepy_free
 def test_closing_a_stream_early_fails_the_execution(sim: RunningServer) -> None:
     """A client that hangs up mid-run leaves no execution Running forever."""
     with (
@@ -388,6 +391,7 @@ def test_closing_a_stream_early_fails_the_execution(sim: RunningServer) -> None:
     assert "closed the stream" in history["error_message"]
 
 
+@pytest.mark.cozepy_free
 def test_event_delay_paces_but_does_not_change_the_bytes(fresh_sim: RunningServer) -> None:
     _, plain = _raw(fresh_sim.base_url, "/v1/workflow/stream_run", JOKE_BODY)
     with running(create_app(config=SimConfig(event_delay_seconds=0.03))) as slow:

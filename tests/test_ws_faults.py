@@ -168,6 +168,7 @@ def test_reset_drops_the_connection_after_n_events_with_no_close_frame(wss: Runn
     assert logged == [], f"a deliberate reset must not be logged as a bug: {logged}"
 
 
+@pytest.mark.cozepy_free
 def test_stall_sends_nothing_then_drops_the_connection(wss: RunningServer, tls: LocalTls) -> None:
     with _connect(wss, tls, FAULT_BOT["stall"]) as connection:
         _opened(connection)
