@@ -525,3 +525,28 @@ def test_what_counts_as_loopback(host: str | bytes, loopback: bool) -> None:
 def test_the_guard_leaves_sockets_as_they_were() -> None:
     assert socket.socket.connect.__qualname__ == "socket.connect"
     assert pytest_plugin.RECORD_MODES[0] == "none"
+
+
+@pytest.mark.cozepy_free
+def test_the_plugin_leaves_the_users_garbage_collector_alone(run: pytest.Pytester) -> None:
+    """Unlike the report (`harness._gc`), the plugin runs inside a user's suite: it never freezes the heap, which
+    would keep every object alive at that moment for ever."""
+    import gc
+
+    gc.unfreeze()  # a report run earlier in this process froze its heap
+    run.makepyfile(
+        """
+import gc
+
+import httpx
+import pytest
+
+
+@pytest.mark.coze(mode="inprocess")
+def test_chat(coze_sim):
+    with httpx.Client(transport=coze_sim.transport, base_url="http://sim.invalid") as client:
+        assert client.get("/v1/bots", headers={"Authorization": f"Bearer {coze_sim.token}"}).status_code
+    assert gc.get_freeze_count() == 0
+"""
+    )
+    _run(run).assert_outcomes(passed=1)

@@ -329,3 +329,16 @@ def test_breaking_requires_action_breaks_websocket_chat_too(
     assert main(["report", "--probe", "websocket-chat:local-code-reachable"]) == 0
     out = capsys.readouterr().out
     assert "websocket-chat / local-code-reachable (cloud): **broken**" in out
+
+
+def test_a_report_freezes_what_it_imported_before_probing(tmp_path: Path) -> None:
+    """`harness._gc`: the heap the report imported is left out of every collection while the probes run."""
+    import gc
+
+    gc.unfreeze()
+    try:
+        argv = ["report", "--probe", "chat-stream", "--platform", "cloud", "--out", str(tmp_path), "--quiet"]
+        assert main([*argv, "--format", "json"]) == 0
+        assert gc.get_freeze_count() > 10_000  # FastAPI, pydantic, cozepy and the simulator at least
+    finally:
+        gc.unfreeze()

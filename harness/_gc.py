@@ -1,0 +1,23 @@
+"""The garbage collector in the short commands that run probes (`report`; the compat sweeps run it per release).
+
+By the time a report starts probing, FastAPI, pydantic, cozepy, the simulator and their models are a heap of a
+few hundred thousand objects that live until the process exits. The collector walks all of them on every
+full collection, and those collections hold the GIL while the loopback servers and the SDK's threads wait
+on it: measured on 2 cores, a report spent 0.1 to 0.2 s in collections and ran about 15% faster with the
+heap frozen. `gc.freeze()` moves what is alive now into a generation the collector leaves alone; objects
+made afterwards are collected as usual. Never called where a user's code runs (the pytest plugin): freezing
+their objects would keep them alive for ever.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+from collections.abc import Iterable
+
+
+def freeze_after_importing(modules: Iterable[str]) -> None:
+    """Import `modules` (what the command is about to use), then freeze every object alive now."""
+    for name in modules:
+        importlib.import_module(name)
+    gc.freeze()
