@@ -397,3 +397,27 @@ def test_an_app_still_running_after_a_read_response_is_kept_until_the_transport_
         assert not watched.finished.is_set()
     assert watched.cancelled.wait(_WAIT)
     assert watched.finished.is_set()
+
+
+@pytest.mark.cozepy_free
+def test_a_request_sent_without_waiting_is_answered_before_the_next_one_starts() -> None:
+    """`send_nowait` (the plugin's reset before each test): its answer comes in the future, and a request made
+    after it starts only once it is answered, even when it takes a while (no hop to wait for it)."""
+    state = {"value": "old"}
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["path"] == "/set":
+            await asyncio.sleep(0.05)  # a slow one: without the ordering the next request would overtake it
+            state["value"] = "new"
+        body = state["value"].encode()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
+        await send({"type": "http.response.body", "body": body})
+
+    transport = InProcessTransport(app)
+    try:
+        sent = transport.send_nowait(httpx.Request("POST", f"{INPROCESS_BASE_URL}/set"))
+        with httpx.Client(transport=transport, base_url=INPROCESS_BASE_URL) as client:
+            assert client.get("/get").text == "new"
+        assert sent.result(5.0) == (200, b"new")
+    finally:
+        transport.close()

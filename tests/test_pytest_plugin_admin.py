@@ -252,3 +252,26 @@ def test_a_socket_pool_left_busy_is_replaced_and_an_idle_one_kept() -> None:
         client.close()
     finally:
         hosts.close()
+
+
+@pytest.mark.cozepy_free
+def test_a_refused_reset_fails_the_test_it_was_made_for(run: pytest.Pytester) -> None:
+    """The reset before each test is sent without waiting; the test's teardown checks it (and anything that reaches
+    the app by another way waits for it), so a reset the simulator refuses is never passed over in silence."""
+    run.makepyfile(
+        """
+import httpx
+import pytest
+
+@pytest.mark.coze(mode="inprocess")
+def test_first(coze_sim):
+    coze_sim._host.token = "not-the-token"  # what a simulator whose tokens changed under the plugin would see
+
+@pytest.mark.coze(mode="inprocess")
+def test_second(coze_sim):
+    pass
+"""
+    )
+    result = _run(run)
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*test_second*", "*SimulatorAdminError: POST /_sim/reset*"])

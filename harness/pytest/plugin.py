@@ -148,7 +148,7 @@ def coze_sim_hosts() -> Iterator[SimHosts]:
 
 
 @pytest.fixture
-def coze_sim(request: pytest.FixtureRequest, coze_sim_hosts: SimHosts, coze_network_guard: None) -> CozeSim:
+def coze_sim(request: pytest.FixtureRequest, coze_sim_hosts: SimHosts, coze_network_guard: None) -> Iterator[CozeSim]:
     """The test's simulator, fresh and seeded: the same ids, an empty store, journal and request log, the
     catalogue of its scenario folders (`harness.pytest.sim.CozeSim`: `base_url`, `app`, `token`, `requests()`,
     `assert_tool_outputs(...)`, `assert_no_requests()`, `add_bot(...)`...). The app is kept for the session
@@ -156,7 +156,9 @@ def coze_sim(request: pytest.FixtureRequest, coze_sim_hosts: SimHosts, coze_netw
 
     `@pytest.mark.coze(config=SimConfig(...))` sets its seed, tokens, pacing...
     """
-    return simulator_for(request, coze_sim_hosts)
+    sim = simulator_for(request, coze_sim_hosts)
+    yield sim
+    sim.settle()  # the reset before this test is sent without waiting: one the simulator refused fails this test
 
 
 @pytest.fixture

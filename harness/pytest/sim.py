@@ -4,7 +4,10 @@ Building an app and starting a server for every test, then waiting for the serve
 quarter of a second per test. Here a `SimHost` is made the first time a test needs a given setup (its
 scenario folders, their files as they are on disk, and its `SimConfig`), and every later test with the
 same setup gets that app again, reset through the admin API (`POST /_sim/reset`: a fresh store,
-journal, request log, seeded ids, clock and catalogue), so isolation stays per test. The loopback server
+journal, request log, seeded ids, clock and catalogue), so isolation stays per test. The reset is sent
+without waiting (`InProcessTransport.send_nowait`: the transport's next request starts once it is answered),
+which leaves the hop to the app's thread and back out of every test; whatever reaches the app another way
+waits for it (`SimHost.settle`). The loopback server
 is started the first time a test asks for `base_url` (in-process mode never does) and stopped at the end
 of the session. The plugin reaches the app only over HTTP: the admin calls go through the in-process
 transport, the tests' clients through the socket or that transport.
@@ -16,6 +19,8 @@ verify what the code under test sent (`requests`, `tool_outputs`, `assert_tool_o
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -26,11 +31,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import httpx
 
+    from harness.transports.inprocess import InProcessTransport
     from simulators.coze import RunningServer, SimConfig
 
 __all__ = ["ADMIN_BASE_URL", "SUBMIT_PATH", "CozeSim", "SimHost", "SimHosts", "SimulatorAdminError"]
 
 ADMIN_BASE_URL = "http://admin.coze-simulator.invalid"
+RESET_SECONDS = 30.0
+"""The longest wait for a reset's answer."""
 SUBMIT_PATH = "/v3/chat/submit_tool_outputs"
 
 
@@ -45,7 +53,8 @@ class SimHost:
         self.app = app
         self.token = token
         self._admin: httpx.Client | None = None
-        self._transport: httpx.BaseTransport | None = None
+        self._transport: InProcessTransport | None = None
+        self._reset: concurrent.futures.Future[tuple[int, bytes]] | None = None  # sent, not yet waited for
         self._socket_transport: httpx.BaseTransport | None = None
         self._serving: AbstractContextManager[RunningServer] | None = None
         self._server: RunningServer | None = None
@@ -53,20 +62,25 @@ class SimHost:
     @property
     def transport(self) -> httpx.BaseTransport:
         """The session's in-process transport to the app (one event loop thread, started once), lent to
-        every in-process client: closing a client leaves it open; `close()` stops it."""
+        every in-process client: closing a client leaves it open; `close()` stops it. Its requests start
+        after the last reset has been answered, so it needs no `settle()`."""
         from ._lent import LentTransport
 
+        return LentTransport(self._inprocess())
+
+    def _inprocess(self) -> InProcessTransport:
         if self._transport is None:
             from harness.transports.inprocess import InProcessTransport
 
             self._transport = InProcessTransport(self.app)
-        return LentTransport(self._transport)
+        return self._transport
 
     def socket_transport(self) -> httpx.BaseTransport:
         """httpx's socket transport for the session's socket-mode clients, lent (one SSL context, connections
         kept between tests). Call `settle_socket_transport()` when the borrowing client is done."""
         from ._lent import LentTransport
 
+        self.settle()
         if self._socket_transport is None:
             from harness.recorder import default_transport
 
@@ -86,6 +100,7 @@ class SimHost:
 
     @property
     def admin(self) -> httpx.Client:
+        self.settle()  # its requests would wait for the reset anyway; a refused one is raised here
         if self._admin is None:
             import httpx
 
@@ -100,6 +115,7 @@ class SimHost:
     @property
     def base_url(self) -> str:
         """The loopback server's URL, started on first use and kept for the session."""
+        self.settle()  # a request over the socket does not wait for a reset sent through the transport
         if self._server is None:
             from simulators.coze import running
 
@@ -120,26 +136,46 @@ class SimHost:
         return envelope.get("data")
 
     def reset(self) -> None:
-        """`POST /_sim/reset`, sent straight to the in-process transport (made before every test, so without
-        the client's per-request work); a refusal raises SimulatorAdminError like any admin call."""
+        """`POST /_sim/reset`, sent to the in-process transport without waiting (`send_nowait`; made before
+        every test, so the hop to the app's thread and back is left out): the transport's next request starts
+        after it, and whatever reaches the app another way (the socket, the app object, the admin calls)
+        waits for it first (`settle`). The previous reset's outcome is checked first."""
         import httpx
 
-        transport = self.transport
+        self.settle()
         request = httpx.Request(
             "POST",
             f"{ADMIN_BASE_URL}/_sim/reset",
             headers={"Authorization": f"Bearer {self.token}", "Content-Length": "0"},
-            extensions={"timeout": {"connect": 30.0, "read": 30.0, "write": 30.0, "pool": 30.0}},
+            extensions={
+                "timeout": {
+                    "connect": RESET_SECONDS,
+                    "read": RESET_SECONDS,
+                    "write": RESET_SECONDS,
+                    "pool": RESET_SECONDS,
+                }
+            },
         )
-        response = transport.handle_request(request)
+        self._reset = self._inprocess().send_nowait(request)
+
+    def settle(self) -> None:
+        """Wait for the reset sent last (at most RESET_SECONDS); SimulatorAdminError if it was refused or broke."""
+        sent, self._reset = self._reset, None
+        if sent is None:
+            return
         try:
-            body = response.read()
-        finally:
-            response.close()
-        if response.status_code != 200 or b'"code":0' not in body:
+            status, body = sent.result(RESET_SECONDS)
+        except concurrent.futures.TimeoutError:
+            sent.cancel()
+            raise SimulatorAdminError(f"POST /_sim/reset: no answer within {RESET_SECONDS:g} s") from None
+        except Exception as exc:
+            raise SimulatorAdminError(f"POST /_sim/reset: {type(exc).__name__}: {exc}") from exc
+        if status != 200 or b'"code":0' not in body:
             raise SimulatorAdminError(f"POST /_sim/reset: {body[:500].decode('utf-8', 'replace')}")
 
     def close(self) -> None:
+        with contextlib.suppress(SimulatorAdminError):  # the session is ending; the test that met it has reported it
+            self.settle()
         if self._admin is not None:
             self._admin.close()
             self._admin = None
@@ -213,7 +249,8 @@ class CozeSim:
 
     @property
     def app(self) -> Any:
-        """The simulator's ASGI app (for the in-process transport)."""
+        """The simulator's ASGI app (for the in-process transport), its reset applied."""
+        self._host.settle()
         return self._host.app
 
     @property
@@ -324,6 +361,11 @@ class CozeSim:
     def reset(self) -> None:
         """Start again within the test: the state as at the test's start (done for you before each test)."""
         self._host.reset()
+
+    def settle(self) -> None:
+        """Wait until the last reset is applied; SimulatorAdminError if the simulator refused it. Done for you
+        wherever it matters (the plugin calls it after each test, so a refused reset fails that test)."""
+        self._host.settle()
 
 
 def iter_hosts(hosts: SimHosts) -> Iterator[SimHosts]:

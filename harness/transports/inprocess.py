@@ -328,6 +328,13 @@ class _AppRun:
             await asyncio.wait({task}, timeout=CLOSE_GRACE_SECONDS)
 
 
+async def _answered(sent: concurrent.futures.Future[tuple[int, bytes]] | None) -> None:
+    """Wait (on the loop) until a request sent without waiting has been answered; its outcome is its sender's."""
+    if sent is not None and not sent.done():
+        with contextlib.suppress(Exception):  # shielded: a request cancelled while waiting leaves `sent` alone
+            await asyncio.shield(asyncio.wrap_future(sent))
+
+
 def _broken(request: httpx.Request, why: str) -> httpx.RemoteProtocolError:
     """What a socket client sees when the server closes a response midway."""
     return httpx.RemoteProtocolError(
@@ -482,21 +489,27 @@ class InProcessTransport(httpx.BaseTransport):
         self._loop: _LoopThread | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._sent: concurrent.futures.Future[tuple[int, bytes]] | None = None  # the last `send_nowait`
 
     def _loop_thread(self) -> _LoopThread:
         with self._lock:
-            if self._closed:
-                raise RuntimeError("this InProcessTransport is closed")
-            if self._loop is None:
-                self._loop = _LoopThread()
-            return self._loop
+            return self._loop_thread_locked()
+
+    def _loop_thread_locked(self) -> _LoopThread:
+        if self._closed:
+            raise RuntimeError("this InProcessTransport is closed")
+        if self._loop is None:
+            self._loop = _LoopThread()
+        return self._loop
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
         loop = self._loop_thread()
         wait = _wait_of(request, self.default_wait)
+        before = self._sent
 
         async def start() -> tuple[_AppRun, _Start, list[_Part]]:
+            await _answered(before)
             # Built on the loop: its queue and events belong to the loop that runs the app.
             run = _AppRun(self.app, request, body, wait)
             loop.keep(run.begin())
@@ -505,6 +518,28 @@ class InProcessTransport(httpx.BaseTransport):
 
         run, begun, ready = loop.call(start(), wait + CLOSE_GRACE_SECONDS * 3)
         return _response(begun, _SyncBody(loop, run, ready))
+
+    def send_nowait(self, request: httpx.Request) -> concurrent.futures.Future[tuple[int, bytes]]:
+        """Send `request` and return at once: the future gets its status and whole body (or the error that
+        broke it off). A request this transport serves afterwards starts once that one has been answered,
+        so it sees the effect as if the caller had waited, without a wait of its own: for a request made
+        before every test (the plugin's reset), whose answer nobody needs before the test's first request.
+        Code that reaches the app another way (a socket, the app object) waits on the future first."""
+        body = request.read()
+        wait = _wait_of(request, self.default_wait)
+        with self._lock:
+            loop = self._loop_thread_locked()
+            before = self._sent
+
+            async def exchange() -> tuple[int, bytes]:
+                await _answered(before)
+                run = _AppRun(self.app, request, body, wait)
+                loop.keep(run.begin())
+                begun = await run.response_start()
+                return begun.status, b"".join([chunk async for chunk in run.body()])
+
+            sent = self._sent = asyncio.run_coroutine_threadsafe(exchange(), loop.loop)
+        return sent
 
     def close(self) -> None:
         with self._lock:
