@@ -65,6 +65,42 @@ def test_same_ids_same_app():
     _run(run).assert_outcomes(passed=4)
 
 
+@pytest.mark.parametrize("mode", ["socket", "inprocess"])
+def test_a_slow_reset_is_applied_before_the_tests_first_request(run: pytest.Pytester, mode: str) -> None:
+    """The reset is sent without waiting; the client's first request must still see its effect, over the socket
+    (whose transport waits for it) as in process (whose transport serves it first). Here every reset takes 0.2 s."""
+    run.makeconftest(
+        """
+import asyncio
+
+from simulators.coze import admin
+
+_call = admin.ResetEndpoint.__call__
+
+async def _slow(self, scope, receive, send):
+    if scope["type"] == "http" and scope["path"] == admin.RESET_PATH:
+        await asyncio.sleep(0.2)
+    await _call(self, scope, receive, send)
+
+admin.ResetEndpoint.__call__ = _slow
+"""
+    )
+    run.makepyfile(
+        _HEAD
+        + f"""
+@pytest.mark.parametrize("round", range(3))
+@pytest.mark.coze(mode="{mode}")
+def test_chat(coze_client, round):
+    events = ask(coze_client, text=f"round {{round}}")
+    SEEN.append((events[0].chat.id, events[0].chat.conversation_id))
+
+def test_same_ids():
+    assert len(SEEN) == 3 and len(set(SEEN)) == 1, SEEN
+"""
+    )
+    _run(run).assert_outcomes(passed=4)
+
+
 def test_the_socket_server_is_started_once_and_only_when_asked_for(run: pytest.Pytester) -> None:
     run.makepyfile(
         _HEAD

@@ -80,12 +80,11 @@ class SimHost:
         kept between tests). Call `settle_socket_transport()` when the borrowing client is done."""
         from ._lent import LentTransport
 
-        self.settle()
         if self._socket_transport is None:
             from harness.recorder import default_transport
 
             self._socket_transport = default_transport()
-        return LentTransport(self._socket_transport)
+        return LentTransport(self._socket_transport, before=self.settle)
 
     def settle_socket_transport(self) -> None:
         """After a test: if a connection of the pool is still busy (early cozepy releases leave a read stream
@@ -116,6 +115,11 @@ class SimHost:
     def base_url(self) -> str:
         """The loopback server's URL, started on first use and kept for the session."""
         self.settle()  # a request over the socket does not wait for a reset sent through the transport
+        return self.listening_url()
+
+    def listening_url(self) -> str:
+        """`base_url` without waiting for the reset: for a client whose transport waits before its requests
+        (`socket_transport`), so the reset is answered while the client is being built."""
         if self._server is None:
             from simulators.coze import running
 
@@ -265,8 +269,13 @@ class CozeSim:
 
     @property
     def socket_transport(self) -> httpx.BaseTransport:
-        """httpx's socket transport, for clients of `base_url` (connections kept between tests)."""
+        """httpx's socket transport, for clients of `base_url` (connections kept between tests); it waits for
+        the test's reset before its requests."""
         return self._host.socket_transport()
+
+    def listening_url(self) -> str:
+        """`base_url` without waiting for the reset, for clients over `socket_transport` (which waits)."""
+        return self._host.listening_url()
 
     @property
     def transport(self) -> httpx.BaseTransport:
