@@ -421,3 +421,24 @@ def test_a_request_sent_without_waiting_is_answered_before_the_next_one_starts()
         assert sent.result(5.0) == (200, b"new")
     finally:
         transport.close()
+
+
+@pytest.mark.cozepy_free
+def test_serving_in_process_imports_no_server_and_no_tls() -> None:
+    """Building the app and serving it through the transport (the plugin's in-process mode) leaves uvicorn and
+    trustme (with `cryptography`) unimported: about 100 ms of a small suite's start, which only a socket needs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, httpx\n"
+        "from simulators.coze import create_app\n"
+        "from harness.transports.inprocess import INPROCESS_BASE_URL, InProcessTransport\n"
+        "transport = InProcessTransport(create_app())\n"
+        "with httpx.Client(transport=transport, base_url=INPROCESS_BASE_URL) as client:\n"
+        "    assert client.get('/v1/bots').status_code == 401\n"
+        "print(sorted(name for name in ('uvicorn', 'trustme', 'cryptography') if name in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

@@ -14,8 +14,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import trustme
-
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
@@ -28,6 +26,10 @@ class LocalTls:
 
 @contextmanager
 def local_tls() -> Iterator[LocalTls]:
+    # Imported here: trustme brings `cryptography` (about 45 ms), which only a TLS server needs, and building
+    # the simulator to serve it in process (the pytest plugin's in-process mode) never does.
+    import trustme
+
     authority = trustme.CA(organization_name="coze-harness simulator (test only)")
     server = authority.issue_cert(*LOOPBACK_NAMES)
     with tempfile.TemporaryDirectory(prefix="coze-sim-tls-") as folder:
