@@ -11,13 +11,17 @@ their objects would keep them alive for ever.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
 from collections.abc import Iterable
 
 
 def freeze_after_importing(modules: Iterable[str]) -> None:
-    """Import `modules` (what the command is about to use), then freeze every object alive now."""
+    """Import `modules` (what the command is about to use), then freeze every object alive now. A module that
+    cannot be imported is left for the command to meet where it needs it and report as it does (a missing cozepy
+    is a probe's crash, not a traceback here): importing early is only to freeze more."""
     for name in modules:
-        importlib.import_module(name)
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     gc.freeze()

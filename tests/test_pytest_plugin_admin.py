@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -311,3 +313,41 @@ def test_second(coze_sim):
     result = _run(run)
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*test_second*", "*SimulatorAdminError: POST /_sim/reset*"])
+
+
+@pytest.mark.cozepy_free
+def test_every_thread_that_settles_waits_for_the_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test's threads may reach the socket at once: none goes ahead while the reset is still on its way."""
+    import asyncio
+    import threading
+
+    from harness.pytest.sim import SimHost
+    from simulators.coze import DEFAULT_TOKEN, admin, create_app
+
+    call = admin.ResetEndpoint.__call__
+
+    async def slow(self: admin.ResetEndpoint, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == admin.RESET_PATH:
+            await asyncio.sleep(0.2)
+        await call(self, scope, receive, send)
+
+    monkeypatch.setattr(admin.ResetEndpoint, "__call__", slow)
+    host = SimHost(create_app(), DEFAULT_TOKEN)
+    try:
+        host.reset()
+        sent = host._reset
+        assert sent is not None and not sent.done()
+        seen: list[bool] = []
+
+        def settle() -> None:
+            host.settle()
+            seen.append(sent.done())
+
+        threads = [threading.Thread(target=settle) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert seen == [True, True, True]
+    finally:
+        host.close()

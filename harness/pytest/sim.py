@@ -151,20 +151,15 @@ class SimHost:
             "POST",
             f"{ADMIN_BASE_URL}/_sim/reset",
             headers={"Authorization": f"Bearer {self.token}", "Content-Length": "0"},
-            extensions={
-                "timeout": {
-                    "connect": RESET_SECONDS,
-                    "read": RESET_SECONDS,
-                    "write": RESET_SECONDS,
-                    "pool": RESET_SECONDS,
-                }
-            },
+            extensions={"timeout": dict.fromkeys(("connect", "read", "write", "pool"), RESET_SECONDS)},
         )
         self._reset = self._inprocess().send_nowait(request)
 
     def settle(self) -> None:
-        """Wait for the reset sent last (at most RESET_SECONDS); SimulatorAdminError if it was refused or broke."""
-        sent, self._reset = self._reset, None
+        """Wait for the reset sent last (at most RESET_SECONDS); SimulatorAdminError if it was refused or broke.
+        Safe from several threads at once (a test's threads over the socket transport): the reset is let go only
+        once answered, so no thread goes ahead of it while another waits."""
+        sent = self._reset
         if sent is None:
             return
         try:
@@ -174,6 +169,9 @@ class SimHost:
             raise SimulatorAdminError(f"POST /_sim/reset: no answer within {RESET_SECONDS:g} s") from None
         except Exception as exc:
             raise SimulatorAdminError(f"POST /_sim/reset: {type(exc).__name__}: {exc}") from exc
+        finally:
+            if sent.done() and self._reset is sent:
+                self._reset = None
         if status != 200 or b'"code":0' not in body:
             raise SimulatorAdminError(f"POST /_sim/reset: {body[:500].decode('utf-8', 'replace')}")
 

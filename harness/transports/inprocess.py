@@ -474,6 +474,22 @@ class _SyncBody(httpx.SyncByteStream):
         self._loop.call(self._run.close(), CLOSE_GRACE_SECONDS * 3)
 
 
+async def _started(
+    loop: _LoopThread,
+    app: ASGIApp,
+    request: httpx.Request,
+    body: bytes,
+    wait: float,
+    after: concurrent.futures.Future[tuple[int, bytes]] | None,
+) -> tuple[_AppRun, _Start]:
+    """One request begun on `loop` once `after` (a `send_nowait`) is answered, up to its response's start."""
+    await _answered(after)
+    # Built on the loop: its queue and events belong to the loop that runs the app.
+    run = _AppRun(app, request, body, wait)
+    loop.keep(run.begin())
+    return run, await run.response_start()
+
+
 class InProcessTransport(httpx.BaseTransport):
     """Serve `app` to an `httpx.Client` (a cozepy `Coze`) from an event loop in a background thread.
 
@@ -509,11 +525,7 @@ class InProcessTransport(httpx.BaseTransport):
         before = self._sent
 
         async def start() -> tuple[_AppRun, _Start, list[_Part]]:
-            await _answered(before)
-            # Built on the loop: its queue and events belong to the loop that runs the app.
-            run = _AppRun(self.app, request, body, wait)
-            loop.keep(run.begin())
-            begun = await run.response_start()
+            run, begun = await _started(loop, self.app, request, body, wait, before)
             return run, begun, await run.ready_parts()
 
         run, begun, ready = loop.call(start(), wait + CLOSE_GRACE_SECONDS * 3)
@@ -532,10 +544,7 @@ class InProcessTransport(httpx.BaseTransport):
             before = self._sent
 
             async def exchange() -> tuple[int, bytes]:
-                await _answered(before)
-                run = _AppRun(self.app, request, body, wait)
-                loop.keep(run.begin())
-                begun = await run.response_start()
+                run, begun = await _started(loop, self.app, request, body, wait, before)
                 return begun.status, b"".join([chunk async for chunk in run.body()])
 
             sent = self._sent = asyncio.run_coroutine_threadsafe(exchange(), loop.loop)
