@@ -5,8 +5,8 @@ few hundred thousand objects that live until the process exits. The collector wa
 full collection, and those collections hold the GIL while the loopback servers and the SDK's threads wait
 on it: measured on 2 cores, a report spent 0.1 to 0.2 s in collections and ran about 15% faster with the
 heap frozen. `gc.freeze()` moves what is alive now into a generation the collector leaves alone; objects
-made afterwards are collected as usual. Never called where a user's code runs (the pytest plugin): freezing
-their objects would keep them alive for ever.
+made afterwards are collected as usual. The pytest plugin does it too, once a user's tests are collected, and
+undoes it when their session ends (`harness.pytest.heap`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,13 @@ def freeze_after_importing(modules: Iterable[str]) -> None:
     """Import `modules` (what the command is about to use), then freeze every object alive now. A module that
     cannot be imported is left for the command to meet where it needs it and report as it does (a missing cozepy
     is a probe's crash, not a traceback here): importing early is only to freeze more."""
-    for name in modules:
-        with contextlib.suppress(ImportError):
-            importlib.import_module(name)
-    gc.freeze()
+    enabled = gc.isenabled()
+    gc.disable()  # the imports make hundreds of thousands of objects: no collection walks them before they are frozen
+    try:
+        for name in modules:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
+        gc.freeze()
+    finally:
+        if enabled:
+            gc.enable()

@@ -527,26 +527,125 @@ def test_the_guard_leaves_sockets_as_they_were() -> None:
     assert pytest_plugin.RECORD_MODES[0] == "none"
 
 
+_HEAP_CONFTEST = """
+import gc
+
+
+def pytest_unconfigure(config):
+    print(f"frozen at the end: {gc.get_freeze_count()}")
+"""
+
+
+def _frozen_at_the_end(result: pytest.RunResult) -> int:
+    line = next(line for line in result.outlines if line.startswith("frozen at the end: "))
+    return int(line.rsplit(" ", 1)[1])
+
+
 @pytest.mark.cozepy_free
-def test_the_plugin_leaves_the_users_garbage_collector_alone(run: pytest.Pytester) -> None:
-    """Unlike the report (`harness._gc`), the plugin runs inside a user's suite: it never freezes the heap, which
-    would keep every object alive at that moment for ever."""
+def test_a_session_using_the_simulator_freezes_the_heap_once_collected_and_a_nested_one_undoes_it(
+    run: pytest.Pytester,
+) -> None:
+    """`harness.pytest.heap`: frozen before the first test, so the collector stops walking FastAPI's, pydantic's and
+    the simulator's objects; a session run inside another (this pytester run) unfreezes when it ends."""
     import gc
 
-    gc.unfreeze()  # a report run earlier in this process froze its heap
+    gc.unfreeze()  # a report or a session run earlier in this process may have left its heap frozen
+    run.makeconftest(_HEAP_CONFTEST)
     run.makepyfile(
         """
 import gc
+import sys
 
-import httpx
 import pytest
 
 
 @pytest.mark.coze(mode="inprocess")
-def test_chat(coze_sim):
-    with httpx.Client(transport=coze_sim.transport, base_url="http://sim.invalid") as client:
-        assert client.get("/v1/bots", headers={"Authorization": f"Bearer {coze_sim.token}"}).status_code
+def test_first(coze_sim):
+    assert gc.get_freeze_count() > 10_000
+    assert "simulators.coze" in sys.modules
+"""
+    )
+    result = _run(run, "-s")
+    result.assert_outcomes(passed=1)
+    assert _frozen_at_the_end(result) > 10_000  # still frozen for pytest's own last collections
+    assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.cozepy_free
+@pytest.mark.parametrize(
+    ("uses_the_simulator", "args"),
+    [(False, ()), (True, ("-o", "coze_freeze_heap=false")), (True, ("--collect-only",))],
+    ids=["no-coze-fixture", "turned-off", "collect-only"],
+)
+def test_the_heap_is_left_alone_without_the_fixtures_when_turned_off_or_only_collecting(
+    run: pytest.Pytester, uses_the_simulator: bool, args: tuple[str, ...]
+) -> None:
+    import gc
+
+    gc.unfreeze()
+    run.makeconftest(_HEAP_CONFTEST)
+    fixture = "coze_sim" if uses_the_simulator else "tmp_path"
+    run.makepyfile(
+        f"""
+import gc
+
+
+def test_one({fixture}):
     assert gc.get_freeze_count() == 0
 """
     )
-    _run(run).assert_outcomes(passed=1)
+    result = _run(run, "-s", *args)
+    assert result.ret == 0
+    assert _frozen_at_the_end(result) == 0
+
+
+@pytest.mark.cozepy_free
+def test_a_session_leaves_the_heap_frozen_for_the_exit_and_the_next_session_in_the_process_unfreezes_it(
+    run: pytest.Pytester,
+) -> None:
+    """Run in a process of its own, as from the command line: the heap stays frozen after the session (the exit
+    would only take it apart); a second session started in the same process (`pytest.main` in a loop) unfreezes
+    and collects what the first left, so the first session's objects are reclaimed and at most one session's heap
+    is ever held."""
+    run.makepyfile(
+        test_one="""
+import pytest
+
+
+@pytest.mark.coze(mode="inprocess")
+def test_one(coze_sim):
+    pass
+""",
+        conftest="""
+import weakref
+
+import sessions
+
+
+def pytest_sessionstart(session):
+    sessions.seen.append(weakref.ref(session))
+""",
+        sessions="seen = []\n",
+    )
+    script = run.makepyfile(
+        loop="""
+import gc
+
+import pytest
+
+import sessions
+
+for index in range(3):
+    code = pytest.main(["-q", "-p", "harness.pytest.plugin", "-p", "no:cacheprovider", "test_one.py"])
+    assert code == 0, code
+    gc.collect()
+    alive = ",".join("alive" if ref() is not None else "gone" for ref in sessions.seen)
+    print(f"after session {index}: frozen {gc.get_freeze_count()} sessions {alive}")
+"""
+    )
+    result = run.runpython(script)
+    lines = [line for line in result.outlines if line.startswith("after session ")]
+    assert len(lines) == 3, result.stdout.str() + result.stderr.str()
+    assert all(int(line.split()[4]) > 10_000 for line in lines)  # each session leaves its heap frozen
+    # the second session's heap, left frozen, was unfrozen and collected by the third
+    assert lines[2].endswith(",gone,alive")

@@ -17,7 +17,16 @@ if TYPE_CHECKING:
     from .cassette import CozeCassette
     from .sim import CozeSim, SimHosts
 
-__all__ = ["DEFAULT_MODE", "MODES", "config_of", "mode_of", "simulator_for", "token_of"]
+__all__ = [
+    "DEFAULT_MODE",
+    "MODES",
+    "SIMULATOR_MODULES",
+    "config_of",
+    "marked_mode",
+    "mode_of",
+    "simulator_for",
+    "token_of",
+]
 
 DEFAULT_MODE = "socket"
 
@@ -76,10 +85,12 @@ def simulator_for(request: pytest.FixtureRequest, hosts: SimHosts) -> CozeSim:
 @dataclass(frozen=True)
 class _Mode:
     """How one mode builds clients: each builder takes the test's request and returns the cozepy
-    client (and, sync, what closes it). A builder asks for `coze_sim` only if it needs a server."""
+    client (and, sync, what closes it). A builder asks for `coze_sim` only if it needs a server.
+    `modules` are what its first client imports (`harness.pytest.heap` imports them before freezing)."""
 
     sync: Callable[[pytest.FixtureRequest], tuple[Any, Callable[[], None]]]
     asynchronous: Callable[[pytest.FixtureRequest], Any]
+    modules: tuple[str, ...]
 
 
 def token_of(request: pytest.FixtureRequest) -> str:
@@ -170,19 +181,31 @@ def _cassette_async(request: pytest.FixtureRequest) -> Any:
     return _cassette(request).async_client()
 
 
+SIMULATOR_MODULES = ("simulators.coze", "harness.pytest.sim", "harness.transports.inprocess", "harness.pytest._lent")
+"""What `coze_sim` imports: the simulator, and the transport its admin calls (and in-process clients) go through."""
+
 MODES: dict[str, _Mode] = {
-    "socket": _Mode(_socket_sync, _socket_async),
-    "inprocess": _Mode(_inprocess_sync, _inprocess_async),
-    "cassette": _Mode(_cassette_sync, _cassette_async),
+    "socket": _Mode(
+        _socket_sync,
+        _socket_async,
+        (*SIMULATOR_MODULES, "harness.clients", "harness.recorder", "simulators.coze._uvicorn"),
+    ),
+    "inprocess": _Mode(_inprocess_sync, _inprocess_async, (*SIMULATOR_MODULES, "harness.clients")),
+    "cassette": _Mode(_cassette_sync, _cassette_async, ("harness.clients", "harness.recorder", "harness.cassettes")),
 }
+
+
+def marked_mode(node: pytest.Item | pytest.Collector) -> Any:
+    """What `@pytest.mark.coze(mode=...)` (or its one positional argument) says, unchecked; `socket` without it."""
+    marker = node.get_closest_marker("coze")
+    if marker is None:
+        return DEFAULT_MODE
+    return marker.kwargs.get("mode", marker.args[0] if marker.args else DEFAULT_MODE)
 
 
 def mode_of(request: pytest.FixtureRequest) -> str:
     """The mode of `@pytest.mark.coze(mode=...)` (or its one positional argument); `socket` without it."""
-    marker = request.node.get_closest_marker("coze")
-    mode: Any = DEFAULT_MODE
-    if marker is not None:
-        mode = marker.kwargs.get("mode", marker.args[0] if marker.args else DEFAULT_MODE)
+    mode = marked_mode(request.node)
     if mode not in MODES:
         pytest.fail(f"@pytest.mark.coze: unknown mode {mode!r}; choose one of {', '.join(MODES)}", pytrace=False)
     return str(mode)

@@ -40,12 +40,18 @@ While a test uses these fixtures, connections to anything but loopback are refus
 mistake, and fails saying so instead of hanging. Only a recording run with `COZE_API_BASE` set may
 also reach that one host.
 
-Nothing is imported from the simulator, cozepy or FastAPI until a fixture runs, so loading the
-plugin costs a test run that does not use it nothing, and needs only pytest.
+Once the tests are collected, if any of them uses these fixtures, the plugin imports what they will need and
+freezes the heap (`gc.freeze`), so that the garbage collector stops walking FastAPI's, pydantic's, cozepy's
+and pytest's own objects on every full collection; `harness.pytest.heap` says what that costs and when it is
+undone, and `coze_freeze_heap = false` in the ini file turns it off.
+
+Nothing is imported from the simulator, cozepy or FastAPI unless a collected test uses a fixture, so loading
+the plugin costs a test run that does not use it nothing, and needs only pytest.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +59,7 @@ import pytest
 
 from .bridge import RunningBridge, live_bridge
 from .cassette import RECORD_MODES, CozeCassette, cassette_for
+from .heap import FREEZE_INI, begin, freeze_for, release
 from .modes import DEFAULT_MODE, MODES, mode_of, simulator_for
 from .network import BASE_ENV, TOKEN_ENV, NetworkBlockedError, guarded, is_loopback_address
 from .sim import CozeSim, SimHosts, SimulatorAdminError, iter_hosts
@@ -98,9 +105,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         help="scenario folders (relative to the ini file) that coze_sim serves beside the built-in catalogue",
     )
+    parser.addini(
+        FREEZE_INI,
+        type="bool",
+        default=True,
+        help="freeze the heap (gc.freeze) once tests that use the coze fixtures are collected, so that the garbage "
+        "collector stops walking FastAPI's, pydantic's and cozepy's objects again and again; false to leave the "
+        "collector alone (see harness.pytest.heap)",
+    )
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    begin(config)
+    # tryfirst: this cleanup is registered before pytest's own, so it runs after them (after its last collections)
+    config.add_cleanup(functools.partial(release, config))
     config.addinivalue_line(
         "markers",
         "coze(mode='socket', config=None, cassette=None, replay='faithful'): how coze_client / async_coze_client "
@@ -120,6 +139,12 @@ def pytest_configure(config: pytest.Config) -> None:
             "numbered over the whole recording), so new traffic cannot be appended to one. Use "
             "--coze-record=all to record the cassettes again, or once for the missing ones."
         )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Freeze the heap if the collected tests use the simulator's fixtures (`harness.pytest.heap`)."""
+    freeze_for(session)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
