@@ -29,8 +29,57 @@ _BUSY_RESPONSE = (
 )
 
 
+class _CorkedTransport:
+    """A connection's transport whose writes within one turn of the event loop leave in one `write`.
+
+    uvicorn writes each `send` of the app at once: a chat stream's eleven events were eleven syscalls, and
+    eleven wake-ups of a client reading in another thread of the same process (the pytest plugin's socket
+    mode), each fighting the server for the GIL. Here they are joined and written when the loop next turns, so
+    the bytes on the wire are the same, HTTP chunk for HTTP chunk; only how TCP carries them changes, which
+    depends on timing on any network. A paced or stalled stream still leaves event by event (the loop turns
+    while it waits). Closing, aborting and `write_eof` write what is held first, as a socket would have sent it.
+    """
+
+    def __init__(self, inner: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self.inner = inner
+        self._loop = loop
+        self._held: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._held:
+            self._loop.call_soon(self.flush)
+        self._held.append(bytes(data))
+
+    def flush(self) -> None:
+        if not self._held:
+            return
+        data = b"".join(self._held)
+        self._held.clear()
+        if not self.inner.is_closing():  # the peer is gone: nothing to send it (asyncio would warn of each write)
+            self.inner.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self.inner.close()
+
+    def abort(self) -> None:
+        self.flush()
+        self.inner.abort()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self.inner.write_eof()
+
+    def get_write_buffer_size(self) -> int:
+        return self.inner.get_write_buffer_size() + sum(map(len, self._held))
+
+    def __getattr__(self, name: str) -> Any:  # everything else is the transport's own
+        return getattr(self.inner, name)
+
+
 class _LimitedH11(H11Protocol):
-    """uvicorn's h11 protocol with a header timeout and a connection cap (see `ServerLimits`).
+    """uvicorn's h11 protocol with a header timeout and a connection cap (see `ServerLimits`), writing through a
+    `_CorkedTransport` (a websocket upgrade hands the connection's own transport on).
 
     The header timer is armed when the connection opens and again when the first byte of each later
     request arrives (uvicorn cancels its keep-alive timer on any byte, so a trickled header line after a
@@ -46,7 +95,7 @@ class _LimitedH11(H11Protocol):
         self.refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(_CorkedTransport(transport, self.loop))  # type: ignore[arg-type]  # a transport
         if len(self.connections) > self.cap:
             self.refused = True
             self.connections.discard(self)
@@ -64,6 +113,14 @@ class _LimitedH11(H11Protocol):
         super().data_received(data)
         if self.conn.their_state is not h11.IDLE:
             self._disarm_header_timer()
+
+    def handle_websocket_upgrade(self, event: h11.Request) -> None:
+        """The websocket protocol gets the connection's own transport, what was held written first."""
+        corked = self.transport
+        if isinstance(corked, _CorkedTransport):
+            corked.flush()
+            self.transport = corked.inner
+        super().handle_websocket_upgrade(event)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_timer()
