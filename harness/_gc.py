@@ -19,13 +19,14 @@ from collections.abc import Iterable
 
 def freeze_after_importing(modules: Iterable[str]) -> None:
     """Import `modules` (what the command is about to use), then freeze every object alive now. A module that
-    cannot be imported is left for the command to meet where it needs it and report as it does (a missing cozepy
-    is a probe's crash, not a traceback here): importing early is only to freeze more."""
+    cannot be imported, whatever it raises, is left for the command to meet where it needs it and report as it does
+    (a missing cozepy is a probe's crash, an import that fails in a user's suite fails the test that needs it, not
+    the session): importing early is only to freeze more."""
     enabled = gc.isenabled()
     gc.disable()  # the imports make hundreds of thousands of objects: no collection walks them before they are frozen
     try:
         for name in modules:
-            with contextlib.suppress(ImportError):
+            with contextlib.suppress(Exception):
                 importlib.import_module(name)
         gc.freeze()
     finally:

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 
 from simulators.coze import DEFAULT_TOKEN, create_app, running
 from simulators.coze._uvicorn import _CorkedTransport
@@ -70,6 +71,22 @@ def test_writes_within_one_turn_of_the_loop_leave_together_and_in_order() -> Non
 
     asyncio.run(main())
     assert inner.writes == [b"abc", b"de"]
+
+
+def test_a_large_body_is_written_at_the_high_water_mark_so_a_slow_reader_still_holds_the_app_back() -> None:
+    """uvicorn pauses the app's `send` only when the transport's own buffer passes its high-water mark: held bytes
+    reaching that mark are written at once, so that pause still comes, instead of the whole body piling up here."""
+    inner = _Recorder()
+
+    async def main() -> None:
+        corked = _CorkedTransport(inner, asyncio.get_running_loop())  # type: ignore[arg-type]
+        piece = b"x" * 4096
+        for _ in range(HIGH_WATER_LIMIT // len(piece) * 3):
+            corked.write(piece)
+        assert len(inner.writes) == 3 and all(len(written) == HIGH_WATER_LIMIT for written in inner.writes)
+        assert corked.get_write_buffer_size() == 0
+
+    asyncio.run(main())
 
 
 @pytest.mark.parametrize("ending", ["close", "abort", "write_eof"])

@@ -11,18 +11,23 @@ So once collection is done, if a collected test uses one of the plugin's fixture
 those tests' modes will import anyway (`modes.MODES[...].modules`) and freezes the heap. What that costs: an
 object alive at that moment that becomes cyclic garbage later (a module-scoped fixture's value torn down
 mid-session, say) is not reclaimed until the heap is unfrozen, and `gc.get_objects()` does not list frozen
-objects. When the session ends, after pytest's last collections, `release` leaves the heap frozen: the process
-normally ends with the session, and its interpreter would otherwise walk and take apart, object by object, a
-heap the operating system is about to reclaim whole (about a quarter of a second here). Two exceptions bound
-what stays frozen: a session run inside another (pytester's in-process runs) unfreezes at its end, since the
-outer one goes on; and a later session in the same process (`pytest.main` called in a loop) unfreezes what
-the earlier one left before freezing again, so at most one session's heap is ever held.
+objects (nor are their finalizers run, at exit either). When the session ends, after pytest's last collections,
+`release` leaves the heap frozen: the process normally ends with the session, and its interpreter would otherwise
+walk and take apart, object by object, a heap the operating system is about to reclaim whole (about a quarter of
+a second here). What stays frozen is bounded: a session run inside another (pytester's in-process runs) never
+freezes, so the outer one's heap is left as it was; and the next session started in the same process
+(`pytest.main` called in a loop) unfreezes and collects what the last one left, so at most one session's heap is
+ever held. Nothing is frozen when no test will run (`--collect-only`, `--fixtures`, a collection error), nor by a
+pytest that a test started in a process of its own (it inherits `PYTEST_CURRENT_TEST`, which is how a session
+run in process by a test is told apart when the outer one did not load the plugin): that one only misses the
+speed-up.
 `coze_freeze_heap = false` in the ini file turns all of it off.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Iterable
 
 import pytest
@@ -63,39 +68,44 @@ def modules_for(items: Iterable[pytest.Item]) -> list[str]:
 
 
 def begin(config: pytest.Config) -> None:
-    """At configure: note whether this session runs inside another one that loaded the plugin (pytester's
-    in-process runs), which goes on after it; `release` undoes the freeze for those."""
-    config.stash[_NESTED] = _sessions[0] > 0
+    """At configure. A session run inside another (pytester's in-process runs: a session of this process that
+    loaded the plugin has not ended, or a test is running) never freezes, and leaves the outer one's freeze as it
+    is. Any other first gives back what an earlier session of the process left frozen, collected."""
+    nested = _sessions[0] > 0 or "PYTEST_CURRENT_TEST" in os.environ
+    config.stash[_NESTED] = nested
     _sessions[0] += 1
+    if not nested and _left_frozen[0]:  # pytest.main in a loop: much of the earlier session's heap is garbage now
+        _left_frozen[0] = False
+        gc.unfreeze()
+        gc.collect()
 
 
 def freeze_for(session: pytest.Session) -> bool:
-    """After collection: if the tests use the plugin's fixtures, import what they will need and freeze the heap."""
+    """After collection: if tests will run that use the plugin's fixtures, import what they need and freeze the heap."""
     config = session.config
-    if config.option.collectonly or not config.getini(FREEZE_INI):
+    if config.stash.get(_NESTED, False) or not config.getini(FREEZE_INI) or not _tests_will_run(session):
         return False
     modules = modules_for(session.items)
     if not modules:
         return False
     from harness._gc import freeze_after_importing
 
-    if _left_frozen[0]:  # an earlier session of this process (pytest.main in a loop): much of its heap is garbage now
-        gc.unfreeze()
-        gc.collect()
-        _left_frozen[0] = False
     freeze_after_importing(["cozepy", "httpx", *modules])
     config.stash[_FROZEN] = True
     return True
 
 
+def _tests_will_run(session: pytest.Session) -> bool:
+    option = session.config.option
+    if option.collectonly or getattr(option, "showfixtures", False) or getattr(option, "show_fixtures_per_test", False):
+        return False
+    return not session.testsfailed or bool(getattr(option, "continue_on_collection_errors", False))
+
+
 def release(config: pytest.Config) -> None:
-    """At the very end of the session (a cleanup that runs after pytest's own final collections). A session run
-    inside another unfreezes what it froze; any other leaves it frozen, for the process that ends with it."""
+    """At the very end of the session (a cleanup that runs after pytest's own final collections): what this session
+    froze stays frozen, for the process that ends with it (or for the next session of the process to give back)."""
     _sessions[0] = max(0, _sessions[0] - 1)
-    if not config.stash.get(_FROZEN, False):
-        return
-    config.stash[_FROZEN] = False
-    if config.stash.get(_NESTED, False):
-        gc.unfreeze()
-    else:
+    if config.stash.get(_FROZEN, False):
+        config.stash[_FROZEN] = False
         _left_frozen[0] = True

@@ -52,6 +52,7 @@ the plugin costs a test run that does not use it nothing, and needs only pytest.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -144,7 +145,11 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Freeze the heap if the collected tests use the simulator's fixtures (`harness.pytest.heap`)."""
-    freeze_for(session)
+    try:
+        freeze_for(session)
+    except Exception as exc:  # only a speed-up: the tests run as they would without it, and the warning says why
+        message = f"coze-harness did not freeze the heap: {type(exc).__name__}: {exc}"
+        warnings.warn(pytest.PytestWarning(message), stacklevel=1)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

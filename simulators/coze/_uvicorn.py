@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import h11
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .accesslog import AccessLog
@@ -37,24 +38,31 @@ class _CorkedTransport:
     mode), each fighting the server for the GIL. Here they are joined and written when the loop next turns, so
     the bytes on the wire are the same, HTTP chunk for HTTP chunk; only how TCP carries them changes, which
     depends on timing on any network. A paced or stalled stream still leaves event by event (the loop turns
-    while it waits). Closing, aborting and `write_eof` write what is held first, as a socket would have sent it.
+    while it waits). Closing, aborting and `write_eof` write what is held first, as a socket would have sent it;
+    so does reaching uvicorn's high-water mark, so that a client that reads slowly still holds the app back
+    (uvicorn pauses `send` when the transport's own buffer passes that mark) instead of the server holding it all.
     """
 
     def __init__(self, inner: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self.inner = inner
         self._loop = loop
         self._held: list[bytes] = []
+        self._size = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not self._held:
             self._loop.call_soon(self.flush)
         self._held.append(bytes(data))
+        self._size += len(data)
+        if self._size >= HIGH_WATER_LIMIT:  # written now: the transport's buffer then pauses the app as before
+            self.flush()
 
     def flush(self) -> None:
         if not self._held:
             return
         data = b"".join(self._held)
         self._held.clear()
+        self._size = 0
         if not self.inner.is_closing():  # the peer is gone: nothing to send it (asyncio would warn of each write)
             self.inner.write(data)
 
@@ -71,7 +79,7 @@ class _CorkedTransport:
         self.inner.write_eof()
 
     def get_write_buffer_size(self) -> int:
-        return self.inner.get_write_buffer_size() + sum(map(len, self._held))
+        return self.inner.get_write_buffer_size() + self._size
 
     def __getattr__(self, name: str) -> Any:  # everything else is the transport's own
         return getattr(self.inner, name)
