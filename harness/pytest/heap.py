@@ -7,20 +7,19 @@ interpreter exits, and that exit then takes the heap apart object by object. Mea
 in-process suite spent about 0.4 s of its 2.3 s in those (`benchmarks/README.md`). `gc.freeze()` moves what
 is alive into a generation the collector leaves alone; what tests make afterwards is collected as usual.
 
-So once collection is done, if a collected test uses one of the plugin's fixtures, `freeze_for` imports what
-those tests' modes will import anyway (`modes.MODES[...].modules`) and freezes the heap. What that costs: an
-object alive at that moment that becomes cyclic garbage later (a module-scoped fixture's value torn down
-mid-session, say) is not reclaimed until the heap is unfrozen, and `gc.get_objects()` does not list frozen
-objects (nor are their finalizers run, at exit either). When the session ends, after pytest's last collections,
-`release` leaves the heap frozen: the process normally ends with the session, and its interpreter would otherwise
-walk and take apart, object by object, a heap the operating system is about to reclaim whole (about a quarter of
-a second here). What stays frozen is bounded: a session run inside another (pytester's in-process runs) never
-freezes, so the outer one's heap is left as it was; and the next session started in the same process
-(`pytest.main` called in a loop) unfreezes and collects what the last one left, so at most one session's heap is
-ever held. Nothing is frozen when no test will run (`--collect-only`, `--fixtures`, a collection error), nor by a
-pytest that a test started in a process of its own (it inherits `PYTEST_CURRENT_TEST`, which is how a session
-run in process by a test is told apart when the outer one did not load the plugin): that one only misses the
-speed-up.
+So once collection is done, if a collected test uses one of the plugin's fixtures, `freeze_for` imports what those
+tests' modes will import anyway (`modes.MODES[...].modules`) and freezes the heap. What that costs: an object alive
+at that moment that becomes cyclic garbage later (a module-scoped fixture's value torn down mid-session, say) is not
+reclaimed until the heap is unfrozen, and `gc.get_objects()` does not list frozen objects (nor are their finalizers
+run, at exit either). When the session ends, `release` leaves the heap frozen (pytest's own last collections skip it
+too): the process normally ends with the session, and its interpreter would otherwise walk and take apart, object by
+object, a heap the operating system is about to reclaim whole (about a quarter of a second here). What stays frozen
+is bounded: a session run inside another (pytester's in-process runs) never freezes, so the outer one's heap is left
+as it was; and the next session started in the same process (`pytest.main` called in a loop) unfreezes and collects
+what the last one left, so at most one session's heap is ever held. Nothing is frozen when no test will run
+(`--collect-only`, `--fixtures`, a collection error), nor by a pytest that a test started in a process of its own
+(it inherits `PYTEST_CURRENT_TEST`, which is how a session run in process by a test is told apart when the outer one
+did not load the plugin): that one only misses the speed-up.
 `coze_freeze_heap = false` in the ini file turns all of it off.
 """
 
@@ -103,8 +102,8 @@ def _tests_will_run(session: pytest.Session) -> bool:
 
 
 def release(config: pytest.Config) -> None:
-    """At the very end of the session (a cleanup that runs after pytest's own final collections): what this session
-    froze stays frozen, for the process that ends with it (or for the next session of the process to give back)."""
+    """At the end of the session (a cleanup): what this session froze stays frozen, for the process that ends with it
+    or for the next session of the process to give back."""
     _sessions[0] = max(0, _sessions[0] - 1)
     if config.stash.get(_FROZEN, False):
         config.stash[_FROZEN] = False

@@ -116,10 +116,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    begin(config)
-    # tryfirst: this cleanup is registered before pytest's own, so it runs after them (after its last collections)
+    begin(config)  # is this session run inside another, and what did an earlier one leave frozen (`heap`)
     config.add_cleanup(functools.partial(release, config))
     config.addinivalue_line(
         "markers",
