@@ -5,8 +5,8 @@ few hundred thousand objects that live until the process exits. The collector wa
 full collection, and those collections hold the GIL while the loopback servers and the SDK's threads wait
 on it: measured on 2 cores, a report spent 0.1 to 0.2 s in collections and ran about 15% faster with the
 heap frozen. `gc.freeze()` moves what is alive now into a generation the collector leaves alone; objects
-made afterwards are collected as usual. The pytest plugin does it too, once a user's tests are collected, and
-undoes it when their session ends (`harness.pytest.heap`).
+made afterwards are collected as usual. The pytest plugin does it too, once a user's tests are collected, with
+the limits `harness.pytest.heap` sets (never in a nested session; the next session of a process gives it back).
 """
 
 from __future__ import annotations

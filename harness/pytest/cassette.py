@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .modes import client_timeout, config_of, sim_of, token_of
+from .modes import client_timeout, config_of, marker_kwargs, sim_of, token_of
 from .network import BASE_ENV, TOKEN_ENV
 
 if TYPE_CHECKING:
@@ -46,18 +46,13 @@ def _loaded(config: pytest.Config, path: Path) -> Cassette:
     return cassette
 
 
-def _marker_kwargs(request: pytest.FixtureRequest, name: str) -> dict[str, Any]:
-    marker = request.node.get_closest_marker(name)
-    return dict(marker.kwargs) if marker is not None else {}
-
-
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
 _REPLAY_BASE_URL = "http://cassette.coze-harness.invalid"
 """Where replaying clients point when a cassette names no base URL: a host that can never resolve."""
 
 
 def _cassette_path(request: pytest.FixtureRequest) -> Path:
-    given = _marker_kwargs(request, "coze").get("cassette")
+    given = marker_kwargs(request, "coze").get("cassette")
     here = Path(request.path).parent
     if given is None:
         name = _UNSAFE.sub("_", request.node.name).strip("_") or "test"
@@ -136,7 +131,7 @@ class CozeCassette:
 def _replay_mode(request: pytest.FixtureRequest) -> str:
     from harness.cassettes import ReplayMode
 
-    replay = _marker_kwargs(request, "coze").get("replay", ReplayMode.FAITHFUL.value)
+    replay = marker_kwargs(request, "coze").get("replay", ReplayMode.FAITHFUL.value)
     try:
         return ReplayMode(replay).value
     except ValueError:

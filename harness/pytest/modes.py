@@ -23,6 +23,7 @@ __all__ = [
     "SIMULATOR_MODULES",
     "config_of",
     "marked_mode",
+    "marker_kwargs",
     "mode_of",
     "simulator_for",
     "token_of",
@@ -31,7 +32,8 @@ __all__ = [
 DEFAULT_MODE = "socket"
 
 
-def _marker_kwargs(request: pytest.FixtureRequest, name: str) -> dict[str, Any]:
+def marker_kwargs(request: pytest.FixtureRequest, name: str) -> dict[str, Any]:
+    """The keyword arguments of the test's closest `name` marker (empty without one)."""
     marker = request.node.get_closest_marker(name)
     return dict(marker.kwargs) if marker is not None else {}
 
@@ -51,7 +53,7 @@ def _scenario_folders(request: pytest.FixtureRequest) -> tuple[list[Path], bool]
 def config_of(request: pytest.FixtureRequest) -> SimConfig | None:
     from simulators.coze import SimConfig
 
-    config = _marker_kwargs(request, "coze").get("config")
+    config = marker_kwargs(request, "coze").get("config")
     if config is not None and not isinstance(config, SimConfig):
         pytest.fail(
             f"@pytest.mark.coze(config=...) takes a simulators.coze.SimConfig, not {type(config).__name__}",
