@@ -629,8 +629,9 @@ def test_one({fixture}):
 def test_an_import_that_fails_while_freezing_fails_only_the_tests_that_need_it(
     run: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Importing early is only to freeze more: a module that raises on import (here cozepy, shadowed) is the
-    concern of the test that imports it, not a crash of the session, and the rest is still imported and frozen."""
+    """Importing early is only to freeze more: a module that raises on import (here cozepy, shadowed, which the
+    client test's mode imports before freezing) is the concern of the test that imports it, not a crash of the
+    session, and the rest is still imported and frozen."""
     monkeypatch.delenv("PYTEST_CURRENT_TEST")  # as from the command line, not from inside a test
     run.makepyfile(
         cozepy="raise TypeError('this cozepy does not import here')\n",
@@ -639,11 +640,16 @@ import gc
 
 import pytest
 
+pytestmark = pytest.mark.coze(mode="inprocess")
 
-@pytest.mark.coze(mode="inprocess")
+
 def test_needs_no_sdk(coze_sim):
     assert coze_sim.token
     assert gc.get_freeze_count() > 10_000
+
+
+def test_needs_the_sdk(coze_client):
+    pass
 
 
 def test_plain():
@@ -651,8 +657,31 @@ def test_plain():
 """,
     )
     result = run.runpytest_subprocess("-p", "harness.pytest.plugin", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=2, errors=1)
+    assert "this cozepy does not import here" in result.stdout.str()
     assert "did not freeze the heap" not in result.stdout.str()
+
+
+@pytest.mark.cozepy_free
+def test_a_suite_that_builds_no_client_never_imports_the_sdk(
+    run: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Freezing imports what the collected tests' fixtures will import, and no more: a suite that asks for
+    `coze_sim` and `local_tools` alone (its code talks to the simulator its own way) never pays for importing cozepy."""
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")  # as from the command line, not from inside a test
+    run.makepyfile(
+        test_one="""
+import gc
+import sys
+
+
+def test_no_sdk(coze_sim, local_tools):
+    assert gc.get_freeze_count() > 10_000
+    assert "cozepy" not in sys.modules
+"""
+    )
+    result = run.runpytest_subprocess("-p", "harness.pytest.plugin", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
 
 
 @pytest.mark.cozepy_free

@@ -186,14 +186,18 @@ def _cassette_async(request: pytest.FixtureRequest) -> Any:
 SIMULATOR_MODULES = ("simulators.coze", "harness.pytest.sim", "harness.transports.inprocess", "harness.pytest._lent")
 """What `coze_sim` imports: the simulator, and the transport its admin calls (and in-process clients) go through."""
 
+_CLIENT_MODULES = ("cozepy", "harness.clients")
+"""What building a cozepy client imports, in every mode (the SDK only here: a suite that asks for `coze_sim` alone
+never imports it)."""
+
 MODES: dict[str, _Mode] = {
     "socket": _Mode(
         _socket_sync,
         _socket_async,
-        (*SIMULATOR_MODULES, "harness.clients", "harness.recorder", "simulators.coze._uvicorn"),
+        (*SIMULATOR_MODULES, *_CLIENT_MODULES, "harness.recorder", "simulators.coze._uvicorn"),
     ),
-    "inprocess": _Mode(_inprocess_sync, _inprocess_async, (*SIMULATOR_MODULES, "harness.clients")),
-    "cassette": _Mode(_cassette_sync, _cassette_async, ("harness.clients", "harness.recorder", "harness.cassettes")),
+    "inprocess": _Mode(_inprocess_sync, _inprocess_async, (*SIMULATOR_MODULES, *_CLIENT_MODULES)),
+    "cassette": _Mode(_cassette_sync, _cassette_async, (*_CLIENT_MODULES, "harness.recorder", "harness.cassettes")),
 }
 
 
