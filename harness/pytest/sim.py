@@ -55,6 +55,7 @@ class SimHost:
         self._admin: httpx.Client | None = None
         self._transport: InProcessTransport | None = None
         self._reset: concurrent.futures.Future[tuple[int, bytes]] | None = None  # sent, not yet waited for
+        self._reset_sent: httpx.Request | None = None
         self._socket_transport: httpx.BaseTransport | None = None
         self._serving: AbstractContextManager[RunningServer] | None = None
         self._server: RunningServer | None = None
@@ -144,16 +145,21 @@ class SimHost:
         every test, so the hop to the app's thread and back is left out): the transport's next request starts
         after it, and whatever reaches the app another way (the socket, the app object, the admin calls)
         waits for it first (`settle`). The previous reset's outcome is checked first."""
-        import httpx
-
         self.settle()
-        request = httpx.Request(
-            "POST",
-            f"{ADMIN_BASE_URL}/_sim/reset",
-            headers={"Authorization": f"Bearer {self.token}", "Content-Length": "0"},
-            extensions={"timeout": dict.fromkeys(("connect", "read", "write", "pool"), RESET_SECONDS)},
-        )
-        self._reset = self._inprocess().send_nowait(request)
+        self._reset = self._inprocess().send_nowait(self._reset_request())
+
+    def _reset_request(self) -> httpx.Request:
+        """The reset, built once: it is the same request before every test, and the transport only reads it."""
+        if self._reset_sent is None:
+            import httpx
+
+            self._reset_sent = httpx.Request(
+                "POST",
+                f"{ADMIN_BASE_URL}/_sim/reset",
+                headers={"Authorization": f"Bearer {self.token}", "Content-Length": "0"},
+                extensions={"timeout": dict.fromkeys(("connect", "read", "write", "pool"), RESET_SECONDS)},
+            )
+        return self._reset_sent
 
     def settle(self) -> None:
         """Wait for the reset sent last (at most RESET_SECONDS); SimulatorAdminError if it was refused or broke.

@@ -118,6 +118,7 @@ class _AppRun:
         self.room = asyncio.Event()  # set whenever the caller takes parts or goes
         self.gone = asyncio.Event()  # the client closed the response, or stopped reading
         self.finished = asyncio.Event()  # the app sent its last body chunk
+        self.over = asyncio.Event()  # either of the two: what `receive` answers with `http.disconnect`
         self.body_delivered = False
         self.started = False
         self.task: asyncio.Task[None] | None = None
@@ -151,13 +152,7 @@ class _AppRun:
             self.body_delivered = True
             return {"type": "http.request", "body": self.request_body, "more_body": False}
         # Like uvicorn: the next message is a disconnect, once the client has left or the response is done.
-        gone = asyncio.ensure_future(self.gone.wait())
-        finished = asyncio.ensure_future(self.finished.wait())
-        try:
-            await asyncio.wait({gone, finished}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            gone.cancel()
-            finished.cancel()
+        await self.over.wait()
         return {"type": "http.disconnect"}
 
     async def send(self, message: ASGIMessage) -> None:
@@ -181,7 +176,7 @@ class _AppRun:
                 # follows by cancelling this very send, and an end lost that way would leave the caller
                 # waiting for a body that is complete.
                 await self._offer(_End())
-                self.finished.set()
+                self._finish()
         else:
             raise RuntimeError(f"Unexpected ASGI message '{kind}' sent, after response already completed.")
 
@@ -197,7 +192,7 @@ class _AppRun:
             await asyncio.wait_for(self._room(), self.wait)
         except asyncio.TimeoutError:
             _log.warning("%s %s: the client read nothing for %g s; disconnecting", *self._what(), self.wait)
-            self.gone.set()
+            self._go()
             return
         if not self.gone.is_set():
             self.queue.put_nowait(part)
@@ -232,7 +227,15 @@ class _AppRun:
         await self._offer(_Start(500, [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]))
         await self._offer(b"Internal Server Error")
         await self._offer(_End())
+        self._finish()
+
+    def _finish(self) -> None:
         self.finished.set()
+        self.over.set()
+
+    def _go(self) -> None:
+        self.gone.set()
+        self.over.set()
 
     def _what(self) -> tuple[str, str]:
         return self.request.method, str(self.request.url)
@@ -307,7 +310,7 @@ class _AppRun:
 
     def _leave(self) -> None:
         # Draining the queue wakes a `send` waiting for room; it then sees `gone` and drops the rest.
-        self.gone.set()
+        self._go()
         self.room.set()
         while not self.queue.empty():
             self.queue.get_nowait()
