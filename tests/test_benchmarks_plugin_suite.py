@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.plugin_suite import TARGETS, _suites
+from benchmarks.plugin_suite import TARGETS, _paired, _suites
 from harness.report.benchmarks_html import bars
 
 pytestmark = pytest.mark.cozepy_free  # runs no cozepy: once, in the newest release's env (tox.ini)
@@ -40,3 +40,11 @@ def test_the_generated_suites_are_the_same_tests_in_each_mode(tmp_path: Path) ->
     canned = (suites["respx"] / "echo.sse").read_bytes()
     assert b"conversation.chat.completed" in canned and b"You said: hello" in canned
     assert "range(7)" in (suites["respx"] / "test_respx.py").read_text()
+
+
+def test_the_paired_ratio_is_the_median_of_each_rounds_ratio() -> None:
+    """A round the host slowed down slows the suite and the baseline beside it, so the round's ratio holds: the
+    medians' ratio (3.0 / 1.0) would say 3x here, the rounds' own ratios say 2x."""
+    assert _paired([2.0, 3.0, 20.0], [1.0, 1.0, 10.0]) == 2.0
+    with pytest.raises(ValueError):
+        _paired([1.0, 2.0], [1.0])  # a round without its baseline is a bug of the run, not a figure
