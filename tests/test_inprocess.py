@@ -424,6 +424,37 @@ def test_a_request_sent_without_waiting_is_answered_before_the_next_one_starts()
 
 
 @pytest.mark.cozepy_free
+def test_a_socket_server_on_the_transports_loop_lets_a_request_in_after_what_was_sent_without_waiting() -> None:
+    """`after_sent` behind a server started on the transport's loop (the plugin's socket mode): a request over the
+    socket, made right after a slow `send_nowait`, starts only once that one is answered, and the app runs on the
+    transport's one thread whichever way a request came. The client does not wait for anything first."""
+    from simulators.coze import running
+
+    state = {"value": "old"}
+    threads: set[str] = set()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        threads.add(threading.current_thread().name)
+        if scope["path"] == "/set":
+            await asyncio.sleep(0.05)  # a slow one: without the gate the socket's request would overtake it
+            state["value"] = "new"
+        body = state["value"].encode()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
+        await send({"type": "http.response.body", "body": body})
+
+    transport = InProcessTransport(app)
+    try:
+        with running(transport.after_sent(app), loop=transport.loop) as server:  # type: ignore[arg-type]
+            sent = transport.send_nowait(httpx.Request("POST", f"{INPROCESS_BASE_URL}/set"))
+            with httpx.Client(base_url=server.base_url, timeout=_WAIT) as client:
+                assert client.get("/get").text == "new"
+            assert sent.result(_WAIT) == (200, b"new")
+        assert threads == {"coze-harness in-process app"}
+    finally:
+        transport.close()
+
+
+@pytest.mark.cozepy_free
 def test_serving_in_process_imports_no_server_and_no_tls() -> None:
     """Building the app and serving it through the transport (the plugin's in-process mode) leaves uvicorn and
     trustme (with `cryptography`) unimported: about 100 ms of a small suite's start, which only a socket needs."""

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import httpx
 
 
 class LentTransport(httpx.BaseTransport):
-    """Requests go through to `inner`; the borrowing client's `close()` leaves `inner` open for the next one.
-    `before` runs before each request (the socket transport's: wait for the reset sent before the test)."""
+    """Requests go through to `inner`; the borrowing client's `close()` leaves `inner` open for the next one."""
 
-    def __init__(self, inner: httpx.BaseTransport, before: Callable[[], None] | None = None) -> None:
+    def __init__(self, inner: httpx.BaseTransport) -> None:
         self._inner = inner
-        self._before = before
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if self._before is not None:
-            self._before()
         return self._inner.handle_request(request)
 
     def close(self) -> None:

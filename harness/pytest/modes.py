@@ -124,9 +124,9 @@ def _socket_sync(request: pytest.FixtureRequest) -> tuple[Any, Callable[[], None
     # The session's socket transport, lent: connections are kept between tests, and a transport per test
     # would load the certificate bundle (tens of milliseconds) for plain HTTP. A pool left busy by the
     # test (early cozepy releases leave a read stream open) is replaced when the client closes.
-    transport = sim.socket_transport  # waits for the test's reset before its first request, not here
+    transport = sim.socket_transport
     coze, http = coze_client_and_http(
-        transport, base_url=sim.listening_url(), token=token_of(request), timeout=client_timeout()
+        transport, base_url=sim.base_url, token=token_of(request), timeout=client_timeout()
     )
 
     def close() -> None:

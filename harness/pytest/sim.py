@@ -6,11 +6,13 @@ scenario folders, their files as they are on disk, and its `SimConfig`), and eve
 same setup gets that app again, reset through the admin API (`POST /_sim/reset`: a fresh store,
 journal, request log, seeded ids, clock and catalogue), so isolation stays per test. The reset is sent
 without waiting (`InProcessTransport.send_nowait`: the transport's next request starts once it is answered),
-which leaves the hop to the app's thread and back out of every test; whatever reaches the app another way
-waits for it (`SimHost.settle`). The loopback server
-is started the first time a test asks for `base_url` (in-process mode never does) and stopped at the end
-of the session. The plugin reaches the app only over HTTP: the admin calls go through the in-process
-transport, the tests' clients through the socket or that transport.
+which leaves the hop to the app's thread and back out of every test. The loopback server is started the first
+time a test asks for `base_url` (in-process mode never does), on the in-process transport's event loop and
+behind its `after_sent`, so a request over the socket also starts once the reset is answered, and one thread
+runs the app whichever way a request reaches it; it is stopped at the end of the session. Only what reaches
+the app object directly waits for the reset in the test's thread (`SimHost.settle`). The plugin reaches the
+app only over HTTP: the admin calls go through the in-process transport, the tests' clients through the socket
+or that transport.
 
 `CozeSim` is what `coze_sim` gives a test: `base_url`, `app`, `token`, and helpers over the admin API to
 verify what the code under test sent (`requests`, `tool_outputs`, `assert_tool_outputs`,
@@ -85,7 +87,7 @@ class SimHost:
             from harness.recorder import default_transport
 
             self._socket_transport = default_transport()
-        return LentTransport(self._socket_transport, before=self.settle)
+        return LentTransport(self._socket_transport)
 
     def settle_socket_transport(self) -> None:
         """After a test: if a connection of the pool is still busy (early cozepy releases leave a read stream
@@ -114,17 +116,15 @@ class SimHost:
 
     @property
     def base_url(self) -> str:
-        """The loopback server's URL, started on first use and kept for the session."""
-        self.settle()  # a request over the socket does not wait for a reset sent through the transport
-        return self.listening_url()
-
-    def listening_url(self) -> str:
-        """`base_url` without waiting for the reset: for a client whose transport waits before its requests
-        (`socket_transport`), so the reset is answered while the client is being built."""
+        """The loopback server's URL, started on first use and kept for the session. Its requests start once the
+        last reset has been answered (the server lets them in then), so it needs no `settle()`."""
         if self._server is None:
             from simulators.coze import running
 
-            serving = running(self.app)
+            # On the in-process transport's loop: no hop from the test's thread to wait for the reset before a
+            # request over the socket, nor a second thread running the app beside the transport's
+            transport = self._inprocess()
+            serving = running(transport.after_sent(self.app), loop=transport.loop)  # type: ignore[arg-type]
             self._server = serving.__enter__()
             self._serving = serving
         return self._server.base_url
@@ -184,6 +184,9 @@ class SimHost:
     def close(self) -> None:
         with contextlib.suppress(SimulatorAdminError):  # the session is ending; the test that met it has reported it
             self.settle()
+        serving, self._serving, self._server = self._serving, None, None
+        if serving is not None:  # before the transports: it serves on the in-process transport's loop
+            serving.__exit__(None, None, None)
         if self._admin is not None:
             self._admin.close()
             self._admin = None
@@ -191,9 +194,6 @@ class SimHost:
             if transport is not None:
                 transport.close()
         self._transport = self._socket_transport = None
-        serving, self._serving, self._server = self._serving, None, None
-        if serving is not None:
-            serving.__exit__(None, None, None)
 
 
 def _files_of(folders: list[Path]) -> tuple[Any, ...]:
@@ -273,13 +273,8 @@ class CozeSim:
 
     @property
     def socket_transport(self) -> httpx.BaseTransport:
-        """httpx's socket transport, for clients of `base_url` (connections kept between tests); it waits for
-        the test's reset before its requests."""
+        """httpx's socket transport, for clients of `base_url` (connections kept between tests)."""
         return self._host.socket_transport()
-
-    def listening_url(self) -> str:
-        """`base_url` without waiting for the reset, for clients over `socket_transport` (which waits)."""
-        return self._host.listening_url()
 
     @property
     def transport(self) -> httpx.BaseTransport:

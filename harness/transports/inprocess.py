@@ -553,12 +553,37 @@ class InProcessTransport(httpx.BaseTransport):
             sent = self._sent = asyncio.run_coroutine_threadsafe(exchange(), loop.loop)
         return sent
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the app runs on, in the transport's thread (started if it was not)."""
+        return self._loop_thread().loop
+
+    def after_sent(self, app: Any) -> ASGIApp:
+        """`app`, to serve on `loop` another way (a socket server started there): each of its requests starts
+        once the last `send_nowait` has been answered, as the transport's own requests do, so a client of that
+        server needs no wait of its own either."""
+        return _AfterSent(app, self)
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
             loop, self._loop = self._loop, None
         if loop is not None:
             loop.stop()
+
+
+class _AfterSent:
+    """An ASGI app that lets a request in once its transport's last `send_nowait` has been answered."""
+
+    def __init__(self, app: ASGIApp, transport: InProcessTransport) -> None:
+        self.app = app
+        self._transport = transport
+
+    async def __call__(
+        self, scope: MutableMapping[str, Any], receive: Callable[[], Awaitable[ASGIMessage]], send: Any
+    ) -> None:
+        await _answered(self._transport._sent)  # read on arrival: the last one sent before this request came
+        await self.app(scope, receive, send)
 
 
 # --- cozepy on top --------------------------------------------------------------------------------

@@ -13,11 +13,14 @@ cannot hold every slot (or every file descriptor) for long.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import logging
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -162,31 +165,46 @@ def running(
     tls: LocalTls | None = None,
     limits: ServerLimits | None = None,
     access_log: bool = False,
+    loop: asyncio.AbstractEventLoop | None = None,
 ) -> Iterator[RunningServer]:
     """Serve `app` from a background thread for the duration of the block, then stop it (bounded).
 
     With `tls` the server speaks HTTPS and WSS only, and `base_url` starts with `https://`. `limits`
     are the connection limits (`ServerLimits()`, safe defaults, if None); `access_log` as for `serve`.
+    `loop`: an event loop already running in another thread to serve on, instead of a thread of the server's
+    own (one thread then runs everything that reaches the app, whichever way it comes).
     """
     from ._uvicorn import PromptServer, config_for
 
     sock = bind(host, port)
     server = PromptServer(config_for(app, tls, limits, access_log))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="coze-simulator", daemon=True)
-    thread.start()
+    ended: Callable[[float], bool]
+    if loop is None:
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="coze-simulator", daemon=True)
+        thread.start()
+
+        def ended(seconds: float) -> bool:
+            thread.join(seconds)
+            return not thread.is_alive()
+    else:
+        serving = asyncio.run_coroutine_threadsafe(server.serve(sockets=[sock]), loop)
+
+        def ended(seconds: float) -> bool:
+            with contextlib.suppress(concurrent.futures.TimeoutError, Exception):
+                serving.result(seconds)
+            return serving.done()
+
     try:
         waited = 0.0
         while not server.started:
-            if not thread.is_alive() or waited >= _START_TIMEOUT_SECONDS:
+            if ended(0.01) or waited >= _START_TIMEOUT_SECONDS:
                 raise RuntimeError(f"the simulator did not start within {_START_TIMEOUT_SECONDS} s")
-            thread.join(0.01)
             waited += 0.01
         yield RunningServer(base_url=base_url_of(sock, tls is not None), app=app)
     finally:
         server.stop()
-        thread.join(_STOP_TIMEOUT_SECONDS)
-        if thread.is_alive():
+        if not ended(_STOP_TIMEOUT_SECONDS):
             server.force_exit = True
-            thread.join(_STOP_TIMEOUT_SECONDS)
+            ended(_STOP_TIMEOUT_SECONDS)
         sock.close()
         _release(app)
