@@ -13,7 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from simulators.coze import DEFAULT_PLATFORM, PLATFORMS, PlatformName, load_profile
+from simulators.coze import DEFAULT_PLATFORM as DEFAULT_PLATFORM  # the platform names, for the probes too
+from simulators.coze import PLATFORMS as PLATFORMS
+from simulators.coze import PlatformName as PlatformName
+from simulators.coze import load_profile
 
 from .recorder import Exchange, Normaliser
 

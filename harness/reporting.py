@@ -8,9 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from simulators.coze import (
+    CANONICAL_FRAMING,
     DEFAULT_PLATFORM,
     DEFAULT_TOKEN,
+    FRAMING_VARIANTS,
     Catalogue,
+    Framing,
     PlatformName,
     SimConfig,
     TokenGrant,
@@ -23,12 +26,15 @@ from simulators.coze import (
 from .bridge import create_bridge_app
 from .drivers import Driver
 from .matrix import PLATFORM_TITLES, CoverageNote, Matrix
-from .probes import ProbeContext, demo_tools, run_probes
-from .probes.framing import quiet_late_writes
+from .probes import PROBES, SDK_ONLY, ProbeContext, demo_tools, run_probes
+from .probes._base import FramingTarget, FramingVariant
+from .probes.framing import STREAMS, quiet_late_writes
 from .recorder import Normaliser
 from .tap import RecordingApp
 
 BRIDGE_TOKEN = None  # the simulator's http node sends no Authorization header of its own
+ECHO_BOT, JOKE_WORKFLOW = "7390000000000000001", "7440000000000000001"  # what the framing probe reads, per framing
+_FRAMING_BOT_BASE, _FRAMING_WORKFLOW_BASE = 7398000000000000000, 7448000000000000000
 # What the loopback servers' ephemeral ports are called in the report (`http://127.0.0.1:PORT`...).
 SIMULATOR_PORT, TLS_PORT, BRIDGE_PORT = "PORT", "TLS_PORT", "BRIDGE_PORT"
 
@@ -37,6 +43,26 @@ def _cozepy_driver(ca_file: Path) -> Driver:
     from .drivers.cozepy import CozepyDriver
 
     return CozepyDriver(ca_file)
+
+
+def framing_catalogue(token: str) -> tuple[Catalogue, SimConfig, tuple[FramingVariant, ...]]:
+    """What the framing probe reads: the echo bot and the joke workflow once per framing (the canonical one first),
+    under fresh ids, and each framing as the probe sees it."""
+    builtin = Catalogue.builtin()
+    bot, workflow = builtin.bots[ECHO_BOT], builtin.workflows[JOKE_WORKFLOW]
+    control = "the framing CONTRACT.md describes (the control)"
+    framings: list[tuple[str, Framing, str, tuple[str, ...]]] = [("canonical", CANONICAL_FRAMING, control, STREAMS)]
+    framings += [(name, v.framing, v.description, tuple(v.kinds)) for name, v in FRAMING_VARIANTS.items()]
+    bots, workflows, variants = {}, {}, []
+    for number, (name, framing, description, kinds) in enumerate(framings):
+        bot_id, workflow_id = str(_FRAMING_BOT_BASE + number), str(_FRAMING_WORKFLOW_BASE + number)
+        bots[bot_id] = bot.model_copy(update={"id": bot_id, "name": f"echo-bot-{name}", "framing": framing})
+        workflows[workflow_id] = workflow.model_copy(
+            update={"id": workflow_id, "name": f"joke-workflow-{name}", "framing": framing}
+        )
+        variants.append(FramingVariant(name, description, kinds, framing.linger_seconds, bot_id, workflow_id))
+    config = SimConfig(tokens=[TokenGrant(token=token)])
+    return Catalogue(bots=bots, workflows=workflows), config, tuple(variants)
 
 
 def coverage_notes() -> list[CoverageNote]:
@@ -84,6 +110,12 @@ def run_report(
         make = driver_for or _cozepy_driver
         driver = stack.enter_context(make(Path(tls.ca_file)))
         servers[bridge.base_url] = BRIDGE_PORT
+        framing = None
+        if any(name in SDK_ONLY for name in probes or PROBES):  # the framings on a simulator of their own
+            framing_catalog, framing_config, variants = framing_catalogue(token)
+            framing_tap = RecordingApp(create_app(framing_catalog, framing_config))
+            framing_sim = stack.enter_context(running(framing_tap))  # type: ignore[arg-type]  # an ASGI app
+            framing = FramingTarget(base_url=framing_sim.base_url, tap=framing_tap, variants=variants)
         for platform in platforms:
             app: Any = create_app(catalogue, SimConfig(tokens=[TokenGrant(token=token)], profile=platform))
             app = tap = RecordingApp(app)  # the wire evidence is taken on the server's side, for every SDK
@@ -104,6 +136,7 @@ def run_report(
                     platform=platform,
                     driver=driver,
                     tap=tap,
+                    framing=framing,
                 )
                 matrix = run_probes(ctx, probes, progress, matrix, started)
     assert matrix is not None

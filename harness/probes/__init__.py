@@ -7,9 +7,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable
 
-from simulators.coze import DEFAULT_PLATFORM
-
-from ..matrix import Matrix, ProbeCrash
+from ..matrix import DEFAULT_PLATFORM, Matrix, ProbeCrash
 from ._base import Probe, ProbeContext, ProbeResult
 from ._warnings import sdk_output
 from .bridge import probe_workflow_bridge

@@ -9,11 +9,31 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from simulators.coze import DEFAULT_PLATFORM, PlatformName
-
-from ..matrix import Cell, Evidence, FramingResult
+from ..matrix import DEFAULT_PLATFORM, Cell, Evidence, FramingResult, PlatformName
 from ..recorder import Exchange
 from ..streams import GRAMMARS, parse_sse
+
+
+@dataclass(frozen=True)
+class FramingVariant:
+    """One framing the framing probe has the SDK read, as the run that serves it describes it."""
+
+    name: str
+    description: str
+    kinds: tuple[str, ...]  # the streams served in it: "chat", "workflow"
+    linger_seconds: float | None  # how long the response stays open after its last event, if it does
+    bot_id: str  # the echo bot, in this framing
+    workflow_id: str  # the joke workflow, in this framing
+
+
+@dataclass(frozen=True)
+class FramingTarget:
+    """Where the framing probe reads: a simulator serving the echo bot and the joke workflow once per framing (the
+    canonical one first), recorded on its side. The run starts it (`harness.reporting`); the probe only reads."""
+
+    base_url: str
+    tap: Any  # its harness.tap.RecordingApp
+    variants: tuple[FramingVariant, ...]
 
 
 @dataclass
@@ -30,6 +50,7 @@ class ProbeContext:
     platform: PlatformName = DEFAULT_PLATFORM  # the profile the simulator speaks; only another may lack a path
     driver: Any = None  # a harness.drivers.Driver: the SDK the probes run
     tap: Any = None  # the simulator's harness.tap.RecordingApp: the wire evidence, taken on the server's side
+    framing: FramingTarget | None = None  # where the framing probe reads (the run starts it beside the simulator)
 
 
 class StreamCheck(BaseModel):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from simulators.coze import DEFAULT_PLATFORM
-
 from .. import judges
 from ..drivers import FlowName, Observation
-from ..matrix import Capability, Evidence, Mode, Verdict
+from ..matrix import DEFAULT_PLATFORM, Capability, Evidence, Mode, Verdict
 from ._base import ProbeContext, ProbeResult, check_streams
 from ._flows import FLOW_SECONDS, POLL_SECONDS, REPEATS_NOTE, driver_of, facts, result_of, run_flow, take, three_chats
 

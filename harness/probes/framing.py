@@ -3,11 +3,12 @@
 The real server may start sending what the SSE specification allows and the canonical framing does
 not use: comment keep-alives, `retry:` lines, CRLF or CR line ends, `id:` lines on chat events, a
 space after the colon (or none), `data:` over several lines, events of unknown names, `[DONE]`
-spelled differently, a response left open after its last event. For every variant this probe
-serves the echo bot's chat stream and the joke workflow's stream in that framing (scenario data: a
-copy of each with a `framing` block, on a simulator of its own) and compares what the SDK parsed
-with what it parsed from the canonical framing. These are findings about the SDK, not verdicts
-about the platform: no Coze server is known to send these variants today.
+spelled differently, a response left open after its last event. For every variant this probe has
+the SDK read the echo bot's chat stream and the joke workflow's stream in that framing, from the
+simulator the run serves them on (`ProbeContext.framing`: a copy of each with a `framing` block, on a
+simulator of its own), and compares what the SDK parsed with what it parsed from the canonical
+framing. These are findings about the SDK, not verdicts about the platform: no Coze server is known
+to send these variants today.
 """
 
 from __future__ import annotations
@@ -17,42 +18,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Literal
 
-from simulators.coze import CANONICAL_FRAMING as CANONICAL
-from simulators.coze import FRAMING_VARIANTS as VARIANTS
-from simulators.coze import Catalogue, Framing, SimConfig, TokenGrant, create_app, running
-
 from .. import judges
 from ..drivers import Observation
 from ..matrix import FramingResult
 from ..recorder import Exchange
-from ..tap import RecordingApp
-from ._base import ProbeContext, ProbeResult
+from ._base import FramingVariant, ProbeContext, ProbeResult
 from ._flows import FLOW_SECONDS, run_flow, take
 
-ECHO_BOT = "7390000000000000001"
-JOKE_WORKFLOW = "7440000000000000001"
-_BOT_BASE = 7398000000000000000
-_WORKFLOW_BASE = 7448000000000000000
 _SAMPLE_CHARS = 320
-_UNKNOWN = {"unknown", "coze.unknown"}
 
 StreamKind = Literal["chat", "workflow"]
 STREAMS: tuple[StreamKind, ...] = ("chat", "workflow")
-
-
-def _catalogue(variants: list[tuple[str, Framing]]) -> tuple[Catalogue, dict[str, tuple[str, str]]]:
-    """The echo bot and the joke workflow once per framing, under fresh ids: name -> (bot id, workflow id)."""
-    builtin = Catalogue.builtin()
-    bot, workflow = builtin.bots[ECHO_BOT], builtin.workflows[JOKE_WORKFLOW]
-    bots, workflows, ids = {}, {}, {}
-    for number, (name, framing) in enumerate(variants):
-        bot_id, workflow_id = str(_BOT_BASE + number), str(_WORKFLOW_BASE + number)
-        bots[bot_id] = bot.model_copy(update={"id": bot_id, "name": f"echo-bot-{name}", "framing": framing})
-        workflows[workflow_id] = workflow.model_copy(
-            update={"id": workflow_id, "name": f"joke-workflow-{name}", "framing": framing}
-        )
-        ids[name] = (bot_id, workflow_id)
-    return Catalogue(bots=bots, workflows=workflows), ids
 
 
 def sample_of(exchanges: list[Exchange]) -> str:
@@ -60,14 +36,6 @@ def sample_of(exchanges: list[Exchange]) -> str:
     streams = [e for e in exchanges if "event-stream" in e.response_headers.get("content-type", "")]
     body = streams[-1].response_body if streams else (exchanges[-1].response_body if exchanges else "")
     return body[:_SAMPLE_CHARS].replace("\r", "\\r")
-
-
-def framing_catalogue() -> tuple[list[tuple[str, Framing]], Catalogue, dict[str, tuple[str, str]]]:
-    """Every framing (the canonical one first), and the catalogue serving the echo bot and the joke workflow
-    in each: name -> (bot id, workflow id)."""
-    framings = [("canonical", CANONICAL)] + [(name, variant.framing) for name, variant in VARIANTS.items()]
-    catalogue, ids = _catalogue(framings)
-    return framings, catalogue, ids
 
 
 class _LateWrites(logging.Filter):
@@ -104,62 +72,61 @@ def framing_limit(linger_seconds: float | None) -> float:
 
 def probe_framing(ctx: ProbeContext) -> ProbeResult:
     """Each spec-legal framing variant of the echo bot's chat stream and the joke workflow's stream, read by the
-    SDK, against the canonical framing; on a simulator of its own, recorded on its side."""
-    framings, catalogue, ids = framing_catalogue()
-    by_name = dict(framings)
-    tap = RecordingApp(create_app(catalogue, SimConfig(tokens=[TokenGrant(token=ctx.token)])))
+    SDK, against the canonical framing, from the simulator the run serves them on (`ProbeContext.framing`)."""
+    target = ctx.framing
+    if target is None or not target.variants:
+        raise ValueError("the framing probe needs ProbeContext.framing: the simulator the run serves the framings on")
+    local = ProbeContext(base_url=target.base_url, token=ctx.token, driver=ctx.driver, tap=target.tap)
+    canonical, *variants = target.variants
     results: list[FramingResult] = []
-    with running(tap) as sim:  # type: ignore[arg-type]  # an ASGI app like the simulator's own
-        local = ProbeContext(base_url=sim.base_url, token=ctx.token, driver=ctx.driver, tap=tap)
-
-        def read(stream: str, name: str) -> tuple[Observation, str]:
-            linger = by_name[name].linger_seconds
-            seconds = framing_limit(linger)
-            bot, workflow = ids[name]
-            if stream == "chat":
-                observation = run_flow(local, "chat-stream", bot_id=bot, message="framing", timeout_seconds=seconds)
-            else:
-                observation = run_flow(
-                    local,
-                    "workflow-stream",
-                    workflow_id=workflow,
-                    parameters={"topic": "framing"},
-                    timeout_seconds=seconds,
-                )
-            return observation, _sample(take(local), gave_up=bool(observation.errors or observation.timed_out))
-
-        for stream in STREAMS:
-            baseline, sample = read(stream, "canonical")
+    for stream in STREAMS:
+        baseline, sample = _read(local, canonical, stream)
+        results.append(
+            FramingResult(
+                variant=canonical.name,
+                stream=stream,
+                description=canonical.description,
+                outcome="fails" if baseline.errors or baseline.timed_out else "survives",
+                error=judges.first_error(baseline),
+                events=baseline.event_names(),
+                detail=f"{len(baseline.events)} events",
+                sample=sample,
+            )
+        )
+        for variant in variants:
+            if stream not in variant.kinds:
+                continue
+            observation, sample = _read(local, variant, stream)
+            outcome, detail = judges.judge_framing(observation, baseline, variant.linger_seconds)
             results.append(
                 FramingResult(
-                    variant="canonical",
+                    variant=variant.name,
                     stream=stream,
-                    description="the framing CONTRACT.md describes (the control)",
-                    outcome="fails" if baseline.errors or baseline.timed_out else "survives",
-                    error=judges.first_error(baseline),
-                    events=baseline.event_names(),
-                    detail=f"{len(baseline.events)} events",
+                    description=variant.description,
+                    outcome=outcome,
+                    error=judges.first_error(observation),
+                    events=observation.event_names(),
+                    detail=detail,
                     sample=sample,
                 )
             )
-            for name, variant in VARIANTS.items():
-                if stream not in variant.kinds:
-                    continue
-                observation, sample = read(stream, name)
-                outcome, detail = judges.judge_framing(observation, baseline, variant.framing.linger_seconds)
-                results.append(
-                    FramingResult(
-                        variant=name,
-                        stream=stream,
-                        description=variant.description,
-                        outcome=outcome,
-                        error=judges.first_error(observation),
-                        events=observation.event_names(),
-                        detail=detail,
-                        sample=sample,
-                    )
-                )
     return ProbeResult(framing=results)
+
+
+def _read(local: ProbeContext, variant: FramingVariant, stream: StreamKind) -> tuple[Observation, str]:
+    """The SDK reads the chat or the workflow stream in `variant`'s framing: what it made of it, and the sample."""
+    seconds = framing_limit(variant.linger_seconds)
+    if stream == "chat":
+        observation = run_flow(local, "chat-stream", bot_id=variant.bot_id, message="framing", timeout_seconds=seconds)
+    else:
+        observation = run_flow(
+            local,
+            "workflow-stream",
+            workflow_id=variant.workflow_id,
+            parameters={"topic": "framing"},
+            timeout_seconds=seconds,
+        )
+    return observation, _sample(take(local), gave_up=bool(observation.errors or observation.timed_out))
 
 
 def _sample(exchanges: list[Exchange], gave_up: bool) -> str:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from simulators.coze import DEFAULT_PLATFORM, PlatformName
-
 from .. import judges
 from ..drivers import TEXT_WEBSOCKET_CHAT
-from ..matrix import Capability, Evidence, Matrix, Mode, Verdict
+from ..matrix import DEFAULT_PLATFORM, Capability, Evidence, Matrix, Mode, PlatformName, Verdict
 from ..recorder import Exchange
 from ..streams import GRAMMARS
 from ._base import ProbeContext, ProbeResult, StreamCheck
