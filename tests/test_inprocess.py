@@ -399,21 +399,29 @@ def test_an_app_still_running_after_a_read_response_is_kept_until_the_transport_
     assert watched.finished.is_set()
 
 
+class _SlowSetter:
+    """An app whose `/set` answers after a while and changes what every later request reads: a request that
+    overtook it would read "old". It notes the threads it ran on."""
+
+    def __init__(self) -> None:
+        self.value = "old"
+        self.threads: set[str] = set()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.threads.add(threading.current_thread().name)
+        if scope["path"] == "/set":
+            await asyncio.sleep(0.05)
+            self.value = "new"
+        body = self.value.encode()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
+        await send({"type": "http.response.body", "body": body})
+
+
 @pytest.mark.cozepy_free
 def test_a_request_sent_without_waiting_is_answered_before_the_next_one_starts() -> None:
     """`send_nowait` (the plugin's reset before each test): its answer comes in the future, and a request made
     after it starts only once it is answered, even when it takes a while (no hop to wait for it)."""
-    state = {"value": "old"}
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["path"] == "/set":
-            await asyncio.sleep(0.05)  # a slow one: without the ordering the next request would overtake it
-            state["value"] = "new"
-        body = state["value"].encode()
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
-        await send({"type": "http.response.body", "body": body})
-
-    transport = InProcessTransport(app)
+    transport = InProcessTransport(_SlowSetter())
     try:
         sent = transport.send_nowait(httpx.Request("POST", f"{INPROCESS_BASE_URL}/set"))
         with httpx.Client(transport=transport, base_url=INPROCESS_BASE_URL) as client:
@@ -430,18 +438,7 @@ def test_a_socket_server_on_the_transports_loop_lets_a_request_in_after_what_was
     transport's one thread whichever way a request came. The client does not wait for anything first."""
     from simulators.coze import running
 
-    state = {"value": "old"}
-    threads: set[str] = set()
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        threads.add(threading.current_thread().name)
-        if scope["path"] == "/set":
-            await asyncio.sleep(0.05)  # a slow one: without the gate the socket's request would overtake it
-            state["value"] = "new"
-        body = state["value"].encode()
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
-        await send({"type": "http.response.body", "body": body})
-
+    app = _SlowSetter()
     transport = InProcessTransport(app)
     try:
         with running(transport.after_sent(app), loop=transport.loop) as server:  # type: ignore[arg-type]
@@ -449,7 +446,7 @@ def test_a_socket_server_on_the_transports_loop_lets_a_request_in_after_what_was
             with httpx.Client(base_url=server.base_url, timeout=_WAIT) as client:
                 assert client.get("/get").text == "new"
             assert sent.result(_WAIT) == (200, b"new")
-        assert threads == {"coze-harness in-process app"}
+        assert app.threads == {"coze-harness in-process app"}
     finally:
         transport.close()
 
