@@ -403,14 +403,15 @@ class _SlowSetter:
     """An app whose `/set` answers after a while and changes what every later request reads: a request that
     overtook it would read "old". It notes the threads it ran on."""
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float = 0.05) -> None:
         self.value = "old"
+        self.seconds = seconds
         self.threads: set[str] = set()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         self.threads.add(threading.current_thread().name)
         if scope["path"] == "/set":
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(self.seconds)
             self.value = "new"
         body = self.value.encode()
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
@@ -447,6 +448,78 @@ def test_a_socket_server_on_the_transports_loop_lets_a_request_in_after_what_was
                 assert client.get("/get").text == "new"
             assert sent.result(_WAIT) == (200, b"new")
         assert app.threads == {"coze-harness in-process app"}
+        simulator = create_app()  # what `running()` releases when it stops (uploads) it reaches through the wrapper
+        assert transport.after_sent(simulator).state is simulator.state
+    finally:
+        transport.close()
+
+
+@pytest.mark.cozepy_free
+def test_a_request_waiting_on_a_send_nowait_that_is_cancelled_is_served() -> None:
+    """What was sent without waiting is its sender's business: cancelled while a request waits on it (the plugin
+    gives up on a reset after RESET_SECONDS), the request goes ahead instead of failing with CancelledError."""
+    transport = InProcessTransport(_SlowSetter(seconds=_WAIT * 3))
+    try:
+        sent = transport.send_nowait(httpx.Request("POST", f"{INPROCESS_BASE_URL}/set"))
+        answers: list[Any] = []
+
+        def get() -> None:
+            try:
+                with httpx.Client(transport=transport, base_url=INPROCESS_BASE_URL, timeout=_WAIT) as client:
+                    answers.append(client.get("/get").text)
+            except BaseException as exc:  # what the request raised is what this test looks at
+                answers.append(exc)
+
+        waiting = threading.Thread(target=get)
+        waiting.start()
+        for _ in range(int(_WAIT * 100)):  # until the request waits on the loop: the sent one's task and its own
+            if sum(task.get_name() != "coze-harness in-process request" for task in _tasks(transport)) >= 2:
+                break
+            time.sleep(0.01)
+        assert sent.cancel()
+        waiting.join(_WAIT)
+        assert answers == ["old"]
+    finally:
+        transport.close()
+
+
+def _tasks(transport: InProcessTransport) -> set[asyncio.Task[Any]]:
+    loop = transport.loop
+    return asyncio.run_coroutine_threadsafe(_all_tasks(), loop).result(_WAIT)
+
+
+async def _all_tasks() -> set[asyncio.Task[Any]]:
+    current = asyncio.current_task()
+    return {task for task in asyncio.all_tasks() if task is not current}
+
+
+@pytest.mark.cozepy_free
+def test_serving_on_a_loop_that_is_not_running_is_refused_at_once() -> None:
+    from simulators.coze import running
+
+    loop = asyncio.new_event_loop()
+    try:
+        with pytest.raises(RuntimeError, match="running in another thread"), running(create_app(), loop=loop):
+            pass
+    finally:
+        loop.close()
+
+
+@pytest.mark.cozepy_free
+def test_a_server_that_fails_to_start_on_a_loop_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    from simulators.coze import _uvicorn, running
+
+    async def refuse(self: Any, sockets: Any = None) -> None:
+        raise OSError("no room for this server")
+
+    monkeypatch.setattr(_uvicorn.PromptServer, "startup", refuse)
+    transport = InProcessTransport(create_app())
+    try:
+        with (
+            pytest.raises(RuntimeError, match="did not start: OSError: no room"),
+            running(create_app(), loop=transport.loop),
+        ):
+            pass
     finally:
         transport.close()
 

@@ -103,23 +103,31 @@ def test_same_ids():
     _run(run).assert_outcomes(passed=4)
 
 
-def test_the_socket_server_is_started_once_and_only_when_asked_for(run: pytest.Pytester) -> None:
+class _CountedStarts:
+    """`simulators.coze.running`, counting the servers the plugin starts (it looks `running` up when it starts one)."""
+
+    def __init__(self, running: Any) -> None:
+        self._running = running
+        self.started = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.started += 1
+        return self._running(*args, **kwargs)
+
+
+def test_the_socket_server_is_started_once_and_only_when_asked_for(
+    run: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import simulators.coze
+
+    monkeypatch.setattr(simulators.coze, "running", _CountedStarts(simulators.coze.running))  # pytester runs inline
     run.makepyfile(
         _HEAD
         + """
 import simulators.coze
 
-STARTED = []
-_running = simulators.coze.running
-
-def _counted(*args, **kwargs):  # the plugin looks `running` up when it starts a server
-    STARTED.append(args)
-    return _running(*args, **kwargs)
-
-simulators.coze.running = _counted
-
 def servers():
-    return len(STARTED)
+    return simulators.coze.running.started
 
 @pytest.mark.coze(mode="inprocess")
 def test_inprocess_starts_no_server(coze_client, coze_sim):
@@ -360,3 +368,36 @@ def test_every_thread_that_settles_waits_for_the_reset(monkeypatch: pytest.Monke
         assert seen == [True, True, True]
     finally:
         host.close()
+
+
+def test_the_session_end_closes_the_socket_clients_before_the_server(caplog: pytest.LogCaptureFixture) -> None:
+    """A stream a test left open over the session's socket transport is closed before the server stops, so the
+    server has nothing to wait out (its graceful shutdown) and no app to cancel mid-stream (a logged traceback)."""
+    import logging
+
+    import httpx
+
+    from harness.pytest.sim import CozeSim, SimHosts
+    from simulators.coze import BUILTIN_DIR, DEFAULT_TOKEN, SimConfig
+
+    hosts = SimHosts()
+    try:
+        sim = CozeSim(hosts.get([BUILTIN_DIR], SimConfig(event_delay_seconds=1.0), DEFAULT_TOKEN))
+        client = httpx.Client(transport=sim.socket_transport, base_url=sim.base_url, timeout=10.0)
+        message = {"role": "user", "content": "hello", "content_type": "text"}
+        body = {"bot_id": "7390000000000000001", "user_id": "u", "stream": True, "additional_messages": [message]}
+        request = client.build_request("POST", "/v3/chat", json=body, headers={"Authorization": f"Bearer {sim.token}"})
+        response = client.send(request, stream=True)
+        assert response.headers["content-type"].startswith("text/event-stream")
+        chunks = response.iter_raw()  # held: a generator let go would close the response
+        assert next(chunks)  # the first event is in; the rest is paced a second apart
+        uvicorn_log = logging.getLogger("uvicorn.error")  # uvicorn's own, which does not propagate to pytest's
+        uvicorn_log.addHandler(caplog.handler)
+        try:
+            with caplog.at_level(logging.ERROR):
+                hosts.close()
+        finally:
+            uvicorn_log.removeHandler(caplog.handler)
+        assert not [record for record in caplog.records if record.levelno >= logging.ERROR], caplog.text
+    finally:
+        hosts.close()

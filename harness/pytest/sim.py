@@ -8,8 +8,8 @@ journal, request log, seeded ids, clock and catalogue), so isolation stays per t
 without waiting (`InProcessTransport.send_nowait`: the transport's next request starts once it is answered),
 which leaves the hop to the app's thread and back out of every test. The loopback server is started the first
 time a test asks for `base_url` (in-process mode never does), on the in-process transport's event loop and
-behind its `after_sent`, so a request over the socket also starts once the reset is answered, and one thread
-runs the app whichever way a request reaches it; it is stopped at the end of the session. Only what reaches
+behind its `after_sent`, so a request over the socket also starts once the reset is answered, and the same
+thread runs the app for both; it is stopped at the end of the session. Only what reaches
 the app object directly waits for the reset in the test's thread (`SimHost.settle`). The plugin reaches the
 app only over HTTP: the admin calls go through the in-process transport, the tests' clients through the socket
 or that transport.
@@ -143,8 +143,9 @@ class SimHost:
     def reset(self) -> None:
         """`POST /_sim/reset`, sent to the in-process transport without waiting (`send_nowait`; made before
         every test, so the hop to the app's thread and back is left out): the transport's next request starts
-        after it, and whatever reaches the app another way (the socket, the app object, the admin calls)
-        waits for it first (`settle`). The previous reset's outcome is checked first."""
+        after it, and so does one over the socket (the server is behind the transport's `after_sent`); what
+        reaches the app object, and the admin calls, wait for it first (`settle`). The previous reset's outcome
+        is checked first."""
         self.settle()
         self._reset = self._inprocess().send_nowait(self._reset_request())
 
@@ -184,16 +185,18 @@ class SimHost:
     def close(self) -> None:
         with contextlib.suppress(SimulatorAdminError):  # the session is ending; the test that met it has reported it
             self.settle()
-        serving, self._serving, self._server = self._serving, None, None
-        if serving is not None:  # before the transports: it serves on the in-process transport's loop
-            serving.__exit__(None, None, None)
         if self._admin is not None:
             self._admin.close()
             self._admin = None
-        for transport in (self._transport, self._socket_transport):
-            if transport is not None:
-                transport.close()
-        self._transport = self._socket_transport = None
+        if self._socket_transport is not None:  # first: a stream left open would hold the server's stop
+            self._socket_transport.close()
+            self._socket_transport = None
+        serving, self._serving, self._server = self._serving, None, None
+        if serving is not None:  # before the in-process transport: it serves on that transport's loop
+            serving.__exit__(None, None, None)
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
 
 
 def _files_of(folders: list[Path]) -> tuple[Any, ...]:

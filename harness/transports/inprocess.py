@@ -332,10 +332,11 @@ class _AppRun:
 
 
 async def _answered(sent: concurrent.futures.Future[tuple[int, bytes]] | None) -> None:
-    """Wait (on the loop) until a request sent without waiting has been answered; its outcome is its sender's."""
+    """Wait (on the loop) until a request sent without waiting has been answered, failed or been cancelled: its
+    outcome is its sender's, never raised here. A waiter cancelled meanwhile leaves `sent` alone (`asyncio.wait`
+    cancels nothing it waits for)."""
     if sent is not None and not sent.done():
-        with contextlib.suppress(Exception):  # shielded: a request cancelled while waiting leaves `sent` alone
-            await asyncio.shield(asyncio.wrap_future(sent))
+        await asyncio.wait({asyncio.wrap_future(sent)})
 
 
 def _broken(request: httpx.Request, why: str) -> httpx.RemoteProtocolError:
@@ -539,7 +540,8 @@ class InProcessTransport(httpx.BaseTransport):
         broke it off). A request this transport serves afterwards starts once that one has been answered,
         so it sees the effect as if the caller had waited, without a wait of its own: for a request made
         before every test (the plugin's reset), whose answer nobody needs before the test's first request.
-        Code that reaches the app another way (a socket, the app object) waits on the future first."""
+        So does one through a server behind `after_sent`; code that reaches the app object directly waits on
+        the future first."""
         body = request.read()
         wait = _wait_of(request, self.default_wait)
         with self._lock:
@@ -584,6 +586,11 @@ class _AfterSent:
     ) -> None:
         await _answered(self._transport._sent)  # read on arrival: the last one sent before this request came
         await self.app(scope, receive, send)
+
+    @property
+    def state(self) -> Any:
+        """The app's state: `running()` releases what the app holds (the simulator's uploads) through it."""
+        return getattr(self.app, "state", None)
 
 
 # --- cozepy on top --------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import logging
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -176,35 +176,79 @@ def running(
     """
     from ._uvicorn import PromptServer, config_for
 
+    if loop is not None:
+        _check_loop(loop)
     sock = bind(host, port)
-    server = PromptServer(config_for(app, tls, limits, access_log))
-    ended: Callable[[float], bool]
-    if loop is None:
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="coze-simulator", daemon=True)
-        thread.start()
-
-        def ended(seconds: float) -> bool:
-            thread.join(seconds)
-            return not thread.is_alive()
-    else:
-        serving = asyncio.run_coroutine_threadsafe(server.serve(sockets=[sock]), loop)
-
-        def ended(seconds: float) -> bool:
-            with contextlib.suppress(concurrent.futures.TimeoutError, Exception):
-                serving.result(seconds)
-            return serving.done()
-
+    serving: _Serving | None = None
     try:
+        server = PromptServer(config_for(app, tls, limits, access_log))
+        serving = _Serving(server, sock, loop)
         waited = 0.0
         while not server.started:
-            if ended(0.01) or waited >= _START_TIMEOUT_SECONDS:
-                raise RuntimeError(f"the simulator did not start within {_START_TIMEOUT_SECONDS} s")
+            if serving.ended(0.01) or waited >= _START_TIMEOUT_SECONDS:
+                failure = serving.failure()
+                serving.abandon()
+                why = f": {type(failure).__name__}: {failure}" if failure else f" within {_START_TIMEOUT_SECONDS} s"
+                raise RuntimeError(f"the simulator did not start{why}") from failure
             waited += 0.01
         yield RunningServer(base_url=base_url_of(sock, tls is not None), app=app)
     finally:
-        server.stop()
-        if not ended(_STOP_TIMEOUT_SECONDS):
-            server.force_exit = True
-            ended(_STOP_TIMEOUT_SECONDS)
+        if serving is not None:
+            serving.stop()
         sock.close()
         _release(app)
+
+
+def _check_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """`running(loop=...)` waits for the server from the calling thread, so the loop must run in another one."""
+    if loop.is_closed() or not loop.is_running():
+        raise RuntimeError("running(loop=...) serves on an event loop running in another thread; this one is not")
+    try:
+        current = asyncio.get_running_loop()
+    except RuntimeError:
+        current = None
+    if current is loop:
+        raise RuntimeError("running(loop=...) cannot be called from the loop's own thread: it would wait on itself")
+
+
+class _Serving:
+    """One server running: on a thread of its own, or as a task on an event loop already running in another thread."""
+
+    def __init__(self, server: Any, sock: socket.socket, loop: asyncio.AbstractEventLoop | None) -> None:
+        self.server = server
+        self._thread: threading.Thread | None = None
+        self._task: concurrent.futures.Future[None] | None = None
+        if loop is None:
+            self._thread = threading.Thread(
+                target=server.run, kwargs={"sockets": [sock]}, name="coze-simulator", daemon=True
+            )
+            self._thread.start()
+        else:
+            self._task = asyncio.run_coroutine_threadsafe(server.serve(sockets=[sock]), loop)
+
+    def ended(self, seconds: float) -> bool:
+        """Wait at most `seconds` for the server to end; has it?"""
+        if self._thread is not None:
+            self._thread.join(seconds)
+            return not self._thread.is_alive()
+        assert self._task is not None
+        with contextlib.suppress(concurrent.futures.TimeoutError, concurrent.futures.CancelledError, Exception):
+            self._task.result(seconds)
+        return self._task.done()
+
+    def failure(self) -> BaseException | None:
+        """What ended a server on a loop before it started (one on a thread prints its own error)."""
+        task = self._task
+        return task.exception() if task is not None and task.done() and not task.cancelled() else None
+
+    def abandon(self) -> None:
+        """Cancel a server on a loop that did not start or stop in time; a thread cannot be, and is a daemon."""
+        if self._task is not None:
+            self._task.cancel()
+
+    def stop(self) -> None:
+        self.server.stop()
+        if not self.ended(_STOP_TIMEOUT_SECONDS):
+            self.server.force_exit = True
+            if not self.ended(_STOP_TIMEOUT_SECONDS):
+                self.abandon()
