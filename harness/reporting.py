@@ -26,8 +26,7 @@ from simulators.coze import (
 from .bridge import create_bridge_app
 from .drivers import Driver
 from .matrix import PLATFORM_TITLES, CoverageNote, Matrix
-from .probes import PROBES, SDK_ONLY, ProbeContext, demo_tools, run_probes
-from .probes._base import FramingTarget, FramingVariant
+from .probes import PROBES, FramingTarget, FramingVariant, ProbeContext, demo_tools, run_probes
 from .probes.framing import STREAMS, quiet_late_writes
 from .recorder import Normaliser
 from .tap import RecordingApp
@@ -111,7 +110,7 @@ def run_report(
         driver = stack.enter_context(make(Path(tls.ca_file)))
         servers[bridge.base_url] = BRIDGE_PORT
         framing = None
-        if any(name in SDK_ONLY for name in probes or PROBES):  # the framings on a simulator of their own
+        if "framing" in (probes or PROBES):  # the framings on a simulator of their own
             framing_catalog, framing_config, variants = framing_catalogue(token)
             framing_tap = RecordingApp(create_app(framing_catalog, framing_config))
             framing_sim = stack.enter_context(running(framing_tap))  # type: ignore[arg-type]  # an ASGI app

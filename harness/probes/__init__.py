@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from ..matrix import DEFAULT_PLATFORM, Matrix, ProbeCrash
-from ._base import Probe, ProbeContext, ProbeResult
+from ._base import FramingTarget, FramingVariant, Probe, ProbeContext, ProbeResult
 from ._warnings import sdk_output
 from .bridge import probe_workflow_bridge
 from .chat import probe_chat_poll, probe_chat_stream
@@ -98,4 +98,4 @@ def run_probes(
     return matrix
 
 
-__all__ = ["PROBES", "ProbeContext", "ProbeResult", "run_probes"]
+__all__ = ["PROBES", "FramingTarget", "FramingVariant", "ProbeContext", "ProbeResult", "run_probes"]

@@ -9,10 +9,9 @@ without waiting (`InProcessTransport.send_nowait`: the transport's next request 
 which leaves the hop to the app's thread and back out of every test. The loopback server is started the first
 time a test asks for `base_url` (in-process mode never does), on the in-process transport's event loop and
 behind its `after_sent`, so a request over the socket also starts once the reset is answered, and the same
-thread runs the app for both; it is stopped at the end of the session. Only what reaches
-the app object directly waits for the reset in the test's thread (`SimHost.settle`). The plugin reaches the
-app only over HTTP: the admin calls go through the in-process transport, the tests' clients through the socket
-or that transport.
+thread runs the app for both; it is stopped at the end of the session. Only `CozeSim.app` and the admin calls
+wait for the reset in the test's thread (`SimHost.settle`). The plugin reaches the app only over HTTP: the admin
+calls go through the in-process transport, the tests' clients through the socket or that transport.
 
 `CozeSim` is what `coze_sim` gives a test: `base_url`, `app`, `token`, and helpers over the admin API to
 verify what the code under test sent (`requests`, `tool_outputs`, `assert_tool_outputs`,
@@ -164,8 +163,8 @@ class SimHost:
 
     def settle(self) -> None:
         """Wait for the reset sent last (at most RESET_SECONDS); SimulatorAdminError if it was refused or broke.
-        Safe from several threads at once (a test's threads over the socket transport): the reset is let go only
-        once answered, so no thread goes ahead of it while another waits."""
+        Safe from several threads at once (a test's threads making admin calls): the reset is let go only once
+        answered, so no thread goes ahead of it while another waits."""
         sent = self._reset
         if sent is None:
             return

@@ -232,7 +232,7 @@ class _Serving:
             self._thread.join(seconds)
             return not self._thread.is_alive()
         assert self._task is not None
-        with contextlib.suppress(concurrent.futures.TimeoutError, concurrent.futures.CancelledError, Exception):
+        with contextlib.suppress(Exception):  # still running (TimeoutError), cancelled, or failed: `failure` says
             self._task.result(seconds)
         return self._task.done()
 
